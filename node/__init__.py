@@ -1,0 +1,1 @@
+"""One chapter's node: config, store, intake, retention, CLI."""

@@ -1,0 +1,120 @@
+"""What a channel hands to intake, and what it gets back.
+
+Every channel (web form, JSON API, member room) translates its input into a
+ReportDraft and a SourceRef, calls Node.submit(), and translates the Outcome
+into its own reply. Rule: nothing in a SourceRef is ever stored or logged;
+intake turns it into in-memory keyed hashes at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from scoring.model import Channel
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    """A report exactly as the channel received it, before validation."""
+
+    type: str | None = None
+    area: str | None = None
+    highway: str | None = None
+    description: str | None = None
+    still_active: bool | None = None
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Who sent something, for the rate limit and the same-source rule only.
+
+    identity: the client's address for the web, the Matrix ID for a member.
+    It is hashed with an in-memory key and then forgotten.
+    """
+
+    channel: Channel
+    identity: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A reason a field was refused: a message id of the catalogs and its params."""
+
+    field: str
+    code: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PublicReport:
+    """The public view of a stored report (no source, no minute, no moderator)."""
+
+    id: str
+    type: str
+    area: str
+    area_known: bool
+    lat: float | None
+    lon: float | None
+    highway: str | None
+    hour: datetime
+    status: str  # unverified, possible, likely, confirmed, debunked, archived
+    level: str  # the score's level (or the moderator's verdict)
+    confidence: float
+    independent_sources: int
+    age_label: str
+    opacity: float
+    scale: float
+    still_active: bool
+    active_until: datetime
+    debunked: bool
+    description: str | None = None  # only where the chapter's config allows it
+
+
+@dataclass(frozen=True)
+class Accepted:
+    report: PublicReport
+    review_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Bad input or refused content: the reporter's draft comes back to be fixed."""
+
+    errors: tuple[FieldError, ...]
+    draft: ReportDraft
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    retry_after_s: int
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The node could not store it (database locked, disk full): nothing was kept."""
+
+    retry_after_s: int
+    code: str = "unavailable"
+
+
+Outcome = Accepted | Refused | RateLimited | Unavailable
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One report in the moderators' review queue."""
+
+    report: PublicReport
+    reasons: tuple[str, ...]
+    description: str | None
+    priority: float
+
+
+@dataclass(frozen=True)
+class AreaView:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    lat: float
+    lon: float

@@ -1,0 +1,112 @@
+"""Every threshold and default of the scoring model, in one table.
+
+Rule: no other module of scoring/ hard-codes a number that a chapter might
+want to tune; it takes a ScoringConfig. The node builds one from its config
+file ([scoring] section), where every field below may be overridden.
+
+Base rates are low (a large hotline confirmed 2 sightings out of thousands of
+calls in early 2025): the defaults err towards "possible", not "confirmed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+
+from scoring.model import Channel, Level, ReportType
+
+# Lower bound of each level; the table is total over [0, 1].
+LEVEL_FLOORS: tuple[tuple[float, Level], ...] = (
+    (0.8, Level.CONFIRMED),
+    (0.6, Level.LIKELY),
+    (0.3, Level.POSSIBLE),
+    (0.0, Level.UNVERIFIED),
+)
+
+# Age labels, by the age of the report's hour bucket (upper bound, exclusive).
+# Keys are message ids, translated by the node's catalogs.
+AGE_LABELS: tuple[tuple[timedelta | None, str], ...] = (
+    (timedelta(hours=1), "just_reported"),
+    (timedelta(hours=3), "one_two_hours_ago"),
+    (timedelta(hours=7), "few_hours_ago"),
+    (timedelta(hours=24), "earlier_today"),
+    (None, "yesterday_or_older"),
+)
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    # Prior probability that a report is true, by channel.
+    prior_web: float = 0.3
+    prior_member: float = 0.45
+    prior_moderator: float = 0.65
+
+    # Corroboration: each independent nearby report adds this much log-odds,
+    # times its similarity (type match x distance kernel x time kernel).
+    corroboration_llr: float = 0.6
+    max_corroboration_llr: float = 3.0  # cap on the sum, so a crowd cannot force certainty
+    radius_km: float = 5.0
+    window: timedelta = timedelta(hours=2)
+    other_type_weight: float = 0.3  # similarity of a different type (raid vs patrol...)
+
+    # Near-duplicate descriptions (copy-paste floods): Jaccard over shingles.
+    near_duplicate_similarity: float = 0.8
+
+    # History: confirmed past activity at this area and hour of week.
+    history_llr: float = 0.4
+    history_saturation: int = 3  # confirmed matches for the full history_llr
+    anomaly_llr: float = -0.2  # unknown area or unusual hour
+    unusual_hour_min_reports: int = 10  # an hour is "unusual" only once the area has this many
+
+    # Burst: many new sources in one area within minutes, with no history.
+    burst_sources: int = 5
+    burst_window: timedelta = timedelta(minutes=10)
+    burst_llr_cap: float = 0.6  # corroboration during a burst counts at most this
+
+    # Review queue.
+    long_description_chars: int = 280
+    low_confidence: float = 0.3
+
+    # Decay: how long a report stays active after its (last "still there") hour
+    # bucket ends, by type. "gone" from this many independent sources ends it.
+    expiry_vehicle: timedelta = timedelta(hours=1)
+    expiry_patrol: timedelta = timedelta(hours=2)
+    expiry_checkpoint: timedelta = timedelta(hours=4)
+    expiry_raid: timedelta = timedelta(hours=6)
+    gone_to_end: int = 2
+    min_opacity: float = 0.35
+    min_scale: float = 0.5
+    fade_over: timedelta = timedelta(hours=24)
+
+    # Moderation: debunked reports stay visible as debunks this long.
+    debunk_visible: timedelta = timedelta(hours=12)
+
+    extra: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+    def prior(self, channel: Channel) -> float:
+        return {
+            Channel.WEB: self.prior_web,
+            Channel.MEMBER: self.prior_member,
+            Channel.MODERATOR: self.prior_moderator,
+        }[channel]
+
+    def expiry(self, report_type: ReportType) -> timedelta:
+        return {
+            ReportType.VEHICLE: self.expiry_vehicle,
+            ReportType.PATROL: self.expiry_patrol,
+            ReportType.CHECKPOINT: self.expiry_checkpoint,
+            ReportType.RAID: self.expiry_raid,
+        }[report_type]
+
+
+def level_for(confidence: float) -> Level:
+    """The level of a confidence in [0, 1] (LEVEL_FLOORS is total)."""
+    for floor, level in LEVEL_FLOORS:
+        if confidence >= floor:
+            return level
+    return Level.UNVERIFIED
+
+
+def tunable_fields() -> dict[str, type]:
+    """Field name -> type, for the node's config file and its validation."""
+    return {f.name: f.type for f in fields(ScoringConfig) if f.name != "extra"}

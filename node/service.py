@@ -2,15 +2,67 @@
 
 Rule: channels talk to the node only through Node; they never touch the
 store, the keys or the scorer directly. Built by node.service.open_node().
+Writes go through the single writer thread (node.writer); reads run in
+worker threads on their own sessions.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
-from node.outcome import AreaView, Outcome, PublicReport, QueueItem, RateLimited, ReportDraft, SourceRef
-from scoring.model import FollowUpKind
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from node.config import NodeConfig, load_config
+from node.gazetteer import DEFAULT_PATH, Gazetteer
+from node.intake import IntakeContext, IntakeLimits, store_follow_up, store_report, validate
+from node.keys import KeyId, KeyRing
+from node.moderators import verify_moderator
+from node.outcome import (
+    Accepted,
+    AreaView,
+    Outcome,
+    PublicReport,
+    QueueItem,
+    RateLimited,
+    Refused,
+    ReportDraft,
+    SourceRef,
+    Unavailable,
+)
+from node.reports import (
+    PUBLIC_DESCRIPTION_STATUSES,
+    RETENTION_CLASS,
+    AlertSettings,
+    count_history,
+    follow_ups_for,
+    is_visible,
+    public_view,
+    refresh_alert,
+    rescore_around,
+)
+from node.retention import PurgeCounts, purge
+from node.setup import KEYS_DIR, check_data_dir
+from node.sources import RateLimiter, RecentMemory, SourceKeys
+from node.store import Report, database_url, make_engine, to_hour
+from node.writer import Writer
+from scoring.model import FollowUpKind, ReportType, Verdict
+from scoring.review import priority
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+UNAVAILABLE_RETRY_S = 30
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ModeratorAction(StrEnum):
@@ -21,46 +73,239 @@ class ModeratorAction(StrEnum):
     GONE = "gone"
 
 
+VERDICT_OF: dict[ModeratorAction, Verdict] = {
+    ModeratorAction.CONFIRM: Verdict.CONFIRMED,
+    ModeratorAction.DEBUNK: Verdict.DEBUNKED,
+    ModeratorAction.ARCHIVE: Verdict.ARCHIVED,
+}
+
+
 class Node:
     """One chapter's node. All methods are safe to call from the event loop."""
 
+    def __init__(self, data_dir: Path, config: NodeConfig, clock: Clock = utc_now) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.clock = clock
+        gazetteer_path = config.get("chapter", "gazetteer")
+        self.gazetteer = Gazetteer.load(
+            (data_dir / gazetteer_path) if gazetteer_path else DEFAULT_PATH
+        )
+        self.engine = make_engine(
+            database_url(data_dir, config.get("storage", "database_url")),
+            config.get("storage", "sqlite_synchronous"),
+        )
+        self.writer = Writer(self.engine)
+        self.keys = KeyRing(data_dir / KEYS_DIR)
+        scoring = config.scoring
+        now = clock()
+        self.source_keys = SourceKeys(now, keep_previous_for=scoring.window)
+        self.limiter = RateLimiter(
+            config.get("intake", "rate_limit_reports"),
+            timedelta(minutes=config.get("intake", "rate_limit_window_minutes")),
+            config.get("intake", "rate_limit_max_sources"),
+        )
+        longest = max(scoring.expiry(t) for t in ReportType)
+        self.memory = RecentMemory(keep=max(scoring.window, longest) + timedelta(hours=2))
+        self.limits = IntakeLimits(
+            config.get("intake", "max_area_chars"), config.get("intake", "max_description_chars")
+        )
+        self.retention = {
+            "transient": timedelta(hours=config.get("retention", "unverified_hours")),
+            "verified": timedelta(days=config.get("retention", "verified_days")),
+            "archived": timedelta(days=config.get("retention", "archived_days")),
+        }
+        self.context = IntakeContext(
+            config=scoring,
+            keys=self.keys,
+            memory=self.memory,
+            alerts=AlertSettings(config.chapter_id, config.get("federation", "share_threshold")),
+            retention=self.retention,
+        )
+        self.public_statuses = PUBLIC_DESCRIPTION_STATUSES[
+            config.get("web", "public_descriptions_from")
+        ]
+
+    # -- helpers ---------------------------------------------------------
+
+    async def _read(self, job: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with Session(self.engine, expire_on_commit=False) as session:
+                return job(session)
+
+        return await asyncio.to_thread(run)
+
+    def _description(self, row: Report) -> str | None:
+        if row.description_ct is None or row.description_key is None:
+            return None
+        return self.keys.decrypt(KeyId.parse(row.description_key), row.description_ct, row.id)
+
+    def _public(self, row: Report, follow_ups, now: datetime) -> PublicReport:
+        text = self._description(row) if row.status in self.public_statuses else None
+        return public_view(row, follow_ups, now, self.config.scoring, text)
+
+    # -- intake ------------------------------------------------------------
+
     async def submit(self, draft: ReportDraft, source: SourceRef) -> Outcome:
         """The one intake path: validate, moderate, score, store, flag, maybe alert."""
-        raise NotImplementedError
+        now = self.clock()
+        wait = self.limiter.hit(self.source_keys.primary(source.identity, now), now)
+        if wait:
+            return RateLimited(wait)
+        checked = validate(draft, self.gazetteer, self.limits)
+        if isinstance(checked, tuple):
+            return Refused(checked, draft)
+        sources = self.source_keys.tags(source.identity, now)
+        try:
+            stored = await self.writer.run(
+                lambda s: store_report(s, self.context, checked, source.channel, sources, now)
+            )
+        except OperationalError as exc:
+            log.error("report not stored: %s", type(exc.orig).__name__)
+            return Unavailable(UNAVAILABLE_RETRY_S)
+        return Accepted(self._public(stored.report, [], now), stored.review)
 
     async def follow_up(
         self, report_id: str, kind: FollowUpKind, source: SourceRef
     ) -> PublicReport | RateLimited | None:
         """A "still there" / "gone" from a reporter; None when no such report."""
-        raise NotImplementedError
+        now = self.clock()
+        wait = self.limiter.hit(self.source_keys.primary(source.identity, now), now)
+        if wait:
+            return RateLimited(wait)
+        sources = self.source_keys.tags(source.identity, now)
+        row = await self.writer.run(
+            lambda s: store_follow_up(s, self.context, report_id, kind, sources, False, now)
+        )
+        return None if row is None else await self.get_report(report_id)
+
+    # -- reading -----------------------------------------------------------
 
     async def active_reports(self) -> list[PublicReport]:
         """Reports to show now: active ones, and debunks still visible as debunks."""
-        raise NotImplementedError
+        now = self.clock()
+        horizon = to_hour(now) - 48
+
+        def job(session: Session) -> list[PublicReport]:
+            rows = session.exec(
+                select(Report).where(col(Report.hour) >= horizon).order_by(col(Report.hour).desc())
+            ).all()
+            follow_ups = follow_ups_for(session, [r.id for r in rows])
+            return [
+                self._public(r, follow_ups[r.id], now)
+                for r in rows
+                if is_visible(r, follow_ups[r.id], now, self.config.scoring)
+            ]
+
+        return await self._read(job)
 
     async def get_report(self, report_id: str) -> PublicReport | None:
-        raise NotImplementedError
+        now = self.clock()
+
+        def job(session: Session) -> PublicReport | None:
+            row = session.get(Report, report_id)
+            if row is None:
+                return None
+            return self._public(row, follow_ups_for(session, [row.id])[row.id], now)
+
+        return await self._read(job)
 
     def areas(self) -> list[AreaView]:
-        raise NotImplementedError
+        return [
+            AreaView(a.id, a.name, a.aliases, a.place.lat, a.place.lon) for a in self.gazetteer.areas
+        ]
 
     def highways(self) -> list[str]:
-        raise NotImplementedError
+        return list(self.gazetteer.highways)
+
+    # -- moderation ----------------------------------------------------------
 
     async def review_queue(self, limit: int = 200) -> list[QueueItem]:
-        raise NotImplementedError
+        now = self.clock()
+        scoring = self.config.scoring
+
+        def job(session: Session) -> list[QueueItem]:
+            rows = session.exec(select(Report).where(col(Report.in_review).is_(True))).all()
+            follow_ups = follow_ups_for(session, [r.id for r in rows])
+            items = []
+            for row in rows:
+                view = public_view(row, follow_ups[row.id], now, scoring)
+                reasons = tuple(r for r in row.review_reasons.split(",") if r)
+                rank = priority(ReportType(row.type), view.still_active, row.confidence,
+                                reasons, scoring)  # type: ignore[arg-type]
+                items.append(QueueItem(view, reasons, self._description(row), rank))
+            items.sort(key=lambda item: item.priority, reverse=True)
+            return items[:limit]
+
+        return await self._read(job)
 
     async def moderate(self, report_id: str, action: ModeratorAction) -> PublicReport | None:
         """A moderator's decision; None when no such report."""
-        raise NotImplementedError
+        now = self.clock()
+        if action in (ModeratorAction.STILL_THERE, ModeratorAction.GONE):
+            kind = FollowUpKind(action.value)
+            row = await self.writer.run(
+                lambda s: store_follow_up(s, self.context, report_id, kind, frozenset(), True, now)
+            )
+            return None if row is None else await self.get_report(report_id)
+        found = await self.writer.run(lambda s: self._apply_verdict(s, report_id, action, now))
+        return None if not found else await self.get_report(report_id)
+
+    def _apply_verdict(
+        self, session: Session, report_id: str, action: ModeratorAction, now: datetime
+    ) -> bool:
+        row = session.get(Report, report_id)
+        if row is None:
+            return False
+        old, new = Verdict(row.verdict), VERDICT_OF[action]
+        if old != new:
+            if Verdict.CONFIRMED in (old, new):
+                count_history(session, row.area_id, row.hour,
+                              confirmed=1 if new == Verdict.CONFIRMED else -1)
+            text = self._description(row)
+            row.verdict = new.value
+            row.retention_class = RETENTION_CLASS[new]
+            row.purge_after_hour = to_hour(now) + int(
+                self.retention[row.retention_class] / timedelta(hours=1)
+            )
+            if text is not None:  # re-encrypt under the new class's key of today
+                key_id = KeyId(row.retention_class, now.date())
+                row.description_ct = self.keys.encrypt(key_id, text, row.id)
+                row.description_key = key_id.label()
+            confidence = {Verdict.CONFIRMED: 1.0, Verdict.DEBUNKED: 0.0}.get(new, row.confidence)
+            row.confidence = confidence
+            row.status = new.value
+        row.in_review = False
+        session.add(row)
+        session.flush()
+        touched = {(row.area_id, row.type)}
+        for other in rescore_around(session, row, self.memory, now, self.config.scoring):
+            touched.add((other.area_id, other.type))
+        for area_id, report_type in sorted(touched):
+            refresh_alert(session, area_id, report_type, now, self.config.scoring,
+                          self.context.alerts)
+        return True
 
     async def verify_moderator(self, name: str, password: str) -> bool:
-        raise NotImplementedError
+        return await self._read(lambda s: verify_moderator(s, name, password))
+
+    # -- retention -------------------------------------------------------------
+
+    async def purge(self) -> PurgeCounts:
+        """Run retention now: aggregate and delete what is due, then shred old keys."""
+        now = self.clock()
+        counts = await self.writer.run(
+            lambda s: purge(s, now, self.config.scoring, self.context.alerts)
+        )
+        counts.keys_shredded = await asyncio.to_thread(self.keys.shred_expired, now, self.retention)
+        return counts
 
     async def close(self) -> None:
-        raise NotImplementedError
+        await asyncio.to_thread(self.writer.close)
+        self.engine.dispose()
 
 
-async def open_node(data_dir: Path) -> Node:
+async def open_node(data_dir: Path, clock: Clock = utc_now) -> Node:
     """Open an initialised data dir (see node.setup.init_chapter)."""
-    raise NotImplementedError
+    config = load_config(check_data_dir(data_dir))
+    return await asyncio.to_thread(Node, data_dir, config, clock)

@@ -48,6 +48,7 @@ class ScoringConfig:
     radius_km: float = 5.0
     window: timedelta = timedelta(hours=2)
     other_type_weight: float = 0.3  # similarity of a different type (raid vs patrol...)
+    confirmed_neighbour_weight: float = 2.0  # a moderator-confirmed neighbour counts this many times
 
     # Near-duplicate descriptions (copy-paste floods): Jaccard over shingles.
     near_duplicate_similarity: float = 0.8
@@ -66,6 +67,16 @@ class ScoringConfig:
     # Review queue.
     long_description_chars: int = 280
     low_confidence: float = 0.3
+    # Queue priority (scoring.review.priority): active reports first, then by
+    # type impact, then by nearness to a level floor, then by number of reasons.
+    priority_active: float = 4.0  # > largest impact + 1 + all reasons, so active sorts first
+    impact_raid: float = 2.0
+    impact_checkpoint: float = 1.5
+    impact_patrol: float = 1.0
+    impact_vehicle: float = 0.5
+    priority_threshold_band: float = 0.1  # confidence within this of a floor is "near" it
+    priority_possible_floor_weight: float = 0.5  # nearness to 0.3 counts less than to 0.6/0.8
+    priority_per_reason: float = 0.1
 
     # Decay: how long a report stays active after its (last "still there") hour
     # bucket ends, by type. "gone" from this many independent sources ends it.

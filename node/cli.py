@@ -1,0 +1,186 @@
+"""The `vecinos` command, and the one place that wires the node together.
+
+`run` is the composition root: it builds the node (store, keys, intake), the
+scheduler, the web app and, when configured, the Matrix bot, and hands each
+what it needs. It is the only file of node/ that imports web/ or federation/.
+Every operator-facing error is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import getpass
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from node.config import ConfigError, load_config
+from node.gazetteer import GazetteerError
+from node.setup import DataDirError, check_data_dir, init_chapter
+
+log = logging.getLogger("vecinos")
+
+
+class CliError(Exception):
+    """An error for the operator, one line."""
+
+
+def _data(args: argparse.Namespace) -> Path:
+    return Path(args.data).expanduser().resolve()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    data = _data(args)
+    chapter_id = init_chapter(data, args.chapter)
+    print(f"created chapter {args.chapter!r} (id {chapter_id}) in {data}")
+    print(f"  config: {data / 'vecinos.toml'} (every default listed, commented)")
+    print(f"  keys:   {data / 'keys'} (back this up; never share it)")
+    print(f"next: vecinos moderator add NAME --data {data}; vecinos run --data {data}")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from node.service import open_node
+
+    async def main() -> str:
+        node = await open_node(_data(args))
+        try:
+            return (await node.purge()).line()
+        finally:
+            await node.close()
+
+    print(asyncio.run(main()))
+    return 0
+
+
+def cmd_moderator_add(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from node.moderators import ModeratorError, add_moderator
+    from node.store import database_url, make_engine
+
+    data = _data(args)
+    config = load_config(check_data_dir(data))
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ; nothing was created")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    engine = make_engine(database_url(data, config.get("storage", "database_url")))
+    try:
+        with Session(engine) as session:
+            add_moderator(session, args.name, password)
+            session.commit()
+    except ModeratorError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    print(f"moderator {args.name!r} created")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from aiohttp import web
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from node.service import open_node
+    from web.app import make_app
+
+    data = _data(args)
+    config = load_config(check_data_dir(data))
+    host = args.host or config.get("web", "host")
+    port = args.port or config.get("web", "port")
+
+    async def main() -> None:
+        node = await open_node(data)
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            _purge_job, "interval", args=[node],
+            minutes=config.get("retention", "purge_every_minutes"), id="retention",
+            max_instances=1, coalesce=True,
+        )
+        app = make_app(node, trust_forwarded_for=config.get("web", "trust_forwarded_for"))
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            await node.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(f"port {port} on {host} is in use: choose another with --port") from exc
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        scheduler.start()
+        print(f"{config.chapter_name}: serving on http://{host}:{port}/", flush=True)
+        if not config.matrix_enabled:
+            print(f"Matrix is off: set [matrix] homeserver and user_id in {config.path} "
+                  "to turn it on", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        scheduler.shutdown(wait=False)
+        await runner.cleanup()
+        await node.close()
+        print("stopped", flush=True)
+
+    asyncio.run(main())
+    return 0
+
+
+async def _purge_job(node) -> None:  # type: ignore[no-untyped-def]
+    try:
+        counts = await node.purge()
+        log.info("retention: %s", counts.line())
+    except Exception as exc:  # a failed run is retried at the next interval
+        log.error("retention run failed: %s", type(exc).__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vecinos", description="A Vecinos chapter node.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="create a chapter: config, keys, database")
+    p.add_argument("--data", required=True, help="the chapter's data dir (created)")
+    p.add_argument("--chapter", required=True, help="the chapter's name")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("run", help="serve the web app and run the scheduled jobs")
+    p.add_argument("--data", required=True)
+    p.add_argument("--host", default=None, help="default: [web] host of the config")
+    p.add_argument("--port", type=int, default=None, help="default: [web] port of the config")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("purge", help="run retention now and print what went (counts only)")
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_purge)
+
+    p = sub.add_parser("moderator", help="moderator accounts")
+    msub = p.add_subparsers(dest="moderator_command", required=True)
+    m = msub.add_parser("add", help="create a moderator (password prompted, or read from stdin)")
+    m.add_argument("name", help="a pseudonym: moderators are never shown publicly")
+    m.add_argument("--data", required=True)
+    m.set_defaults(func=cmd_moderator_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ConfigError, DataDirError, GazetteerError) as exc:
+        print(f"vecinos: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

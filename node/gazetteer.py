@@ -1,0 +1,117 @@
+"""The chapter's gazetteer: the areas reporters may name, with coarse centroids.
+
+Format (TOML, see node/data/gazetteer.toml): a [region] table with the name
+and the chapter's list of highways, and one [[area]] per area with id, name,
+aliases, lat, lon (rounded to 2 decimals, about 1 km) and optional highways.
+Matching is accent- and case-insensitive and tolerates close spellings;
+anything else is kept as free text and flagged as an unknown area.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from scoring.model import Place
+from scoring.text import normalize
+
+DEFAULT_PATH = Path(__file__).parent / "data" / "gazetteer.toml"
+CLOSE_SPELLING_CUTOFF = 0.84  # difflib ratio for "close spelling"
+COARSE_DECIMALS = 2  # about 1.1 km of latitude
+
+
+class GazetteerError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Area:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    place: Place
+    highways: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AreaMatch:
+    """What the reporter's area text resolved to."""
+
+    id: str  # gazetteer id, or "text:<normalised text>" when unknown
+    name: str
+    area: Area | None
+
+    @property
+    def known(self) -> bool:
+        return self.area is not None
+
+
+class Gazetteer:
+    def __init__(self, region: str, highways: tuple[str, ...], areas: list[Area]) -> None:
+        self.region = region
+        self.highways = highways
+        self.areas = areas
+        self.by_id = {area.id: area for area in areas}
+        self._names: dict[str, Area] = {}
+        for area in areas:
+            for label in (area.name, area.id.replace("-", " "), *area.aliases):
+                key = normalize(label)
+                if key:
+                    self._names.setdefault(key, area)
+        # longest names first, so "otay mesa port of entry" wins over "otay mesa"
+        self._by_length = sorted(self._names, key=len, reverse=True)
+        self._highway_keys = {normalize(h): h for h in highways}
+
+    @classmethod
+    def load(cls, path: Path) -> Gazetteer:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise GazetteerError(f"gazetteer file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise GazetteerError(f"gazetteer {path} is not valid TOML: {exc}") from exc
+        region = data.get("region", {})
+        highways = tuple(str(h) for h in region.get("highways", []))
+        areas: list[Area] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(data.get("area", [])):
+            try:
+                area = Area(
+                    id=str(raw["id"]),
+                    name=str(raw["name"]),
+                    aliases=tuple(str(a) for a in raw.get("aliases", [])),
+                    place=Place(round(float(raw["lat"]), COARSE_DECIMALS),
+                                round(float(raw["lon"]), COARSE_DECIMALS)),
+                    highways=tuple(str(h) for h in raw.get("highways", [])),
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise GazetteerError(
+                    f"gazetteer {path.name}: area #{index + 1} needs id, name, lat, lon ({exc})"
+                ) from exc
+            if area.id in seen:
+                raise GazetteerError(f"gazetteer {path.name}: area id {area.id!r} appears twice")
+            seen.add(area.id)
+            areas.append(area)
+        if not areas:
+            raise GazetteerError(f"gazetteer {path.name} has no [[area]] entries")
+        return cls(str(region.get("name", "")), highways, areas)
+
+    def match(self, text: str) -> AreaMatch:
+        """Resolve the reporter's area text (exact, contained name, close spelling)."""
+        key = normalize(text)
+        area = self._names.get(key)
+        if area is None and key:
+            padded = f" {key} "
+            area = next((self._names[n] for n in self._by_length if f" {n} " in padded), None)
+        if area is None and key:
+            close = difflib.get_close_matches(key, self._names, n=1, cutoff=CLOSE_SPELLING_CUTOFF)
+            area = self._names[close[0]] if close else None
+        if area is not None:
+            return AreaMatch(area.id, area.name, area)
+        return AreaMatch("text:" + key, " ".join(text.split()), None)
+
+    def highway(self, text: str) -> str | None:
+        """The chapter's spelling of a highway, or None when it is not on the list."""
+        return self._highway_keys.get(normalize(text))

@@ -1,0 +1,65 @@
+"""Messages in the reporter's language, from gettext catalogs read with Babel.
+
+Every message id the project shows (field errors, moderation reasons, age
+labels, statuses, page texts) lives in node/locale/<lang>/LC_MESSAGES/
+vecinos.po. Adding a language is adding a catalog: nothing else changes.
+The English catalog is the reference: a message id missing from another
+catalog falls back to English, and tests/node/test_i18n.py fails on it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from babel.core import Locale, UnknownLocaleError
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "vecinos"
+DEFAULT = "en"
+SUPPORTED: tuple[str, ...] = tuple(
+    sorted(p.name for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").exists())
+)
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    """msgid -> translated text for one language (empty translations left out)."""
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as handle:
+        po = read_po(handle, locale=lang)
+    return {str(m.id): str(m.string) for m in po if m.id and m.string}
+
+
+def translate(code: str, lang: str, **params: object) -> str:
+    """The text of a message id in `lang`, with {named} params filled in."""
+    text = catalog(lang).get(code) if lang in SUPPORTED else None
+    if text is None:
+        text = catalog(DEFAULT).get(code, code)
+    return text.format(**params) if params else text
+
+
+def negotiate(accept_language: str | None, explicit: str | None = None) -> str:
+    """Pick a supported language: an explicit choice first, then Accept-Language."""
+    if explicit:
+        lang = explicit.strip().lower()[:2]
+        if lang in SUPPORTED:
+            return lang
+    if accept_language:
+        ranked: list[tuple[float, str]] = []
+        for part in accept_language.split(",")[:20]:
+            tag, _, q = part.strip().partition(";q=")
+            try:
+                weight = float(q) if q else 1.0
+            except ValueError:
+                continue
+            try:
+                lang = Locale.parse(tag.strip().replace("-", "_")).language
+            except (ValueError, TypeError, UnknownLocaleError):
+                continue
+            if lang in SUPPORTED:
+                ranked.append((weight, lang))
+        if ranked:
+            return max(ranked, key=lambda item: item[0])[1]
+    return DEFAULT

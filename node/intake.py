@@ -1,0 +1,232 @@
+"""The one intake path: validate -> moderate -> score -> store -> flag -> alert.
+
+validate() is pure: it checks a ReportDraft against the gazetteer and the
+config, runs the moderation rules on every free-text field, and returns a
+ValidReport or the per-field errors. store_report() runs on the writer
+thread inside one transaction: it scores the report against its neighbours,
+stores it with its description encrypted, re-scores the neighbours it
+corroborates, flags it for review and queues an alert in the outbox, all in
+the same commit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from node.gazetteer import AreaMatch, Gazetteer
+from node.keys import KeyId, KeyRing
+from node.outcome import FieldError, ReportDraft
+from node.reports import (
+    RETENTION_CLASS,
+    AlertSettings,
+    apply_assessment,
+    count_history,
+    history_for,
+    neighbourhood,
+    new_id,
+    refresh_alert,
+    rescore_around,
+)
+from node.sources import Recent, RecentMemory
+from node.store import FollowUpRow, Report, to_hour
+from scoring.defaults import ScoringConfig
+from scoring.model import Channel, FollowUpKind, ReportType, Verdict
+from scoring.moderation import REASON_CODE, Moderation, moderate
+from scoring.review import review_reasons
+from scoring.text import fingerprint
+
+# Words a reporter may use for a type, in every language we ship.
+TYPE_WORDS: dict[str, ReportType] = {
+    "checkpoint": ReportType.CHECKPOINT, "reten": ReportType.CHECKPOINT,
+    "retén": ReportType.CHECKPOINT, "punto de control": ReportType.CHECKPOINT,
+    "raid": ReportType.RAID, "redada": ReportType.RAID,
+    "vehicle": ReportType.VEHICLE, "vehiculo": ReportType.VEHICLE,
+    "vehículo": ReportType.VEHICLE,
+    "patrol": ReportType.PATROL, "patrulla": ReportType.PATROL,
+}
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_area_chars: int
+    max_description_chars: int
+
+
+@dataclass(frozen=True)
+class ValidReport:
+    type: ReportType
+    area: AreaMatch
+    highway: str | None
+    description: str | None
+    still_active: bool
+    moderation: Moderation
+
+
+def _clean(value: Any) -> str | None:
+    """Text as typed, without control characters; None when empty."""
+    text = CONTROL_CHARS.sub("", value).strip()
+    return text or None
+
+
+def validate(
+    draft: ReportDraft, gazetteer: Gazetteer, limits: IntakeLimits
+) -> ValidReport | tuple[FieldError, ...]:
+    errors: list[FieldError] = []
+    fields: dict[str, str | None] = {}
+    for name in ("type", "area", "highway", "description"):
+        value = getattr(draft, name)
+        if value is not None and not isinstance(value, str):
+            errors.append(FieldError(name, "not_text"))
+            fields[name] = None
+        else:
+            fields[name] = _clean(value) if value is not None else None
+
+    report_type = None
+    if fields["type"] is None:
+        if not any(e.field == "type" for e in errors):
+            errors.append(FieldError("type", "missing_type"))
+    else:
+        report_type = TYPE_WORDS.get(fields["type"].casefold())
+        if report_type is None:
+            errors.append(FieldError("type", "invalid_type"))
+
+    area_text = fields["area"]
+    if area_text is None:
+        if not any(e.field == "area" for e in errors):
+            errors.append(FieldError("area", "missing_area"))
+    elif len(area_text) > limits.max_area_chars:
+        errors.append(FieldError("area", "area_too_long", (("max", str(limits.max_area_chars)),)))
+    else:
+        errors += [FieldError("area", REASON_CODE[f.kind]) for f in moderate(area_text).refusals]
+
+    highway = None
+    if fields["highway"] is not None:
+        highway = gazetteer.highway(fields["highway"])
+        if highway is None:
+            errors.append(FieldError("highway", "invalid_highway"))
+
+    description = fields["description"]
+    moderation = moderate(description or "")
+    if description is not None and len(description) > limits.max_description_chars:
+        errors.append(
+            FieldError("description", "description_too_long",
+                       (("max", str(limits.max_description_chars)),))
+        )
+    else:
+        seen: set[str] = set()
+        for finding in moderation.refusals:
+            code = REASON_CODE[finding.kind]
+            if code not in seen:
+                seen.add(code)
+                errors.append(FieldError("description", code))
+
+    if draft.still_active is not None and not isinstance(draft.still_active, bool):
+        errors.append(FieldError("still_active", "invalid_still_active"))
+
+    if errors:
+        return tuple(errors)
+    assert report_type is not None and area_text is not None
+    return ValidReport(
+        type=report_type,
+        area=gazetteer.match(area_text),
+        highway=highway,
+        description=description,
+        still_active=True if draft.still_active is None else draft.still_active,
+        moderation=moderation,
+    )
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What the writer-thread jobs need besides the session."""
+
+    config: ScoringConfig
+    keys: KeyRing
+    memory: RecentMemory
+    alerts: AlertSettings
+    retention: dict[str, timedelta]
+
+
+@dataclass(frozen=True)
+class Stored:
+    report: Report
+    review: tuple[str, ...]
+
+
+def store_report(
+    session: Session, ctx: IntakeContext, valid: ValidReport, channel: Channel,
+    sources: frozenset[bytes], now: datetime,
+) -> Stored:
+    hour = to_hour(now)
+    area = valid.area
+    place = area.area.place if area.area else None
+    report = Report(
+        id=new_id(),
+        type=valid.type.value,
+        area_id=area.id,
+        area_name=area.name,
+        area_known=area.known,
+        lat=place.lat if place else None,
+        lon=place.lon if place else None,
+        highway=valid.highway,
+        hour=hour,
+        channel=channel.value,
+        status="unverified",
+        confidence=0.0,
+        still_active_claimed=valid.still_active,
+        retention_class=RETENTION_CLASS[Verdict.NONE],
+        purge_after_hour=hour + int(ctx.retention["transient"] / timedelta(hours=1)),
+    )
+    ctx.memory.remember(
+        report.id,
+        Recent(sources=sources,
+               fingerprint=fingerprint(valid.description) if valid.description else None,
+               seen_at=now),
+    )
+    pool = neighbourhood(session, area.id, place, hour, ctx.config)
+    history = history_for(session, area.id, hour)
+    assessment = apply_assessment(report, pool, ctx.memory, now, ctx.config, history)
+    reasons = review_reasons(assessment, len(valid.description or ""), valid.moderation, ctx.config)
+    report.review_reasons = ",".join(reasons)
+    report.in_review = bool(reasons)
+    if valid.description:
+        key_id = KeyId(report.retention_class, now.date())
+        report.description_ct = ctx.keys.encrypt(key_id, valid.description, report.id)
+        report.description_key = key_id.label()
+    session.add(report)
+    count_history(session, area.id, hour, reports=1)
+    session.flush()
+    touched = {(report.area_id, report.type)}
+    for row in rescore_around(session, report, ctx.memory, now, ctx.config):
+        touched.add((row.area_id, row.type))
+    for area_id, report_type in sorted(touched):
+        refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)
+    return Stored(report, tuple(reasons))
+
+
+def store_follow_up(
+    session: Session, ctx: IntakeContext, report_id: str, kind: FollowUpKind,
+    sources: frozenset[bytes], by_moderator: bool, now: datetime,
+) -> Report | None:
+    """Record a follow-up from an independent source; repeats and the reporter's own are ignored."""
+    report = session.get(Report, report_id)
+    if report is None:
+        return None
+    recent = ctx.memory.get(report_id, now)
+    independent = by_moderator or recent is None or not (
+        sources & recent.sources or sources & recent.follow_up_sources
+    )
+    if independent:
+        if recent is not None:
+            recent.follow_up_sources.update(sources)
+        session.add(FollowUpRow(report_id=report_id, kind=kind.value, hour=to_hour(now),
+                                by_moderator=by_moderator))
+        session.flush()
+        refresh_alert(session, report.area_id, report.type, now, ctx.config, ctx.alerts)
+    return report

@@ -1,0 +1,148 @@
+"""Keys that live outside the database, in DATA/keys (0700, files 0600).
+
+- Description keys: one AES-256-GCM key per (retention class, day). A report's
+  description is encrypted under the key of the class it is in and the day it
+  entered that class, bound to the report's id as associated data. A key is
+  deleted (crypto-shredding) once everything it could cover has passed
+  retention, so a copy of the database taken before a purge cannot be read
+  after it.
+- The chapter's Ed25519 signing key for alerts (signedjson's file format).
+
+Rule: no key is ever written anywhere but here, and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from signedjson.key import generate_signing_key, read_signing_keys, write_signing_keys
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+SIGNING_KEY_FILE = "signing.key"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create `path` with mode 0600 (never overwriting) and make it durable."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class KeyId:
+    retention_class: str
+    day: date
+
+    @property
+    def filename(self) -> str:
+        return f"desc-{self.retention_class}-{self.day.isoformat()}.key"
+
+    def label(self) -> str:
+        return f"{self.retention_class}:{self.day.isoformat()}"
+
+    @classmethod
+    def parse(cls, label: str) -> KeyId:
+        retention_class, _, day = label.partition(":")
+        return cls(retention_class, date.fromisoformat(day))
+
+
+class KeyRing:
+    """The description keys of one data dir."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self.dir = keys_dir
+        self._cache: dict[KeyId, bytes] = {}
+
+    def _load(self, key_id: KeyId, create: bool) -> bytes | None:
+        cached = self._cache.get(key_id)
+        if cached is not None:
+            return cached
+        path = self.dir / key_id.filename
+        try:
+            key = path.read_bytes()
+        except FileNotFoundError:
+            if not create:
+                return None
+            try:
+                write_private(path, secrets.token_bytes(KEY_BYTES))
+            except FileExistsError:
+                pass  # another writer made it first
+            key = path.read_bytes()
+        self._cache[key_id] = key
+        return key
+
+    def encrypt(self, key_id: KeyId, plaintext: str, bound_to: str) -> bytes:
+        key = self._load(key_id, create=True)
+        assert key is not None
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        return nonce + AESGCM(key).encrypt(nonce, plaintext.encode(), bound_to.encode())
+
+    def decrypt(self, key_id: KeyId, blob: bytes, bound_to: str) -> str | None:
+        """The plaintext, or None once the key has been shredded (or the blob is not ours)."""
+        key = self._load(key_id, create=False)
+        if key is None:
+            return None
+        try:
+            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode()).decode()
+        except (InvalidTag, ValueError):
+            return None
+
+    def shred_expired(self, now: datetime, keep_for: dict[str, timedelta]) -> int:
+        """Delete every key whose class's retention has passed for its whole day.
+
+        A key of (class, day) covers reports that entered the class on `day`;
+        the last of them is purged by the end of `day` + retention(class).
+        """
+        shredded = 0
+        for path in self.dir.glob("desc-*.key"):
+            stem = path.stem.removeprefix("desc-")
+            retention_class, day_text = stem[:-11], stem[-10:]
+            try:
+                day = date.fromisoformat(day_text)
+            except ValueError:
+                continue
+            retention = keep_for.get(retention_class)
+            if retention is None:
+                continue
+            day_ends = datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=1)
+            if now >= day_ends + retention:
+                _shred(path)
+                self._cache.pop(KeyId(retention_class, day), None)
+                shredded += 1
+        return shredded
+
+
+def _shred(path: Path) -> None:
+    """Overwrite, sync and unlink a key file (best effort on journaling filesystems)."""
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.write(secrets.token_bytes(size))
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.unlink()
+
+
+def create_signing_key(keys_dir: Path) -> None:
+    """A new Ed25519 signing key for the chapter's alerts."""
+    key = generate_signing_key(secrets.token_hex(4))
+    path = keys_dir / SIGNING_KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        write_signing_keys(handle, [key])
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def load_signing_key(keys_dir: Path):  # -> nacl SigningKey with .version (signedjson)
+    with (keys_dir / SIGNING_KEY_FILE).open() as handle:
+        return read_signing_keys(handle)[0]

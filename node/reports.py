@@ -1,0 +1,314 @@
+"""Stored reports seen three ways: as evidence for the scorer, as the public
+sees them, and as the chapter's alerts for its neighbours.
+
+Rules: runs inside a database session handed in by the caller (the writer
+thread for anything that writes); reads the clock only through the `now`
+it is given; an alert body is an aggregate and never carries a description.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from node.outcome import PublicReport
+from node.sources import RecentMemory
+from node.store import Alert, AreaHour, FollowUpRow, OutboxAlert, Report, from_hour, to_hour
+from scoring.decay import decay, visible
+from scoring.defaults import ScoringConfig, level_for
+from scoring.model import (
+    Assessment,
+    Channel,
+    Decay,
+    Evidence,
+    FollowUp,
+    FollowUpKind,
+    History,
+    Place,
+    ReportType,
+    Verdict,
+)
+from scoring.score import assess, overridden_confidence, status_for
+
+KM_PER_DEGREE = 111.0
+HOURS_PER_WEEK = 168
+
+# Which retention class a report is in, by the moderator's verdict.
+RETENTION_CLASS: dict[Verdict, str] = {
+    Verdict.NONE: "transient",
+    Verdict.CONFIRMED: "verified",
+    Verdict.DEBUNKED: "verified",
+    Verdict.ARCHIVED: "archived",
+}
+
+# Statuses whose descriptions the public may read, by [web] public_descriptions_from.
+PUBLIC_DESCRIPTION_STATUSES: dict[str, frozenset[str]] = {
+    "never": frozenset(),
+    "likely": frozenset({"likely", "confirmed"}),
+    "confirmed": frozenset({"confirmed"}),
+}
+
+
+def new_id(nbytes: int = 8) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def window_hours(config: ScoringConfig) -> int:
+    return max(1, math.ceil(config.window / timedelta(hours=1)))
+
+
+def place_of(row: Report) -> Place | None:
+    return Place(row.lat, row.lon) if row.lat is not None and row.lon is not None else None
+
+
+def evidence_of(row: Report, memory: RecentMemory, now: datetime) -> Evidence:
+    recent = memory.get(row.id, now)
+    return Evidence(
+        key=row.id,
+        type=ReportType(row.type),
+        area=row.area_id,
+        place=place_of(row),
+        hour=from_hour(row.hour),
+        channel=Channel(row.channel),
+        sources=recent.sources if recent else frozenset(),
+        fingerprint=recent.fingerprint if recent else None,
+        verdict=Verdict(row.verdict),
+        seen_at=recent.seen_at if recent else None,
+    )
+
+
+def hour_of_week(hour: int) -> int:
+    moment = from_hour(hour)
+    return moment.weekday() * 24 + moment.hour
+
+
+def history_for(session: Session, area_id: str, hour: int) -> History:
+    """The area's past from its hour-of-week counters (which hold no report)."""
+    rows = session.exec(select(AreaHour).where(AreaHour.area_id == area_id)).all()
+    how = hour_of_week(hour)
+    near_week = {(how + d) % HOURS_PER_WEEK for d in (-1, 0, 1)}
+    near_day = {(how % 24 + d) % 24 for d in (-1, 0, 1)}
+    return History(
+        confirmed_same_hour_of_week=sum(r.confirmed for r in rows if r.hour_of_week in near_week),
+        confirmed_in_area=sum(r.confirmed for r in rows),
+        reports_in_area=sum(r.reports for r in rows),
+        reports_same_hour_of_day=sum(r.reports for r in rows if r.hour_of_week % 24 in near_day),
+    )
+
+
+def count_history(session: Session, area_id: str, hour: int, reports: int = 0, confirmed: int = 0) -> None:
+    key = (area_id, hour_of_week(hour))
+    row = session.get(AreaHour, key) or AreaHour(area_id=key[0], hour_of_week=key[1])
+    row.reports += reports
+    row.confirmed = max(0, row.confirmed + confirmed)
+    session.add(row)
+
+
+def neighbourhood(
+    session: Session, area_id: str, place: Place | None, hour: int, config: ScoringConfig
+) -> list[Report]:
+    """Reports that can be a neighbour of a neighbour: twice the radius and the window."""
+    span = 2 * window_hours(config)
+    in_time = and_(col(Report.hour) >= hour - span, col(Report.hour) <= hour + span)
+    nearby = col(Report.area_id) == area_id
+    if place is not None:
+        dlat = 2 * config.radius_km / KM_PER_DEGREE
+        dlon = dlat / max(0.1, math.cos(math.radians(place.lat)))
+        nearby = or_(
+            nearby,
+            and_(
+                col(Report.lat).between(place.lat - dlat, place.lat + dlat),
+                col(Report.lon).between(place.lon - dlon, place.lon + dlon),
+            ),
+        )
+    return list(session.exec(select(Report).where(in_time, nearby)).all())
+
+
+def follow_ups_for(session: Session, report_ids: Iterable[str]) -> dict[str, list[FollowUp]]:
+    ids = list(report_ids)
+    found: dict[str, list[FollowUp]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    for row in session.exec(select(FollowUpRow).where(col(FollowUpRow.report_id).in_(ids))).all():
+        found[row.report_id].append(
+            FollowUp(FollowUpKind(row.kind), from_hour(row.hour), row.by_moderator)
+        )
+    return found
+
+
+def decay_of(row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig) -> Decay:
+    return decay(ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config)
+
+
+def is_visible(row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig) -> bool:
+    return visible(ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config)
+
+
+def still_active(row: Report, follow_ups: list[FollowUp], shown: Decay) -> bool:
+    """Active by decay, and either claimed active or confirmed since by a "still there"."""
+    refreshed = any(f.kind is FollowUpKind.STILL_THERE for f in follow_ups)
+    return shown.active and (row.still_active_claimed or refreshed)
+
+
+def public_view(
+    row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig,
+    description: str | None = None,
+) -> PublicReport:
+    shown = decay_of(row, follow_ups, now, config)
+    return PublicReport(
+        id=row.id,
+        type=row.type,
+        area=row.area_name,
+        area_known=row.area_known,
+        lat=row.lat,
+        lon=row.lon,
+        highway=row.highway,
+        hour=from_hour(row.hour),
+        status=row.status,
+        level=level_for(row.confidence).value,
+        confidence=row.confidence,
+        independent_sources=row.independent_sources,
+        age_label=shown.age_label,
+        opacity=shown.opacity,
+        scale=shown.scale,
+        still_active=still_active(row, follow_ups, shown),
+        active_until=shown.active_until,
+        debunked=row.verdict == Verdict.DEBUNKED,
+        description=description,
+    )
+
+
+def apply_assessment(
+    row: Report, candidates: list[Report], memory: RecentMemory, now: datetime,
+    config: ScoringConfig, history: History,
+) -> Assessment:
+    """Score `row` against `candidates`, write the result into the row, return it."""
+    me = evidence_of(row, memory, now)
+    others = [evidence_of(c, memory, now) for c in candidates if c.id != row.id]
+    result = assess(me, others, history, now, config)
+    verdict = Verdict(row.verdict)
+    row.confidence = overridden_confidence(result.confidence, verdict)
+    row.status = status_for(level_for(row.confidence), verdict)
+    row.independent_sources = result.independent_sources
+    row.flags = ",".join(sorted(result.flags))
+    return result
+
+
+def rescore_around(
+    session: Session, center: Report, memory: RecentMemory, now: datetime, config: ScoringConfig
+) -> list[Report]:
+    """Re-score the reports near `center` (its arrival or verdict changes their evidence)."""
+    pool = neighbourhood(session, center.area_id, place_of(center), center.hour, config)
+    histories: dict[str, History] = {}
+    changed = []
+    for row in pool:
+        if row.id == center.id:
+            continue
+        if abs(row.hour - center.hour) > window_hours(config):
+            continue
+        if row.area_id not in histories:
+            histories[row.area_id] = history_for(session, row.area_id, row.hour)
+        before = (row.confidence, row.status, row.independent_sources)
+        apply_assessment(row, pool, memory, now, config, histories[row.area_id])
+        if (row.confidence, row.status, row.independent_sources) != before:
+            session.add(row)
+            changed.append(row)
+    return changed
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    chapter_id: str
+    share_threshold: float
+
+
+def refresh_alert(
+    session: Session, area_id: str, report_type: str, now: datetime, config: ScoringConfig,
+    settings: AlertSettings,
+) -> OutboxAlert | None:
+    """Bring the chapter's alert for (area, type) up to date; queue what changed.
+
+    An alert opens when an active cluster reaches the share threshold, is
+    updated when its level, count or activity changes, and is withdrawn when
+    the cluster is debunked, gone or expired. Same alert id, higher seq.
+    """
+    now_hour = to_hour(now)
+    horizon = now_hour - 48
+    rows = session.exec(
+        select(Report).where(
+            Report.area_id == area_id, Report.type == report_type, col(Report.hour) >= horizon
+        )
+    ).all()
+    follow_ups = follow_ups_for(session, [r.id for r in rows])
+    live = []
+    for row in rows:
+        if row.verdict in (Verdict.DEBUNKED, Verdict.ARCHIVED):
+            continue
+        shown = decay_of(row, follow_ups[row.id], now, config)
+        if still_active(row, follow_ups[row.id], shown):
+            live.append((row, shown))
+    best = max((r.confidence for r, _ in live), default=0.0)
+    alert = session.exec(
+        select(Alert).where(
+            Alert.area_id == area_id, Alert.type == report_type, col(Alert.withdrawn).is_(False)
+        )
+    ).first()
+    if live and best >= settings.share_threshold:
+        expires = max(to_hour(shown.active_until) for _, shown in live)
+        count = max(r.independent_sources for r, _ in live)
+        level = level_for(best).value
+        if alert is None:
+            alert = Alert(alert_id=new_id(12), area_id=area_id, type=report_type, seq=0,
+                          level=level, confidence=best, reports=count, still_active=True,
+                          expires_hour=expires)
+            kind = "alert"
+        elif (alert.level, alert.reports, alert.expires_hour, round(alert.confidence, 2)) == (
+            level, count, expires, round(best, 2)
+        ):
+            return None
+        else:
+            kind = "update"
+        alert.level, alert.confidence, alert.reports = level, best, count
+        alert.still_active, alert.expires_hour = True, expires
+        sample = min((r for r, _ in live), key=lambda r: r.hour)
+    elif alert is not None:
+        kind = "withdrawal"
+        alert.withdrawn, alert.still_active = True, False
+        sample = rows[0] if rows else None
+    else:
+        return None
+    alert.seq += 1
+    session.add(alert)
+    body = alert_body(alert, sample, kind, settings.chapter_id)
+    outbox = OutboxAlert(alert_id=alert.alert_id, seq=alert.seq, body=body)
+    session.add(outbox)
+    return outbox
+
+
+def alert_body(alert: Alert, sample: Report | None, kind: str, chapter_id: str) -> str:
+    """The aggregate an alert carries (canonical JSON, signed later by federation)."""
+    body = {
+        "kind": kind,
+        "type": alert.type,
+        "area": sample.area_name if sample else None,
+        "lat": sample.lat if sample else None,
+        "lon": sample.lon if sample else None,
+        "highway": sample.highway if sample else None,
+        "hour": from_hour(sample.hour).isoformat() if sample else None,
+        "level": alert.level,
+        "confidence": round(alert.confidence, 2),
+        "reports": alert.reports,
+        "still_active": alert.still_active,
+        "expires": from_hour(alert.expires_hour).isoformat(),
+        "chapter": chapter_id,
+        "alert_id": alert.alert_id,
+        "seq": alert.seq,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,70 @@
+"""Retention: what goes, when, and what is left of it.
+
+Run at least every 10 minutes (node.cli wires it to APScheduler) and by
+`vecinos purge`. In one transaction: every report past its purge hour is
+counted into the aggregates (area x type x day x hour of day, no report in
+them) and deleted with its follow-ups; alerts whose clusters expired are
+withdrawn; delivered outbox rows are dropped. After the commit, description
+keys whose whole day has passed retention are shredded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, delete, select
+
+from node.reports import AlertSettings, refresh_alert
+from node.store import Aggregate, Alert, FollowUpRow, OutboxAlert, Report, from_hour, to_hour
+from scoring.defaults import ScoringConfig
+from scoring.model import Verdict
+
+
+@dataclass
+class PurgeCounts:
+    reports: int = 0
+    follow_ups: int = 0
+    alerts_withdrawn: int = 0
+    outbox_delivered: int = 0
+    keys_shredded: int = 0
+
+    def line(self) -> str:
+        return (f"purged {self.reports} reports, {self.follow_ups} follow-ups, "
+                f"{self.outbox_delivered} sent outbox rows; withdrew {self.alerts_withdrawn} "
+                f"expired alerts; shredded {self.keys_shredded} description keys")
+
+
+def purge(
+    session: Session, now: datetime, config: ScoringConfig, alerts: AlertSettings
+) -> PurgeCounts:
+    counts = PurgeCounts()
+    now_hour = to_hour(now)
+    due = session.exec(select(Report).where(col(Report.purge_after_hour) <= now_hour)).all()
+    for report in due:
+        moment = from_hour(report.hour)
+        key = (report.area_id, report.type, moment.date().isoformat(), moment.hour)
+        aggregate = session.get(Aggregate, key) or Aggregate(
+            area_id=key[0], type=key[1], day=key[2], hour_of_day=key[3]
+        )
+        aggregate.reports += 1
+        aggregate.confirmed += report.verdict == Verdict.CONFIRMED
+        aggregate.debunked += report.verdict == Verdict.DEBUNKED
+        session.add(aggregate)
+    ids = [r.id for r in due]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        counts.follow_ups += session.exec(
+            delete(FollowUpRow).where(col(FollowUpRow.report_id).in_(chunk))
+        ).rowcount
+        counts.reports += session.exec(delete(Report).where(col(Report.id).in_(chunk))).rowcount
+    open_alerts = session.exec(select(Alert).where(col(Alert.withdrawn).is_(False))).all()
+    for alert in open_alerts:
+        queued = refresh_alert(session, alert.area_id, alert.type, now, config, alerts)
+        if queued is not None and alert.withdrawn:
+            counts.alerts_withdrawn += 1
+    counts.outbox_delivered = session.exec(
+        delete(OutboxAlert).where(col(OutboxAlert.delivered).is_(True))
+    ).rowcount
+    return counts
+

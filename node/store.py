@@ -1,0 +1,146 @@
+"""The node's tables (SQLModel) and its database engine.
+
+Rules kept by the schema:
+- No column can hold an IP address, a header, a Matrix ID or a minute: times
+  are whole hours since the epoch (`*_hour` ints), sources never reach the DB.
+- Descriptions are stored only as AES-GCM ciphertext (node.keys).
+- SQLite runs in WAL mode with secure_delete, so purged rows do not linger in
+  free pages; PostgreSQL is used as given by URL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, LargeBinary, event
+from sqlmodel import Column, Field, SQLModel, create_engine
+
+DB_NAME = "vecinos.db"
+
+
+def to_hour(moment: datetime) -> int:
+    """Whole hours since the epoch: the only way a time is stored."""
+    return int(moment.astimezone(UTC).timestamp()) // 3600
+
+
+def from_hour(hour: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
+
+
+class Report(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=16)
+    type: str = Field(max_length=16)
+    area_id: str = Field(index=True, max_length=160)
+    area_name: str = Field(max_length=160)
+    area_known: bool
+    lat: float | None = None
+    lon: float | None = None
+    highway: str | None = Field(default=None, max_length=16)
+    hour: int = Field(index=True)
+    channel: str = Field(max_length=16)
+    verdict: str = Field(default="none", max_length=16)
+    status: str = Field(max_length=16)
+    confidence: float
+    independent_sources: int = 1
+    still_active_claimed: bool = True
+    flags: str = ""  # comma-separated scoring.model.Flag values
+    review_reasons: str = ""  # comma-separated; empty when not in review
+    in_review: bool = Field(default=False, index=True)
+    description_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    description_key: str | None = Field(default=None, max_length=40)  # KeyId.label()
+    retention_class: str = Field(max_length=16)
+    purge_after_hour: int = Field(index=True)
+
+
+class FollowUpRow(SQLModel, table=True):
+    __tablename__ = "followup"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: str = Field(index=True, foreign_key="report.id", ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    hour: int
+    by_moderator: bool = False
+
+
+class AreaHour(SQLModel, table=True):
+    """History per area and hour of week (0 = Monday 00h): counts only."""
+
+    __tablename__ = "area_hour"
+    area_id: str = Field(primary_key=True, max_length=160)
+    hour_of_week: int = Field(primary_key=True)
+    reports: int = 0
+    confirmed: int = 0
+
+
+class Aggregate(SQLModel, table=True):
+    """Purged reports, counted by area x type x day x hour of day. No report in it."""
+
+    area_id: str = Field(primary_key=True, max_length=160)
+    type: str = Field(primary_key=True, max_length=16)
+    day: str = Field(primary_key=True, max_length=10)
+    hour_of_day: int = Field(primary_key=True)
+    reports: int = 0
+    confirmed: int = 0
+    debunked: int = 0
+
+
+class Alert(SQLModel, table=True):
+    """The chapter's own alert for an active cluster (area x type), as last sent."""
+
+    alert_id: str = Field(primary_key=True, max_length=32)
+    area_id: str = Field(index=True, max_length=160)
+    type: str = Field(max_length=16)
+    seq: int = 0
+    level: str = Field(max_length=16)
+    confidence: float
+    reports: int
+    still_active: bool
+    expires_hour: int
+    withdrawn: bool = Field(default=False, index=True)
+
+
+class OutboxAlert(SQLModel, table=True):
+    """An alert body waiting for federation to send it; written with its report."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: str = Field(index=True, max_length=32)
+    seq: int
+    body: str  # canonical JSON of the aggregate (never a description)
+    attempts: int = 0
+    delivered: bool = Field(default=False, index=True)
+
+
+class Moderator(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    password_hash: str
+
+
+def database_url(data_dir: Path, configured: str) -> str:
+    return configured or f"sqlite:///{data_dir / DB_NAME}"
+
+
+def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
+    """An engine with the node's pragmas; creates the tables if they are missing."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy, not pysqlite, open transactions, or SAVEPOINTs misbehave.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA secure_delete=ON")
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN")
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    return engine

@@ -1,0 +1,95 @@
+"""One writer thread for the database, with group commit.
+
+Every write of the node runs here, one job at a time, so scoring sees a
+consistent store without locks. Jobs that queue up while a commit is under
+way are run together and committed once (each inside its own savepoint, so
+one failing job fails alone): durable commits at the cost of one fsync per
+batch instead of one per report.
+
+Rule: a job's future is resolved only after its transaction committed; if
+the commit fails, every job of the batch gets the error and nothing of
+theirs was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_BATCH = 64
+
+Job = tuple[Callable[[Session], Any], Future]
+
+
+class Writer:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="vecinos-writer", daemon=True)
+        self._thread.start()
+
+    async def run(self, job: Callable[[Session], T]) -> T:
+        """Run `job(session)` on the writer thread; returns after its commit."""
+        future: Future = Future()
+        self._jobs.put((job, future))
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[Job]) -> None:
+        results: list[tuple[Future, Any, BaseException | None]] = []
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                for job, future in batch:
+                    savepoint = session.begin_nested()
+                    try:
+                        result = job(session)
+                        savepoint.commit()
+                        results.append((future, result, None))
+                    except Exception as exc:  # one job's failure must not sink the batch
+                        savepoint.rollback()
+                        results.append((future, None, exc))
+                session.commit()
+        except Exception as exc:  # the commit itself failed: nothing was stored
+            log.error("database commit failed: %s", type(exc).__name__)
+            for _job, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, result, error in results:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)

@@ -1,0 +1,291 @@
+"""The JSON API under /api/v1: reports, follow-ups, areas, moderator session, queue, moderation.
+
+Each handler only translates: the request into a node call, the node's
+answer into a status and a JSON body. Error bodies always have the shape
+{"error": code, "message": text} (plus "errors"/"codes"/"draft" on a 422).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from node.outcome import (
+    Accepted,
+    FieldError,
+    Outcome,
+    PublicReport,
+    RateLimited,
+    Refused,
+    ReportDraft,
+    SourceRef,
+    Unavailable,
+)
+from node.service import ModeratorAction
+from scoring.model import FollowUpKind
+from web import auth
+from web.context import NODE, SETTINGS, THROTTLE
+from web.forms import BodyNotUnderstood, choice_field, draft_from_fields, draft_json, read_fields
+from web.messages import minutes, request_lang, translate
+from web.openapi import openapi_document
+from web.present import area_json, queue_item_json, report_json
+from web.source import web_source
+
+PREFIX = "/api/v1"
+MAX_ID_CHARS = 128
+FOLLOW_UP_KINDS = tuple(kind.value for kind in FollowUpKind)
+MODERATOR_ACTIONS = tuple(action.value for action in ModeratorAction)
+
+
+def json_error(
+    request: web.Request,
+    status: int,
+    code: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **params: str,
+) -> web.Response:
+    """An error response {"error": code, "message": translated}."""
+    lang = request_lang(request)
+    body = {"error": code, "message": translate(code, lang, **params)}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def rate_limited(request: web.Request, retry_after_s: int, code: str) -> web.Response:
+    retry = max(1, int(retry_after_s))
+    return json_error(
+        request, 429, code, headers={"Retry-After": str(retry)}, minutes=minutes(retry)
+    )
+
+
+def refusal_json(
+    codes: Mapping[str, list[tuple[str, dict[str, str]]]], draft: ReportDraft | None, lang: str
+) -> dict[str, object]:
+    """The 422 body: translated reasons and codes per field, and the draft to fix."""
+    body: dict[str, object] = {
+        "error": "refused",
+        "message": translate("web_form_has_errors", lang),
+        "errors": {
+            field: [translate(code, lang, **params) for code, params in items]
+            for field, items in codes.items()
+        },
+        "codes": {field: [code for code, _ in items] for field, items in codes.items()},
+    }
+    if draft is not None:
+        body["draft"] = draft_json(draft)
+    return body
+
+
+def field_errors(errors: tuple[FieldError, ...]) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """The node's FieldErrors grouped by field, with their params as dicts."""
+    grouped: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for error in errors:
+        grouped.setdefault(error.field, []).append((error.code, dict(error.params)))
+    return grouped
+
+
+def web_errors(errors: Mapping[str, list[str]]) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    return {field: [(code, {}) for code in codes] for field, codes in errors.items()}
+
+
+def field_refusal(
+    request: web.Request, errors: Mapping[str, list[str]], draft: ReportDraft | None = None
+) -> web.Response:
+    """A 422 for the web's own per-field codes (with the draft when there is one)."""
+    body = refusal_json(web_errors(errors), draft, request_lang(request))
+    return web.json_response(body, status=422)
+
+
+def outcome_response(request: web.Request, outcome: Outcome) -> web.Response:
+    """The HTTP answer to Node.submit's Outcome."""
+    lang = request_lang(request)
+    if isinstance(outcome, Accepted):
+        body = report_json(outcome.report, lang)
+        body["review"] = list(outcome.review_reasons)
+        return web.json_response(
+            body, status=201, headers={"Location": f"{PREFIX}/reports/{outcome.report.id}"}
+        )
+    if isinstance(outcome, Refused):
+        return web.json_response(
+            refusal_json(field_errors(outcome.errors), outcome.draft, lang), status=422
+        )
+    if isinstance(outcome, RateLimited):
+        return rate_limited(request, outcome.retry_after_s, "web_rate_limited")
+    if isinstance(outcome, Unavailable):
+        retry = max(1, int(outcome.retry_after_s))
+        return json_error(request, 503, "web_unavailable", headers={"Retry-After": str(retry)})
+    raise TypeError(f"unknown outcome {type(outcome).__name__}")
+
+
+async def _fields_or_400(request: web.Request) -> dict[str, object] | web.Response:
+    try:
+        return await read_fields(request)
+    except BodyNotUnderstood:
+        return json_error(request, 400, "web_body_not_understood")
+
+
+def _report_id(request: web.Request) -> str:
+    report_id = request.match_info["id"]
+    if not 0 < len(report_id) <= MAX_ID_CHARS:
+        raise web.HTTPNotFound()
+    return report_id
+
+
+def _source(request: web.Request) -> SourceRef:
+    return web_source(request, trust_forwarded_for=request.app[SETTINGS].trust_forwarded_for)
+
+
+# --- public ---------------------------------------------------------------
+
+
+async def post_report(request: web.Request) -> web.Response:
+    fields = await _fields_or_400(request)
+    if isinstance(fields, web.Response):
+        return fields
+    draft, errors = draft_from_fields(fields)
+    if errors:
+        return field_refusal(request, errors, draft)
+    outcome = await request.app[NODE].submit(draft, _source(request))
+    return outcome_response(request, outcome)
+
+
+async def list_reports(request: web.Request) -> web.Response:
+    lang = request_lang(request)
+    reports = await request.app[NODE].active_reports()
+    return web.json_response({"reports": [report_json(r, lang) for r in reports]})
+
+
+async def get_report(request: web.Request) -> web.Response:
+    report = await request.app[NODE].get_report(_report_id(request))
+    if report is None:
+        raise web.HTTPNotFound()
+    return web.json_response(report_json(report, request_lang(request)))
+
+
+async def follow_up(request: web.Request) -> web.Response:
+    report_id = _report_id(request)
+    fields = await _fields_or_400(request)
+    if isinstance(fields, web.Response):
+        return fields
+    kind = choice_field(fields, "kind", FOLLOW_UP_KINDS)
+    if kind is None:
+        return field_refusal(request, {"kind": ["web_invalid_kind"]})
+    result = await request.app[NODE].follow_up(report_id, FollowUpKind(kind), _source(request))
+    if result is None:
+        raise web.HTTPNotFound()
+    if isinstance(result, RateLimited):
+        return rate_limited(request, result.retry_after_s, "web_rate_limited")
+    return web.json_response(report_json(result, request_lang(request)))
+
+
+async def list_areas(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    return web.json_response(
+        {"areas": [area_json(a) for a in node.areas()], "highways": list(node.highways())}
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+# --- moderators -----------------------------------------------------------
+
+
+def _login_required(request: web.Request) -> web.Response:
+    return json_error(request, 401, "web_login_required")
+
+
+async def login(request: web.Request) -> web.Response:
+    fields = await _fields_or_400(request)
+    if isinstance(fields, web.Response):
+        return fields
+    name, password = fields.get("name"), fields.get("password")
+    if not isinstance(name, str) or not name or not isinstance(password, str) or not password:
+        missing = {
+            field: ["web_required"]
+            for field, value in (("name", name), ("password", password))
+            if not isinstance(value, str) or not value
+        }
+        return field_refusal(request, missing)
+    throttle = request.app[THROTTLE]
+    wait = throttle.retry_after(name)
+    if wait is not None:
+        return rate_limited(request, wait, "web_login_throttled")
+    ok = False
+    if len(name) <= auth.MAX_NAME_CHARS and len(password) <= auth.MAX_PASSWORD_CHARS:
+        try:
+            ok = await request.app[NODE].verify_moderator(name, password)
+        except UnicodeError:
+            ok = False
+    if not ok:
+        throttle.failed(name)
+        return json_error(request, 401, "web_login_failed")
+    throttle.succeeded(name)
+    token = await auth.start_moderator_session(request)
+    return web.json_response({"csrf_token": token})
+
+
+async def session_state(request: web.Request) -> web.Response:
+    session = await auth.moderator_session(request)
+    if session is None:
+        return web.json_response({"moderator": False})
+    return web.json_response({"moderator": True, "csrf_token": session["csrf"]})
+
+
+async def logout(request: web.Request) -> web.Response:
+    session = await auth.moderator_session(request)
+    if session is None:
+        return web.Response(status=204)
+    if not auth.csrf_ok(request, session, {}):
+        return json_error(request, 403, "web_csrf_failed")
+    session.invalidate()
+    return web.Response(status=204)
+
+
+async def review_queue(request: web.Request) -> web.Response:
+    if await auth.moderator_session(request) is None:
+        return _login_required(request)
+    lang = request_lang(request)
+    items = await request.app[NODE].review_queue()
+    return web.json_response({"items": [queue_item_json(i, lang) for i in items]})
+
+
+async def moderate(request: web.Request) -> web.Response:
+    report_id = _report_id(request)
+    session = await auth.moderator_session(request)
+    if session is None:
+        return _login_required(request)
+    try:
+        fields: dict[str, object] | None = await read_fields(request)
+    except BodyNotUnderstood:
+        fields = None
+    if not auth.csrf_ok(request, session, fields or {}):
+        return json_error(request, 403, "web_csrf_failed")
+    if fields is None:
+        return json_error(request, 400, "web_body_not_understood")
+    action = choice_field(fields, "action", MODERATOR_ACTIONS)
+    if action is None:
+        return field_refusal(request, {"action": ["web_invalid_action"]})
+    report: PublicReport | None = await request.app[NODE].moderate(
+        report_id, ModeratorAction(action)
+    )
+    if report is None:
+        raise web.HTTPNotFound()
+    return web.json_response(report_json(report, request_lang(request)))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the /api/v1 routes."""
+    app.router.add_post(f"{PREFIX}/reports", post_report)
+    app.router.add_get(f"{PREFIX}/reports", list_reports)
+    app.router.add_get(f"{PREFIX}/reports/{{id}}", get_report)
+    app.router.add_post(f"{PREFIX}/reports/{{id}}/followup", follow_up)
+    app.router.add_post(f"{PREFIX}/reports/{{id}}/moderate", moderate)
+    app.router.add_get(f"{PREFIX}/areas", list_areas)
+    app.router.add_get(f"{PREFIX}/openapi.json", openapi)
+    app.router.add_post(f"{PREFIX}/session", login)
+    app.router.add_get(f"{PREFIX}/session", session_state)
+    app.router.add_delete(f"{PREFIX}/session", logout)
+    app.router.add_get(f"{PREFIX}/queue", review_queue)

@@ -1,0 +1,373 @@
+"""The OpenAPI 3.1 document of the JSON API, written by hand as a dict."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    response = _json(_ref("Error"), description)
+    if retry_after:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _body(name: str, *, form: bool = True) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": _ref(name)}}
+    if form:
+        content["application/x-www-form-urlencoded"] = {"schema": _ref(name)}
+    return {"required": True, "content": content}
+
+
+_LANG = {
+    "name": "lang",
+    "in": "query",
+    "required": False,
+    "description": "Language of messages (else Accept-Language).",
+    "schema": {"type": "string", "enum": ["en", "es"]},
+}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
+_CSRF = {
+    "name": "X-CSRF-Token",
+    "in": "header",
+    "required": False,
+    "description": "The session's CSRF token (or the body field csrf_token).",
+    "schema": {"type": "string"},
+}
+
+_COMMON = {
+    "400": _error("The body is not a JSON object nor a urlencoded form."),
+    "403": _error("A state-changing request sent from another site."),
+    "413": _error("The body exceeds the size limit."),
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string", "description": "A message id."},
+            "message": {"type": "string", "description": "The message, translated."},
+        },
+    },
+    "Refusal": {
+        "type": "object",
+        "required": ["error", "message", "errors", "codes"],
+        "properties": {
+            "error": {"const": "refused"},
+            "message": {"type": "string"},
+            "errors": {
+                "type": "object",
+                "description": "Translated reasons per field.",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            "codes": {
+                "type": "object",
+                "description": "Message ids of the reasons per field.",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            "draft": _ref("ReportInput"),
+        },
+    },
+    "ReportInput": {
+        "type": "object",
+        "description": "Form booleans: on/true/1/yes/si/sí or off/false/0/no.",
+        "properties": {
+            "type": {
+                "type": ["string", "null"],
+                "examples": ["checkpoint", "raid", "vehicle", "patrol"],
+            },
+            "area": {"type": ["string", "null"]},
+            "highway": {"type": ["string", "null"]},
+            "description": {"type": ["string", "null"]},
+            "still_active": {"type": ["boolean", "null"]},
+        },
+    },
+    "PublicReport": {
+        "type": "object",
+        "required": [
+            "id", "type", "area", "area_known", "lat", "lon", "highway", "hour", "status",
+            "status_text", "level", "confidence", "independent_sources", "age_label",
+            "age_text", "opacity", "scale", "still_active", "active_until", "debunked",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "area": {"type": "string"},
+            "area_known": {"type": "boolean"},
+            "lat": {"type": ["number", "null"], "description": "Coarse centroid (~1 km)."},
+            "lon": {"type": ["number", "null"]},
+            "highway": {"type": ["string", "null"]},
+            "hour": {"type": "string", "format": "date-time", "description": "UTC, hour."},
+            "status": {
+                "enum": ["unverified", "possible", "likely", "confirmed", "debunked", "archived"]
+            },
+            "status_text": {"type": "string"},
+            "level": {"type": "string"},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "independent_sources": {"type": "integer", "minimum": 0},
+            "age_label": {"type": "string", "description": "A message id."},
+            "age_text": {"type": "string"},
+            "opacity": {"type": "number"},
+            "scale": {"type": "number"},
+            "still_active": {"type": "boolean"},
+            "active_until": {"type": "string", "format": "date-time"},
+            "debunked": {"type": "boolean"},
+            "description": {"type": "string", "description": "Only where the chapter allows."},
+        },
+    },
+    "AcceptedReport": {
+        "allOf": [
+            _ref("PublicReport"),
+            {
+                "type": "object",
+                "required": ["review"],
+                "properties": {
+                    "review": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Why the report goes to human review (empty if not).",
+                    }
+                },
+            },
+        ]
+    },
+    "ReportList": {
+        "type": "object",
+        "required": ["reports"],
+        "properties": {"reports": {"type": "array", "items": _ref("PublicReport")}},
+    },
+    "FollowUpInput": {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"enum": ["still_there", "gone"]}},
+    },
+    "ModerateInput": {
+        "type": "object",
+        "required": ["action"],
+        "properties": {
+            "action": {"enum": ["confirm", "debunk", "archive", "still_there", "gone"]},
+            "csrf_token": {"type": "string"},
+        },
+    },
+    "Area": {
+        "type": "object",
+        "required": ["id", "name", "aliases", "lat", "lon"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "aliases": {"type": "array", "items": {"type": "string"}},
+            "lat": {"type": "number"},
+            "lon": {"type": "number"},
+        },
+    },
+    "AreaList": {
+        "type": "object",
+        "required": ["areas", "highways"],
+        "properties": {
+            "areas": {"type": "array", "items": _ref("Area")},
+            "highways": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "LoginInput": {
+        "type": "object",
+        "required": ["name", "password"],
+        "properties": {"name": {"type": "string"}, "password": {"type": "string"}},
+    },
+    "Session": {
+        "type": "object",
+        "required": ["moderator"],
+        "properties": {"moderator": {"type": "boolean"}, "csrf_token": {"type": "string"}},
+    },
+    "CsrfToken": {
+        "type": "object",
+        "required": ["csrf_token"],
+        "properties": {"csrf_token": {"type": "string"}},
+    },
+    "QueueItem": {
+        "type": "object",
+        "required": ["report", "reasons", "description", "priority"],
+        "properties": {
+            "report": _ref("PublicReport"),
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "description": {"type": ["string", "null"]},
+            "priority": {"type": "number"},
+        },
+    },
+    "Queue": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("QueueItem")}},
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/api/v1/reports": {
+        "get": {
+            "summary": "Reports shown now (active ones and recent debunks).",
+            "operationId": "listReports",
+            "parameters": [_LANG],
+            "responses": {"200": _json(_ref("ReportList"), "The reports.")},
+        },
+        "post": {
+            "summary": "Submit an anonymous report.",
+            "operationId": "submitReport",
+            "parameters": [_LANG],
+            "requestBody": _body("ReportInput"),
+            "responses": {
+                "201": _json(_ref("AcceptedReport"), "Stored and scored."),
+                **_COMMON,
+                "422": _json(_ref("Refusal"), "Refused fields; the draft comes back."),
+                "429": _error("Too many reports from this source.", retry_after=True),
+                "503": _error("Not stored; try again later.", retry_after=True),
+            },
+        },
+    },
+    "/api/v1/reports/{id}": {
+        "get": {
+            "summary": "One public report.",
+            "operationId": "getReport",
+            "parameters": [_ID, _LANG],
+            "responses": {
+                "200": _json(_ref("PublicReport"), "The report."),
+                "404": _error("No such report."),
+            },
+        }
+    },
+    "/api/v1/reports/{id}/followup": {
+        "post": {
+            "summary": "Say that it is still there, or gone.",
+            "operationId": "followUp",
+            "parameters": [_ID, _LANG],
+            "requestBody": _body("FollowUpInput"),
+            "responses": {
+                "200": _json(_ref("PublicReport"), "The report after the follow-up."),
+                **_COMMON,
+                "404": _error("No such report."),
+                "422": _json(_ref("Refusal"), "Unknown kind."),
+                "429": _error("Too many follow-ups from this source.", retry_after=True),
+            },
+        }
+    },
+    "/api/v1/reports/{id}/moderate": {
+        "post": {
+            "summary": "A moderator's decision on a report.",
+            "operationId": "moderate",
+            "security": [{"session": []}],
+            "parameters": [_ID, _LANG, _CSRF],
+            "requestBody": _body("ModerateInput"),
+            "responses": {
+                "200": _json(_ref("PublicReport"), "The report after the decision."),
+                **_COMMON,
+                "401": _error("No moderator session."),
+                "403": _error("Missing or wrong CSRF token, or a cross-site request."),
+                "404": _error("No such report."),
+                "422": _json(_ref("Refusal"), "Unknown action."),
+            },
+        }
+    },
+    "/api/v1/areas": {
+        "get": {
+            "summary": "The chapter's gazetteer areas and highways.",
+            "operationId": "listAreas",
+            "responses": {"200": _json(_ref("AreaList"), "Areas and highways.")},
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document.",
+            "operationId": "openapi",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
+    "/api/v1/session": {
+        "get": {
+            "summary": "Whether this browser has a moderator session (and its CSRF token).",
+            "operationId": "sessionState",
+            "responses": {"200": _json(_ref("Session"), "The session state.")},
+        },
+        "post": {
+            "summary": "Moderator login: sets the session cookie, returns the CSRF token.",
+            "operationId": "login",
+            "parameters": [_LANG],
+            "requestBody": _body("LoginInput"),
+            "responses": {
+                "200": _json(_ref("CsrfToken"), "Logged in; cookie set."),
+                **_COMMON,
+                "401": _error("Wrong name or password."),
+                "422": _json(_ref("Refusal"), "Name or password missing."),
+                "429": _error("Too many failed logins.", retry_after=True),
+            },
+        },
+        "delete": {
+            "summary": "Log out.",
+            "operationId": "logout",
+            "security": [{"session": []}],
+            "parameters": [_CSRF],
+            "responses": {
+                "204": {"description": "Logged out (or was not logged in)."},
+                "403": _error("Missing or wrong CSRF token, or a cross-site request."),
+            },
+        },
+    },
+    "/api/v1/queue": {
+        "get": {
+            "summary": "The moderators' review queue.",
+            "operationId": "reviewQueue",
+            "security": [{"session": []}],
+            "parameters": [_LANG],
+            "responses": {
+                "200": _json(_ref("Queue"), "Reports awaiting review."),
+                "401": _error("No moderator session."),
+            },
+        }
+    },
+}
+
+_DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Vecinos chapter node API",
+        "version": "1.0.0",
+        "description": (
+            "Anonymous reports of enforcement activity for one chapter. No account is "
+            "needed to report; nothing identifying the reporter is stored. Any path may "
+            "also answer 404, 405 or 413 with an Error body."
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "headers": {
+            "RetryAfter": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "vecinos_mod"},
+        },
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """A fresh copy of the document (callers may not mutate the shared one)."""
+    return copy.deepcopy(_DOCUMENT)

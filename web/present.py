@@ -1,0 +1,60 @@
+"""How the node's values are presented: public reports, areas and queue items as JSON-ready dicts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from node.outcome import AreaView, PublicReport, QueueItem
+from web.messages import translate
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def report_json(report: PublicReport, lang: str) -> dict[str, object]:
+    """The public fields of a report, with its age label and status translated."""
+    data: dict[str, object] = {
+        "id": report.id,
+        "type": report.type,
+        "area": report.area,
+        "area_known": report.area_known,
+        "lat": report.lat,
+        "lon": report.lon,
+        "highway": report.highway,
+        "hour": _iso(report.hour),
+        "status": report.status,
+        "status_text": translate(report.status, lang),
+        "level": report.level,
+        "confidence": round(report.confidence, 3),
+        "independent_sources": report.independent_sources,
+        "age_label": report.age_label,
+        "age_text": translate(report.age_label, lang),
+        "opacity": round(report.opacity, 3),
+        "scale": round(report.scale, 3),
+        "still_active": report.still_active,
+        "active_until": _iso(report.active_until),
+        "debunked": report.debunked,
+    }
+    if report.description is not None:
+        data["description"] = report.description
+    return data
+
+
+def area_json(area: AreaView) -> dict[str, object]:
+    return {
+        "id": area.id,
+        "name": area.name,
+        "aliases": list(area.aliases),
+        "lat": area.lat,
+        "lon": area.lon,
+    }
+
+
+def queue_item_json(item: QueueItem, lang: str) -> dict[str, object]:
+    return {
+        "report": report_json(item.report, lang),
+        "reasons": list(item.reasons),
+        "description": item.description,
+        "priority": round(item.priority, 3),
+    }

@@ -1,0 +1,4 @@
+"""Everything Matrix: the test/demo homeserver, the alert wire format and the chapter bot.
+
+Imports node and scoring only, never web.
+"""

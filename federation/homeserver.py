@@ -85,9 +85,10 @@ _RATE_LIMITS: dict[str, Any] = {
 # Every IPv4 range except loopback, and all of IPv6: Synapse may open
 # outbound connections (federation, push) to 127.0.0.0/8 and nowhere else.
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-_NOT_LOOPBACK = sorted(
-    str(n) for n in ipaddress.ip_network("0.0.0.0/0").address_exclude(_LOOPBACK)
-) + ["::/0"]
+_NOT_LOOPBACK = [
+    *sorted(str(n) for n in ipaddress.ip_network("0.0.0.0/0").address_exclude(_LOOPBACK)),
+    "::/0",
+]
 
 _LIVE: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -193,12 +194,25 @@ class Homeserver:
         start_timeout: float = 60.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
-        self.port = port or free_port()
         self.federating = federating
-        self.federation_port = (federation_port or free_port()) if federating else None
-        if server_name is None:
-            server_name = f"127.0.0.1:{self.federation_port}" if federating else "localhost"
-        self.server_name = server_name
+        existing = self._existing_settings()
+        if existing is not None:
+            # A configured data dir keeps its name and ports (restart, demo re-run).
+            self.server_name, self.port, self.federation_port = existing
+            asked = (server_name, port, federation_port)
+            for want, have in zip(asked, existing, strict=True):
+                if want is not None and want != have:
+                    raise HomeserverError(
+                        f"{self.config_path} is configured for {have!r}, not {want!r}"
+                    )
+            if federating != (self.federation_port is not None):
+                raise HomeserverError(f"{self.config_path}: federating={not federating}")
+        else:
+            self.port = port or free_port()
+            self.federation_port = (federation_port or free_port()) if federating else None
+            if server_name is None:
+                server_name = f"127.0.0.1:{self.federation_port}" if federating else "localhost"
+            self.server_name = server_name
         self.federation_peers = list(federation_peers) if federation_peers is not None else None
         self.retention = retention
         self.start_timeout = start_timeout
@@ -323,11 +337,10 @@ class Homeserver:
                 "mac": mac.hexdigest(),
             }
             async with http.post(url, json=body) as resp:
-                data = await resp.json()
-                if resp.status != 200:
-                    raise HomeserverError(
-                        f"register {username!r}: HTTP {resp.status} {data.get('errcode')}"
-                    )
+                data = await resp.json(content_type=None)
+                if resp.status != 200 or not isinstance(data, dict):
+                    errcode = data.get("errcode") if isinstance(data, dict) else None
+                    raise HomeserverError(f"register {username!r}: HTTP {resp.status} {errcode}")
         return Registered(data["user_id"], data["access_token"], data["device_id"])
 
     # -- internals --------------------------------------------------------
@@ -448,6 +461,23 @@ class Homeserver:
         _write_private(log_config, yaml.safe_dump(log).encode())
         for leftover in d.glob("*.log.config"):
             leftover.unlink()
+
+    def _existing_settings(self) -> tuple[str, int, int | None] | None:
+        """(server_name, client port, federation port) of an existing config."""
+        if not self.config_path.exists():
+            return None
+        config = yaml.safe_load(self.config_path.read_text())
+        client_port: int | None = None
+        fed_port: int | None = None
+        for listener in config.get("listeners", []):
+            names = {n for r in listener.get("resources", []) for n in r.get("names", [])}
+            if "client" in names:
+                client_port = int(listener["port"])
+            if "federation" in names:
+                fed_port = int(listener["port"])
+        if client_port is None:
+            raise HomeserverError(f"{self.config_path} has no client listener")
+        return str(config["server_name"]), client_port, fed_port
 
     def _read_secret(self) -> str:
         config = yaml.safe_load(self.config_path.read_text())

@@ -52,6 +52,17 @@ TYPE_WORDS: dict[str, ReportType] = {
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+# Shorter descriptions get no fingerprint: two people may well write
+# "checkpoint on the 805" independently; only longer copies are floods.
+MIN_FINGERPRINT_WORDS = 6
+
+
+def _fingerprint(description: str | None) -> frozenset[int] | None:
+    if description is None or len(description.split()) < MIN_FINGERPRINT_WORDS:
+        return None
+    return fingerprint(description)
+
+
 @dataclass(frozen=True)
 class IntakeLimits:
     max_area_chars: int
@@ -186,7 +197,7 @@ def store_report(
     ctx.memory.remember(
         report.id,
         Recent(sources=sources,
-               fingerprint=fingerprint(valid.description) if valid.description else None,
+               fingerprint=_fingerprint(valid.description),
                seen_at=now),
     )
     pool = neighbourhood(session, area.id, place, hour, ctx.config)

@@ -43,12 +43,12 @@ class ScoringConfig:
 
     # Corroboration: each independent nearby report adds this much log-odds,
     # times its similarity (type match x distance kernel x time kernel).
-    corroboration_llr: float = 0.6
-    max_corroboration_llr: float = 3.0  # cap on the sum, so a crowd cannot force certainty
+    corroboration_llr: float = 0.75
+    max_corroboration_llr: float = 2.0  # cap: anonymous corroboration alone stops below confirmed
     radius_km: float = 5.0
     window: timedelta = timedelta(hours=2)
     other_type_weight: float = 0.3  # similarity of a different type (raid vs patrol...)
-    confirmed_neighbour_weight: float = 2.0  # a moderator-confirmed neighbour counts this many times
+    confirmed_neighbour_weight: float = 2.0  # a neighbour a moderator confirmed counts 2x
 
     # Near-duplicate descriptions (copy-paste floods): Jaccard over shingles.
     near_duplicate_similarity: float = 0.8
@@ -60,7 +60,7 @@ class ScoringConfig:
     unusual_hour_min_reports: int = 10  # an hour is "unusual" only once the area has this many
 
     # Burst: many new sources in one area within minutes, with no history.
-    burst_sources: int = 5
+    burst_sources: int = 4  # below the 4 web reports that reach the share threshold
     burst_window: timedelta = timedelta(minutes=10)
     burst_llr_cap: float = 0.6  # corroboration during a burst counts at most this
 

@@ -111,10 +111,10 @@ def outcome_response(request: web.Request, outcome: Outcome) -> web.Response:
             refusal_json(field_errors(outcome.errors), outcome.draft, lang), status=422
         )
     if isinstance(outcome, RateLimited):
-        return rate_limited(request, outcome.retry_after_s, "web_rate_limited")
+        return rate_limited(request, outcome.retry_after_s, "rate_limited")
     if isinstance(outcome, Unavailable):
         retry = max(1, int(outcome.retry_after_s))
-        return json_error(request, 503, "web_unavailable", headers={"Retry-After": str(retry)})
+        return json_error(request, 503, "unavailable", headers={"Retry-After": str(retry)})
     raise TypeError(f"unknown outcome {type(outcome).__name__}")
 
 
@@ -122,14 +122,17 @@ async def _fields_or_400(request: web.Request) -> dict[str, object] | web.Respon
     try:
         return await read_fields(request)
     except BodyNotUnderstood:
-        return json_error(request, 400, "web_body_not_understood")
+        return json_error(request, 400, "bad_body")
 
 
-def _report_id(request: web.Request) -> str:
+def _report_id(request: web.Request) -> str | None:
+    """The report id of the path, None when it cannot name a report."""
     report_id = request.match_info["id"]
-    if not 0 < len(report_id) <= MAX_ID_CHARS:
-        raise web.HTTPNotFound()
-    return report_id
+    return report_id if 0 < len(report_id) <= MAX_ID_CHARS else None
+
+
+def _not_found(request: web.Request) -> web.Response:
+    return json_error(request, 404, "not_found")
 
 
 def _source(request: web.Request) -> SourceRef:
@@ -157,14 +160,19 @@ async def list_reports(request: web.Request) -> web.Response:
 
 
 async def get_report(request: web.Request) -> web.Response:
-    report = await request.app[NODE].get_report(_report_id(request))
+    report_id = _report_id(request)
+    if report_id is None:
+        return _not_found(request)
+    report = await request.app[NODE].get_report(report_id)
     if report is None:
-        raise web.HTTPNotFound()
+        return _not_found(request)
     return web.json_response(report_json(report, request_lang(request)))
 
 
 async def follow_up(request: web.Request) -> web.Response:
     report_id = _report_id(request)
+    if report_id is None:
+        return _not_found(request)
     fields = await _fields_or_400(request)
     if isinstance(fields, web.Response):
         return fields
@@ -173,9 +181,9 @@ async def follow_up(request: web.Request) -> web.Response:
         return field_refusal(request, {"kind": ["web_invalid_kind"]})
     result = await request.app[NODE].follow_up(report_id, FollowUpKind(kind), _source(request))
     if result is None:
-        raise web.HTTPNotFound()
+        return _not_found(request)
     if isinstance(result, RateLimited):
-        return rate_limited(request, result.retry_after_s, "web_rate_limited")
+        return rate_limited(request, result.retry_after_s, "rate_limited")
     return web.json_response(report_json(result, request_lang(request)))
 
 
@@ -253,10 +261,10 @@ async def review_queue(request: web.Request) -> web.Response:
 
 
 async def moderate(request: web.Request) -> web.Response:
-    report_id = _report_id(request)
     session = await auth.moderator_session(request)
     if session is None:
         return _login_required(request)
+    report_id = _report_id(request)
     try:
         fields: dict[str, object] | None = await read_fields(request)
     except BodyNotUnderstood:
@@ -264,15 +272,17 @@ async def moderate(request: web.Request) -> web.Response:
     if not auth.csrf_ok(request, session, fields or {}):
         return json_error(request, 403, "web_csrf_failed")
     if fields is None:
-        return json_error(request, 400, "web_body_not_understood")
+        return json_error(request, 400, "bad_body")
     action = choice_field(fields, "action", MODERATOR_ACTIONS)
     if action is None:
         return field_refusal(request, {"action": ["web_invalid_action"]})
+    if report_id is None:
+        return _not_found(request)
     report: PublicReport | None = await request.app[NODE].moderate(
         report_id, ModeratorAction(action)
     )
     if report is None:
-        raise web.HTTPNotFound()
+        return _not_found(request)
     return web.json_response(report_json(report, request_lang(request)))
 
 

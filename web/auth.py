@@ -47,7 +47,7 @@ class HourCookieStorage(AbstractStorage):
     def __init__(self, key: bytes, *, max_age_s: int, secure: bool) -> None:
         super().__init__(
             cookie_name=COOKIE_NAME,
-            max_age=max_age_s,
+            max_age=None,  # no Max-Age/Expires on the cookie itself
             path="/",
             secure=secure,
             httponly=True,
@@ -56,6 +56,12 @@ class HourCookieStorage(AbstractStorage):
         if len(key) != 32:
             raise ValueError("the session key must be 32 bytes")
         self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._max_age_s = max_age_s
+
+    @property
+    def max_age(self) -> int:
+        """The session's lifetime, enforced on load (the cookie itself has none)."""
+        return self._max_age_s
 
     async def load_session(self, request: web.Request) -> Session:
         cookie = self.load_cookie(request)
@@ -63,7 +69,7 @@ class HourCookieStorage(AbstractStorage):
             return Session(None, data=None, new=True, max_age=self.max_age)
         try:
             # +1 h: the token's time is the hour's start, "created" enforces the max age.
-            plain = self._fernet.decrypt(cookie.encode("ascii"), ttl=(self.max_age or 0) + 3600)
+            plain = self._fernet.decrypt(cookie.encode("ascii"), ttl=self.max_age + 3600)
             data = json.loads(plain.decode("utf-8"))
         except (InvalidToken, ValueError, TypeError):
             return Session(None, data=None, new=True, max_age=self.max_age)

@@ -35,7 +35,8 @@ async def read_fields(request: web.Request) -> dict[str, object]:
     """
     raw = await request.read()
     ctype = request.content_type.lower()
-    if ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json")):
+    is_json = ctype.startswith("application/") and ctype.endswith(("/json", "+json"))
+    if is_json:
         try:
             data = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
@@ -78,11 +79,13 @@ def text_field(fields: Mapping[str, object], name: str, errors: dict[str, list[s
         return None
     if _is_text(value):
         return value  # type: ignore[return-value]
-    errors.setdefault(name, []).append("web_must_be_text")
+    errors.setdefault(name, []).append("not_text")
     return None
 
 
-def bool_field(fields: Mapping[str, object], name: str, errors: dict[str, list[str]]) -> bool | None:
+def bool_field(
+    fields: Mapping[str, object], name: str, errors: dict[str, list[str]]
+) -> bool | None:
     """A yes/no field: JSON bool or null, or a form word (on/true/1/yes/si/sí, off/false/0/no)."""
     value = fields.get(name)
     if value is None or isinstance(value, bool):
@@ -93,7 +96,7 @@ def bool_field(fields: Mapping[str, object], name: str, errors: dict[str, list[s
             return True
         if word in FALSE_WORDS:
             return False
-    errors.setdefault(name, []).append("web_must_be_boolean")
+    errors.setdefault(name, []).append("invalid_still_active")
     return None
 
 

@@ -17,12 +17,8 @@ WEB_MESSAGES: dict[str, tuple[str, str]] = {
     "web_title": ("Neighbourhood reports", "Reportes del vecindario"),
     "web_active_reports": ("Active reports", "Reportes activos"),
     "web_no_reports": ("No active reports right now.", "No hay reportes activos ahora."),
-    "web_report_form_title": ("Report what you see", "Reporta lo que ves"),
-    "web_field_type": ("What did you see?", "¿Qué viste?"),
-    "web_type_checkpoint": ("Checkpoint", "Retén"),
-    "web_type_raid": ("Raid", "Redada"),
-    "web_type_vehicle": ("Vehicle", "Vehículo"),
-    "web_type_patrol": ("Patrol", "Patrulla"),
+    "web_report_form_title": ("Report what you see", "Reporte lo que ve"),
+    "web_field_type": ("What did you see?", "¿Qué vio?"),
     "web_field_area": (
         "Area (neighbourhood or town, not an exact address)",
         "Zona (barrio o pueblo, no una dirección exacta)",
@@ -37,14 +33,14 @@ WEB_MESSAGES: dict[str, tuple[str, str]] = {
     "web_privacy_note": (
         "No account needed. We do not keep your IP address, your browser details "
         "or the exact time.",
-        "No necesitas cuenta. No guardamos tu dirección IP, los datos de tu "
+        "No necesita cuenta. No guardamos su dirección IP, los datos de su "
         "navegador ni la hora exacta.",
     ),
     "web_form_has_errors": (
         "Please fix the fields marked below. Your text has been kept.",
-        "Corrige los campos marcados abajo. Tu texto se ha conservado.",
+        "Corrija los campos marcados abajo. Su texto se ha conservado.",
     ),
-    "web_sent_title": ("Thank you, your report was received", "Gracias, recibimos tu reporte"),
+    "web_sent_title": ("Thank you, your report was received", "Gracias, recibimos su reporte"),
     "web_sent_body": (
         "It is shown with its confidence level, which rises as neighbours and "
         "moderators confirm it.",
@@ -57,42 +53,30 @@ WEB_MESSAGES: dict[str, tuple[str, str]] = {
     "web_not_active": ("No longer active", "Ya no está activo"),
     "web_debunked": ("Debunked: false report", "Desmentido: reporte falso"),
     "web_language": ("Language", "Idioma"),
-    "web_must_be_text": ("This field must be text.", "Este campo debe ser texto."),
     "web_required": ("This field is required.", "Este campo es obligatorio."),
-    "web_must_be_boolean": ("This must be yes or no.", "Debe ser sí o no."),
     "web_invalid_kind": (
         "Must be \"still_there\" or \"gone\".",
         "Debe ser \"still_there\" o \"gone\".",
     ),
     "web_invalid_action": ("Unknown moderator action.", "Acción de moderación desconocida."),
-    "web_body_not_understood": (
-        "The request could not be read: send a JSON object or a form.",
-        "No se pudo leer la solicitud: envía un objeto JSON o un formulario.",
-    ),
-    "web_too_large": ("The request is too large.", "La solicitud es demasiado grande."),
     "web_not_found": ("Not found.", "No encontrado."),
     "web_method_not_allowed": (
         "This method is not allowed here.",
         "Este método no está permitido aquí.",
     ),
     "web_bad_request": ("Bad request.", "Solicitud incorrecta."),
-    "web_rate_limited": (
-        "Too many reports from this connection. Please try again in {minutes} minutes.",
-        "Demasiados reportes desde esta conexión. Inténtalo de nuevo en {minutes} minutos.",
-    ),
-    "web_unavailable": (
-        "The service is busy and nothing was saved. Please try again in a few minutes.",
-        "El servicio está ocupado y no se guardó nada. Inténtalo de nuevo en unos minutos.",
-    ),
     "web_server_error": (
         "Something went wrong on our side. Nothing about you was recorded.",
-        "Algo falló de nuestro lado. No se registró nada sobre ti.",
+        "Algo falló de nuestro lado. No se registró nada sobre usted.",
     ),
     "web_cross_site": (
         "Requests sent from other sites are refused.",
         "Se rechazan las solicitudes enviadas desde otros sitios.",
     ),
-    "web_login_required": ("Moderator login required.", "Se requiere iniciar sesión como moderador."),
+    "web_login_required": (
+        "Moderator login required.",
+        "Se requiere iniciar sesión como moderador.",
+    ),
     "web_csrf_failed": (
         "Missing or wrong CSRF token.",
         "Falta el token CSRF o no es correcto.",
@@ -100,14 +84,14 @@ WEB_MESSAGES: dict[str, tuple[str, str]] = {
     "web_login_failed": ("Wrong name or password.", "Nombre o contraseña incorrectos."),
     "web_login_throttled": (
         "Too many login attempts. Please try again in {minutes} minutes.",
-        "Demasiados intentos de inicio de sesión. Inténtalo de nuevo en {minutes} minutos.",
+        "Demasiados intentos de inicio de sesión. Intente de nuevo en {minutes} minutos.",
     ),
 }
 
 # Native names for the language switch (never translated).
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
 
-_LANG_KEY = "vecinos_lang"
+_LANG_KEY: web.RequestKey[str] = web.RequestKey("vecinos_lang", str)
 
 
 def translate(code: str, lang: str, **params: str) -> str:
@@ -129,7 +113,7 @@ def translate(code: str, lang: str, **params: str) -> str:
 def request_lang(request: web.Request) -> str:
     """The language of this request: ?lang= first, then Accept-Language (memoised)."""
     cached = request.get(_LANG_KEY)
-    if isinstance(cached, str):
+    if cached is not None:
         return cached
     explicit = request.query.get("lang")
     if explicit is not None and not (0 < len(explicit) <= 16 and explicit.isascii()):

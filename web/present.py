@@ -1,4 +1,4 @@
-"""How the node's values are presented: public reports, areas and queue items as JSON-ready dicts."""
+"""How the node's values are presented: reports, areas and queue items as JSON-ready dicts."""
 
 from __future__ import annotations
 

@@ -1,0 +1,560 @@
+"""The chapter's Matrix bot: one account, end-to-end encrypted, on matrix-nio.
+
+It logs in once with a password (or adopts a token from shared-secret
+registration) and from then on restores that login from a 0600 JSON file in
+its data directory, so it stays the same device with the same keys. Its
+crypto store lives next to that file (back both up together: a wiped store
+is a new device that cannot read earlier messages).
+
+What it does:
+- creates encrypted, invite-only rooms (megolm, history visible to joined
+  members only, no guests, optional m.room.retention), invites and joins;
+- trusts on first use every device of every member of its rooms;
+- sends alerts as timeline events (never state: state is not encrypted),
+  bounded by a timeout so a down homeserver raises `SendFailed`;
+- hands decrypted custom events of the alert types to `on_alert`, counts
+  what it cannot decrypt or refuses, and never logs event content;
+- keeps syncing through homeserver restarts (reconnects with backoff).
+
+Signature checks are not done here: the caller runs federation.wire on the
+content it receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    LoginResponse,
+    MatrixRoom,
+    MegolmEvent,
+    RoomCreateError,
+    RoomInviteError,
+    RoomPreset,
+    RoomSendError,
+    RoomVisibility,
+    SyncResponse,
+    UnknownEvent,
+)
+from nio.exceptions import OlmUnverifiedDeviceError
+
+from federation.wire import ALERT_EVENT_TYPE, RELAY_EVENT_TYPE
+
+__all__ = ["AlertHandler", "BotError", "BotStats", "ChapterBot", "SendFailed"]
+
+log = logging.getLogger("vecinos.federation.bot")
+
+CREDENTIALS_FILE = "matrix-credentials.json"
+STORE_DIR = "crypto-store"
+
+AlertHandler = Callable[[str, str, str, dict[str, Any]], Awaitable[None] | None]
+"""on_alert(room_id, sender, event_type, content)."""
+
+
+class BotError(RuntimeError):
+    """Login, room or membership operation failed."""
+
+
+class SendFailed(BotError):
+    """An alert was not sent (homeserver down, timeout, refused). Retry later."""
+
+
+@dataclass
+class BotStats:
+    """Counters only: nothing here identifies an event's content."""
+
+    received: int = 0  # decrypted alert-type events handed to on_alert
+    undecryptable: int = 0  # MegolmEvents we could not decrypt
+    unencrypted_dropped: int = 0  # alert-type events that were not encrypted
+    ignored: int = 0  # other custom event types
+    handler_errors: int = 0  # exceptions raised by on_alert
+    sent: int = 0
+    send_failures: int = 0
+    sync_errors: int = 0
+    devices_trusted: int = 0
+
+
+def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+class ChapterBot:
+    """One chapter's bot account. Call `login()`, then `start()`; `close()` at the end."""
+
+    def __init__(
+        self,
+        homeserver_url: str,
+        user_id: str,
+        data_dir: Path,
+        *,
+        on_alert: AlertHandler | None = None,
+        event_types: Collection[str] = (ALERT_EVENT_TYPE, RELAY_EVENT_TYPE),
+        accept_invites_from: Collection[str] = (),
+        send_timeout: float = 10.0,
+        sync_timeout_ms: int = 30_000,
+        device_name: str = "vecinos-node",
+    ) -> None:
+        self.homeserver_url = homeserver_url
+        self.user_id = user_id
+        self.data_dir = Path(data_dir)
+        self.on_alert = on_alert
+        self.event_types = frozenset(event_types)
+        self.accept_invites_from = frozenset(accept_invites_from)
+        self.send_timeout = send_timeout
+        self.sync_timeout_ms = sync_timeout_ms
+        self.device_name = device_name
+        self.stats = BotStats()
+        self.client: AsyncClient | None = None
+        self._sync_task: asyncio.Task[None] | None = None
+        self._send_lock = asyncio.Lock()
+        self._synced = asyncio.Condition()
+        self._sync_count = 0
+
+    # -- paths --------------------------------------------------------------
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / CREDENTIALS_FILE
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / STORE_DIR
+
+    @property
+    def device_id(self) -> str | None:
+        return self.client.device_id if self.client else None
+
+    def _load_credentials(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.credentials_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise BotError(f"cannot read {self.credentials_path}: {type(e).__name__}") from None
+        if not isinstance(data, dict) or data.get("user_id") != self.user_id:
+            raise BotError(f"{self.credentials_path} belongs to another account")
+        return data
+
+    def _make_client(self, pickle_key: str) -> AsyncClient:
+        for d in (self.data_dir, self.store_path):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o700)
+        config = AsyncClientConfig(
+            encryption_enabled=True,
+            store_sync_tokens=True,
+            pickle_key=pickle_key,
+            # Raise on connection errors instead of retrying forever: the sync
+            # loop has its own backoff, and a send must fail so that the
+            # outbox can retry it later.
+            max_timeouts=0,
+            max_limit_exceeded=5,
+            request_timeout=30,
+        )
+        client = AsyncClient(
+            self.homeserver_url,
+            self.user_id,
+            store_path=str(self.store_path),
+            config=config,
+        )
+        client.add_event_callback(self._on_event, (UnknownEvent, MegolmEvent))
+        client.add_event_callback(self._on_invite, InviteMemberEvent)
+        return client
+
+    # -- login --------------------------------------------------------------
+
+    async def login(
+        self,
+        password: str | None = None,
+        *,
+        access_token: str | None = None,
+        device_id: str | None = None,
+    ) -> str:
+        """Restore the saved login, or log in once and save it. Returns the device id.
+
+        With no saved login: a password logs in (a new device); an
+        access_token with its device_id (from shared-secret registration) is
+        adopted as is, so no second device is made.
+        """
+        if self.client is not None:
+            raise BotError("already logged in")
+        saved = self._load_credentials()
+        if saved is not None:
+            client = self._make_client(saved["pickle_key"])
+            client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
+            self.client = client
+            log.info("restored login, device %s", saved["device_id"])
+            return saved["device_id"]
+
+        pickle_key = secrets.token_urlsafe(32)
+        client = self._make_client(pickle_key)
+        if access_token and device_id:
+            client.restore_login(self.user_id, device_id, access_token)
+        elif password:
+            resp = await client.login(password=password, device_name=self.device_name)
+            if not isinstance(resp, LoginResponse):
+                await client.close()
+                raise BotError(f"login failed: {getattr(resp, 'status_code', '?')}")
+        else:
+            await client.close()
+            raise BotError("no saved login: a password or an access token is needed")
+        assert client.device_id and client.access_token
+        _write_private_json(
+            self.credentials_path,
+            {
+                "homeserver": self.homeserver_url,
+                "user_id": self.user_id,
+                "device_id": client.device_id,
+                "access_token": client.access_token,
+                "pickle_key": pickle_key,
+            },
+        )
+        self.client = client
+        log.info("logged in, new device %s", client.device_id)
+        return client.device_id
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """First sync with full state (nio does not persist room state), then sync forever."""
+        client = self._need_client()
+        if self._sync_task is not None:
+            return
+        resp = await client.sync(timeout=0, full_state=True)
+        if not isinstance(resp, SyncResponse):
+            raise BotError(f"first sync failed: {getattr(resp, 'status_code', '?')}")
+        await self._after_sync()
+        self._sync_task = asyncio.create_task(self._sync_loop(), name=f"sync {self.user_id}")
+
+    async def close(self) -> None:
+        """Stop syncing and close the HTTP session. The store and login stay on disk."""
+        task, self._sync_task = self._sync_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    async def __aenter__(self) -> ChapterBot:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _need_client(self) -> AsyncClient:
+        if self.client is None:
+            raise BotError("not logged in")
+        return self.client
+
+    async def _sync_loop(self) -> None:
+        client = self._need_client()
+        delay = 0.2
+        failing = False
+        while True:
+            try:
+                resp = await client.sync(timeout=self.sync_timeout_ms)
+                if isinstance(resp, SyncResponse):
+                    await self._after_sync()
+                    if failing:
+                        log.warning("sync recovered")
+                    delay, failing = 0.2, False
+                    continue
+                cause = f"HTTP {getattr(resp, 'status_code', '?')}"
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # connection refused, reset, timeout, ...
+                cause = type(e).__name__
+            self.stats.sync_errors += 1
+            # Warn once per outage; the retries stay quiet.
+            log.log(logging.DEBUG if failing else logging.WARNING, "sync failed: %s", cause)
+            failing = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+    async def _after_sync(self) -> None:
+        """What nio's sync_forever does between syncs, then trust on first use."""
+        client = self._need_client()
+        await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        self._trust_on_first_use()
+        async with self._synced:
+            self._sync_count += 1
+            self._synced.notify_all()
+
+    def _trust_on_first_use(self, room_ids: Collection[str] | None = None) -> int:
+        client = self._need_client()
+        if client.olm is None:
+            return 0
+        trusted = 0
+        rooms = client.rooms.values() if room_ids is None else [client.rooms[r] for r in room_ids]
+        for room in rooms:
+            for user_id in room.users:
+                for device in client.device_store.active_user_devices(user_id):
+                    if device.device_id == client.device_id and user_id == client.user_id:
+                        continue
+                    if not device.verified and not device.blacklisted:
+                        client.verify_device(device)
+                        trusted += 1
+        if trusted:
+            self.stats.devices_trusted += trusted
+            log.info("trusted %d new device(s) on first use", trusted)
+        return trusted
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait (bounded) until `predicate()` holds after some sync; TimeoutError if not."""
+
+        async def _wait() -> None:
+            async with self._synced:
+                await self._synced.wait_for(predicate)
+
+        await asyncio.wait_for(_wait(), timeout)
+
+    # -- rooms --------------------------------------------------------------
+
+    async def create_room(
+        self,
+        *,
+        name: str | None = None,
+        topic: str | None = None,
+        invite: Sequence[str] = (),
+        retention_ms: int | None = None,
+        timeout: float = 15.0,
+    ) -> str:
+        """An encrypted, invite-only room; returns its id once the bot has synced it.
+
+        Name and topic are stored in clear by every homeserver in the room:
+        callers pass neutral ones.
+        """
+        client = self._need_client()
+        if self._sync_task is None:
+            raise BotError("start() the bot first")
+        state: list[dict[str, Any]] = [
+            {
+                "type": "m.room.encryption",
+                "state_key": "",
+                "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+            },
+            {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "invite"}},
+            {
+                "type": "m.room.history_visibility",
+                "state_key": "",
+                "content": {"history_visibility": "joined"},
+            },
+            {
+                "type": "m.room.guest_access",
+                "state_key": "",
+                "content": {"guest_access": "forbidden"},
+            },
+        ]
+        if retention_ms is not None:
+            state.append(
+                {
+                    "type": "m.room.retention",
+                    "state_key": "",
+                    "content": {"max_lifetime": int(retention_ms)},
+                }
+            )
+        resp = await asyncio.wait_for(
+            client.room_create(
+                visibility=RoomVisibility.private,
+                name=name,
+                topic=topic,
+                preset=RoomPreset.private_chat,
+                invite=list(invite),
+                initial_state=state,
+            ),
+            timeout,
+        )
+        if isinstance(resp, RoomCreateError):
+            raise BotError(f"room creation failed: {resp.status_code}")
+        room_id: str = resp.room_id
+        await self.wait_until(lambda: self._room_ready(room_id), timeout)
+        log.info("created room %s", room_id)
+        return room_id
+
+    def _room_ready(self, room_id: str) -> bool:
+        assert self.client is not None
+        room = self.client.rooms.get(room_id)
+        return room is not None and room.encrypted
+
+    async def invite(self, room_id: str, user_id: str, timeout: float = 15.0) -> None:
+        client = self._need_client()
+        resp = await asyncio.wait_for(client.room_invite(room_id, user_id), timeout)
+        if isinstance(resp, RoomInviteError):
+            raise BotError(f"invite failed: {resp.status_code}")
+
+    async def join(self, room_id: str, timeout: float = 30.0) -> None:
+        """Join a room we were invited to; returns once it is synced and encrypted."""
+        client = self._need_client()
+        resp = await asyncio.wait_for(client.join(room_id), timeout)
+        if isinstance(resp, JoinError):
+            raise BotError(f"join failed: {resp.status_code}")
+        await self.wait_until(lambda: self._room_ready(room_id), timeout)
+        log.info("joined room %s", room_id)
+
+    async def wait_for_member(self, room_id: str, user_id: str, timeout: float = 15.0) -> None:
+        """Wait until `user_id` is a joined member of the room (as this bot sees it)."""
+        client = self._need_client()
+
+        def joined() -> bool:
+            room = client.rooms.get(room_id)
+            return room is not None and user_id in room.users
+
+        await self.wait_until(joined, timeout)
+
+    # -- sending ------------------------------------------------------------
+
+    async def send_alert(
+        self,
+        room_id: str,
+        content: dict[str, Any],
+        event_type: str = ALERT_EVENT_TYPE,
+        *,
+        txn_id: str | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Send one encrypted timeline event; returns its event id.
+
+        Raises SendFailed when the room is unknown or not encrypted, the
+        homeserver refuses, cannot be reached, or does not answer within
+        `timeout` (default: send_timeout). Pass a stable `txn_id` (e.g.
+        alert id and seq) so a retry after an unclear failure is not stored twice.
+        """
+        client = self._need_client()
+        room = client.rooms.get(room_id)
+        if room is None:
+            raise SendFailed("unknown room")
+        if not room.encrypted:
+            raise SendFailed("room is not encrypted: refusing to send")
+        async with self._send_lock:
+            try:
+                event_id = await asyncio.wait_for(
+                    self._send(room_id, event_type, content, txn_id),
+                    self.send_timeout if timeout is None else timeout,
+                )
+            except (SendFailed, asyncio.CancelledError):
+                self._after_failed_send(room_id)
+                raise
+            except Exception as e:  # TimeoutError, connection errors, nio errors
+                self._after_failed_send(room_id)
+                raise SendFailed(f"send failed: {type(e).__name__}") from e
+        self.stats.sent += 1
+        log.info("sent %s event %s", event_type, event_id)
+        return event_id
+
+    async def _send(
+        self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str | None
+    ) -> str:
+        client = self._need_client()
+        room = client.rooms[room_id]
+        if not room.members_synced:
+            await client.joined_members(room_id)
+        if client.should_query_keys:
+            await client.keys_query()
+        self._trust_on_first_use([room_id])
+        for attempt in range(2):
+            try:
+                resp = await client.room_send(room_id, event_type, dict(content), tx_id=txn_id)
+                break
+            except OlmUnverifiedDeviceError:
+                # A device appeared between our trust pass and the key share.
+                if attempt:
+                    raise
+                if client.should_query_keys:
+                    await client.keys_query()
+                self._trust_on_first_use([room_id])
+        if isinstance(resp, RoomSendError):
+            raise SendFailed(f"homeserver refused: {resp.status_code}")
+        return resp.event_id
+
+    def _after_failed_send(self, room_id: str) -> None:
+        """Leave nio in a state where the next send works and is decryptable.
+
+        nio marks a megolm session as shared even when sending its keys
+        failed, and leaves a "sharing" marker behind if cancelled midway, so
+        a later send could wait forever or reach members who cannot decrypt
+        it. Dropping the outbound session makes the next send share a fresh one.
+        """
+        self.stats.send_failures += 1
+        client = self.client
+        if client is None:
+            return
+        marker = client.sharing_session.pop(room_id, None)
+        if marker is not None:
+            marker.set()
+        if client.olm is not None:
+            client.olm.outbound_group_sessions.pop(room_id, None)
+
+    # -- receiving ----------------------------------------------------------
+
+    async def _on_event(self, room: MatrixRoom, event: Any) -> None:
+        client = self.client
+        if client is None or event.sender == client.user_id:
+            return
+        if isinstance(event, MegolmEvent):
+            self.stats.undecryptable += 1
+            log.warning("undecryptable event %s in %s", event.event_id, room.room_id)
+            return
+        event_type = getattr(event, "type", None)
+        if event_type not in self.event_types:
+            self.stats.ignored += 1
+            return
+        if not event.decrypted:
+            # A plain event in an encrypted room: anyone the homeserver lets in
+            # could have written it. Alerts only ever travel encrypted.
+            self.stats.unencrypted_dropped += 1
+            log.warning("dropped unencrypted %s event %s", event_type, event.event_id)
+            return
+        content = event.source.get("content")
+        if not isinstance(content, dict):
+            self.stats.unencrypted_dropped += 1
+            return
+        self.stats.received += 1
+        log.debug("received %s event %s", event_type, event.event_id)
+        if self.on_alert is None:
+            return
+        try:
+            result = self.on_alert(room.room_id, event.sender, event_type, content)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as e:
+            self.stats.handler_errors += 1
+            log.error("on_alert failed for event %s: %s", event.event_id, type(e).__name__)
+
+    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        client = self.client
+        if client is None or event.state_key != client.user_id or event.membership != "invite":
+            return
+        if event.sender not in self.accept_invites_from:
+            return
+        log.info("accepting invite to %s", room.room_id)
+        resp = await client.join(room.room_id)
+        if isinstance(resp, JoinError):
+            log.warning("auto-join of %s failed: %s", room.room_id, resp.status_code)

@@ -1,0 +1,273 @@
+"""Confidence of one report: a Bayesian update in log-odds from its neighbours.
+
+Rules kept here:
+- "now" is an argument; every tunable comes from a ScoringConfig.
+- Evidence is counted per independent source, never per report: reports
+  whose source sets intersect are one source (transitively, since the keyed
+  hash rotates daily and a source may carry several hashes), and a source
+  contributes once, through its best-matching report.
+- Near-duplicate descriptions are one piece of evidence at most: a copy of
+  the candidate's own text never corroborates it (and flags it), and copies
+  among the neighbours are merged into one source, like a shared source.
+- A neighbour a moderator CONFIRMED weighs config.confirmed_neighbour_weight
+  times an ordinary one (default 2x): a human checked it. DEBUNKED neighbours
+  are ignored altogether.
+
+The model, in log-odds:
+
+    total = logit(prior(channel))
+          + min(cap, sum over independent sources of
+                corroboration_llr * weight * type * k_dist * k_time)
+          + history_llr * min(1, confirmed_same_hour_of_week / history_saturation)
+          + anomaly_llr   (once, if the area is unknown or the hour unusual)
+
+with the smooth kernel k(x) = (1 - x^2)^2 on [0, 1], 0 beyond:
+k_dist = k(d / radius_km) and k_time = k(|dh| / (window + 1 h)), so a
+neighbour at the edge of the window (|dh| = window) still counts a little,
+and one bucket further counts nothing. cap is max_corroboration_llr, or
+burst_llr_cap during a burst.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scoring.defaults import ScoringConfig, level_for
+from scoring.geo import distance_km
+from scoring.model import Assessment, Evidence, Flag, History, Level, Verdict
+from scoring.text import similarity as text_similarity
+
+HOUR = timedelta(hours=1)  # the bucket width of every report time (see scoring.model)
+_PRIOR_EPS = 1e-6  # keeps logit() finite for a prior configured at 0 or 1
+
+
+def _logit(p: float) -> float:
+    p = min(1.0 - _PRIOR_EPS, max(_PRIOR_EPS, p))
+    return math.log(p / (1.0 - p))
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _kernel(x: float) -> float:
+    """1 at 0, smooth and non-increasing, 0 from 1 on."""
+    if x >= 1.0:
+        return 0.0
+    x = max(0.0, x)
+    return (1.0 - x * x) ** 2
+
+
+def _bucket(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _distance(a: Evidence, b: Evidence) -> float | None:
+    """Distance in km, or None when the two cannot be compared (different unknown areas)."""
+    if a.place is None or b.place is None:
+        return 0.0 if a.area == b.area else None
+    return distance_km(a.place, b.place)
+
+
+def match_similarity(candidate: Evidence, other: Evidence, config: ScoringConfig) -> float:
+    """type factor x distance kernel x time kernel, in [0, 1]; 0 when out of range."""
+    d = _distance(candidate, other)
+    if d is None or d > config.radius_km:
+        return 0.0
+    dt = abs(_bucket(candidate.hour) - _bucket(other.hour))
+    if dt > config.window:
+        return 0.0
+    # d <= radius here, so a zero radius means the very same centroid
+    k_dist = _kernel(d / config.radius_km) if config.radius_km > 0 else 1.0
+    k_time = _kernel(dt / (config.window + HOUR))
+    type_factor = 1.0 if other.type == candidate.type else config.other_type_weight
+    return max(0.0, min(1.0, type_factor)) * k_dist * k_time
+
+
+class _Groups:
+    """Union-find over indices: reports that are one source end up in one group."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            # the smaller index wins, so the candidate (index 0) stays a root
+            if rj < ri:
+                ri, rj = rj, ri
+            self.parent[rj] = ri
+
+
+def _source_groups(reports: list[Evidence], groups: _Groups) -> None:
+    """Union reports whose source sets intersect (empty sets never intersect)."""
+    owner: dict[bytes, int] = {}
+    for i, report in enumerate(reports):
+        for s in report.sources:
+            if s in owner:
+                groups.union(owner[s], i)
+            else:
+                owner[s] = i
+
+
+def _count_sources(reports: list[Evidence]) -> int:
+    groups = _Groups(len(reports))
+    _source_groups(reports, groups)
+    return len({groups.find(i) for i in range(len(reports))})
+
+
+@dataclass(frozen=True)
+class _Scored:
+    report: Evidence
+    contribution: float
+
+
+def _in_burst(
+    candidate: Evidence,
+    neighbours: list[Evidence],
+    history: History,
+    now: datetime,
+    config: ScoringConfig,
+) -> bool:
+    if history.confirmed_in_area > 0:
+        return False
+    recent = [
+        r
+        for r in [candidate, *neighbours]
+        if r.area == candidate.area
+        and r.seen_at is not None
+        and abs(now - r.seen_at) <= config.burst_window
+    ]
+    return len(recent) >= config.burst_sources and _count_sources(recent) >= config.burst_sources
+
+
+def assess(
+    candidate: Evidence,
+    neighbours: Iterable[Evidence],
+    history: History,
+    now: datetime,
+    config: ScoringConfig,
+) -> Assessment:
+    """Score one report against its neighbours and the area's history."""
+    flags: set[Flag] = set()
+
+    # Distinct, not debunked, not the candidate itself.
+    seen_keys = {candidate.key}
+    pool: list[Evidence] = []
+    for n in neighbours:
+        if n.key in seen_keys or n.verdict == Verdict.DEBUNKED:
+            continue
+        seen_keys.add(n.key)
+        pool.append(n)
+    pool.sort(key=lambda r: r.key)  # deterministic whatever order the node passes
+
+    # Neighbours in range (radius and window), with their contribution.
+    in_range: list[_Scored] = []
+    for n in pool:
+        sim = match_similarity(candidate, n, config)
+        if sim <= 0.0:
+            continue
+        weight = config.confirmed_neighbour_weight if n.verdict == Verdict.CONFIRMED else 1.0
+        in_range.append(_Scored(n, config.corroboration_llr * weight * sim))
+
+    # Group by source: index 0 is the candidate, i + 1 is in_range[i].
+    reports = [candidate, *(s.report for s in in_range)]
+    groups = _Groups(len(reports))
+    _source_groups(reports, groups)
+    if any(candidate.sources & s.report.sources for s in in_range):
+        flags.add(Flag.SAME_SOURCE)
+    # Near-duplicates: of the candidate (flagged), and among neighbours (merged).
+    representatives: list[int] = []
+    for i, s in enumerate(in_range, start=1):
+        fp = s.report.fingerprint
+        if not fp:
+            continue
+        if candidate.fingerprint and (
+            text_similarity(candidate.fingerprint, fp) >= config.near_duplicate_similarity
+        ):
+            flags.add(Flag.NEAR_DUPLICATE)
+            groups.union(0, i)
+            continue
+        for r in representatives:
+            rfp = reports[r].fingerprint
+            if rfp and text_similarity(rfp, fp) >= config.near_duplicate_similarity:
+                groups.union(r, i)
+                break
+        else:
+            representatives.append(i)
+
+    # Best report of each independent group; the candidate's own group counts nothing.
+    own = groups.find(0)
+    best: dict[int, _Scored] = {}
+    for i, s in enumerate(in_range, start=1):
+        g = groups.find(i)
+        if g == own or s.contribution <= 0.0:
+            continue
+        current = best.get(g)
+        if current is None or s.contribution > current.contribution:
+            best[g] = s  # in_range is in key order: ties keep the smallest key
+    counted = list(best.values())
+
+    cap = config.max_corroboration_llr
+    if _in_burst(candidate, pool, history, now, config):
+        flags.add(Flag.BURST)
+        cap = min(cap, config.burst_llr_cap)
+    corroboration = min(max(0.0, cap), sum(s.contribution for s in counted))
+
+    # History and anomalies.
+    saturation = max(1, config.history_saturation)
+    history_llr = config.history_llr * min(
+        1.0, max(0, history.confirmed_same_hour_of_week) / saturation
+    )
+    if candidate.place is None:
+        flags.add(Flag.UNKNOWN_AREA)
+    elif history.confirmed_in_area == 0:
+        flags.add(Flag.NO_HISTORY)
+    if (
+        history.reports_in_area >= config.unusual_hour_min_reports
+        and history.reports_same_hour_of_day == 0
+    ):
+        flags.add(Flag.UNUSUAL_HOUR)
+    anomaly = config.anomaly_llr if flags & {Flag.UNKNOWN_AREA, Flag.UNUSUAL_HOUR} else 0.0
+
+    total = _logit(config.prior(candidate.channel)) + corroboration + history_llr + anomaly
+    confidence = round(min(1.0, max(0.0, _sigmoid(total))), 4)
+    return Assessment(
+        confidence=confidence,
+        level=level_for(confidence),
+        independent_sources=1 + len(counted),
+        corroborated_by=tuple(sorted(s.report.key for s in counted)),
+        flags=frozenset(flags),
+    )
+
+
+def status_for(level: Level, verdict: Verdict) -> str:
+    """The public status: a moderator's verdict wins over the score's level."""
+    if verdict == Verdict.CONFIRMED:
+        return "confirmed"
+    if verdict == Verdict.DEBUNKED:
+        return "debunked"
+    if verdict == Verdict.ARCHIVED:
+        return "archived"
+    return level.value
+
+
+def overridden_confidence(confidence: float, verdict: Verdict) -> float:
+    """A moderator's confirm sets 1.0, a debunk 0.0; otherwise the score stands."""
+    if verdict == Verdict.CONFIRMED:
+        return 1.0
+    if verdict == Verdict.DEBUNKED:
+        return 0.0
+    return confidence

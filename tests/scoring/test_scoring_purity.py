@@ -1,0 +1,44 @@
+"""scoring/ stays pure: stdlib only, no clock, no I/O, no randomness, a docstring each."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SCORING = Path(__file__).resolve().parents[2] / "scoring"
+FILES = sorted(SCORING.glob("*.py"))
+ALLOWED_STDLIB = {
+    "__future__", "collections", "dataclasses", "datetime", "enum", "itertools", "math",
+    "re", "typing", "unicodedata", "zlib", "functools",
+}  # fmt: skip
+FORBIDDEN_CALLS = {
+    "now", "utcnow", "today", "time", "sleep", "open", "print", "random", "urandom",
+    "perf_counter", "monotonic", "getenv", "input", "exec", "eval",
+}  # fmt: skip
+
+
+def test_there_are_files_to_check():
+    names = {p.name for p in FILES}
+    assert {"score.py", "moderation.py", "decay.py", "review.py", "text.py", "geo.py"} <= names
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_module_is_pure(path):
+    tree = ast.parse(path.read_text())
+    assert ast.get_docstring(tree), f"{path.name} has no module docstring"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                assert top in ALLOWED_STDLIB, f"{path.name} imports {alias.name}"
+        elif isinstance(node, ast.ImportFrom):
+            top = (node.module or "").split(".")[0]
+            assert top in ALLOWED_STDLIB | {"scoring"}, f"{path.name} imports {node.module}"
+            assert top in sys.stdlib_module_names | {"scoring", "__future__"}
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            assert name not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} calls {name}()"

@@ -1,0 +1,247 @@
+"""Building the aiohttp application: routes, middlewares, security headers and privacy-safe logging.
+
+Privacy rules enforced here for every request: no access log unless asked
+for, and then only method, route template, status and duration; aiohttp's
+own server log scrubbed of the client address and of exception text; no
+5xx for anything a client sends; security headers on every response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp_session import session_middleware
+from yarl import URL
+
+from node.service import Node
+from web import api, pages
+from web.auth import HourCookieStorage, LoginThrottle
+from web.context import NODE, SETTINGS, THROTTLE, WebSettings
+from web.messages import request_lang, translate
+
+log = logging.getLogger("vecinos.web")
+access_log = logging.getLogger("vecinos.web.access")
+server_log = logging.getLogger("vecinos.web.server")
+
+CLIENT_MAX_SIZE = 16 * 1024
+SESSION_MAX_AGE_S = 8 * 3600
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+STATIC_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "geolocation=(), camera=(), microphone=(), interest-cohort=()",
+    "Server": "vecinos",
+}
+HSTS = "max-age=31536000"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+KNOWN_METHODS = frozenset({"GET", "HEAD", "OPTIONS", *UNSAFE_METHODS})
+ERROR_CODES = {
+    400: "web_bad_request",
+    403: "web_cross_site",
+    404: "web_not_found",
+    405: "web_method_not_allowed",
+    413: "body_too_large",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# --- logging ----------------------------------------------------------------
+
+
+class _ScrubFilter(logging.Filter):
+    """Rewrites aiohttp's server log records: no client address, no exception text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc_class = "-"
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_class = record.exc_info[0].__name__
+        record.msg = "aiohttp server: %s"
+        record.args = (exc_class,)
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+server_log.addFilter(_ScrubFilter())
+
+
+def _route(request: web.BaseRequest) -> str:
+    """The matched route's template (never the path as sent, never the query)."""
+    try:
+        resource = request.match_info.route.resource  # type: ignore[attr-defined]
+    except AttributeError:
+        return "-"
+    return resource.canonical if resource is not None else "-"
+
+
+def _method(request: web.BaseRequest) -> str:
+    return request.method if request.method in KNOWN_METHODS else "OTHER"
+
+
+class RouteAccessLogger(AbstractAccessLogger):
+    """Access log line: method, route template, status, duration. Nothing else."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %d %.3fs", _method(request), _route(request), response.status, time
+        )
+
+
+# --- responses --------------------------------------------------------------
+
+
+def _is_api(request: web.BaseRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _lang(request: web.Request) -> str:
+    try:
+        return request_lang(request)
+    except Exception:  # negotiation must never turn an error page into a 500
+        return "en"
+
+
+def error_response(
+    request: web.Request, status: int, code: str, headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """An error in the shape of the path: JSON under /api/, a small page elsewhere."""
+    lang = _lang(request)
+    if _is_api(request):
+        body: dict[str, object] = {"error": code, "message": translate(code, lang)}
+        if status == 413:
+            body["max_bytes"] = request.app[SETTINGS].client_max_size
+        return web.json_response(body, status=status, headers=headers)
+    response = pages.message_page(lang, code, status=status)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def _security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.update(STATIC_HEADERS)
+    if request.secure:
+        headers["Strict-Transport-Security"] = HSTS
+    headers.setdefault("Cache-Control", "no-store")
+
+
+def _cross_site(request: web.BaseRequest) -> bool:
+    """Whether a browser says this request comes from another site.
+
+    Stops other sites from making visitors' browsers post reports (each from a
+    different address, which would fake independent corroboration) or
+    moderator actions. Non-browser clients send neither header and pass.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site.strip().lower() not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    try:
+        origin_url = URL(origin.strip())
+        own = URL(f"{request.scheme}://{request.host}")
+        return (origin_url.host, origin_url.port) != (own.host, own.port)
+    except (ValueError, TypeError):
+        return True
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every client error in the path's shape; an unexpected exception logged by class only."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        fallback = "web_bad_request" if exc.status < 500 else "web_server_error"
+        code = ERROR_CODES.get(exc.status, fallback)
+        kept = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return error_response(request, exc.status, code, kept)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("unhandled %s in %s %s", type(exc).__name__, _method(request), _route(request))
+        return error_response(request, 500, "web_server_error")
+
+
+@web.middleware
+async def cross_site_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method in UNSAFE_METHODS and _cross_site(request):
+        return error_response(request, 403, "web_cross_site")
+    return await handler(request)
+
+
+# --- the application --------------------------------------------------------
+
+
+def make_app(
+    node: Node,
+    *,
+    secure_cookies: bool = False,
+    trust_forwarded_for: bool = False,
+    client_max_size: int = CLIENT_MAX_SIZE,
+    session_max_age_s: int = SESSION_MAX_AGE_S,
+    login_throttle: LoginThrottle | None = None,
+    access_log_enabled: bool = False,
+) -> web.Application:
+    """The chapter's web application, bound to an open node.
+
+    secure_cookies: mark the moderator cookie Secure (set it behind TLS).
+    trust_forwarded_for: take the client address from X-Forwarded-For's last
+    hop (only behind a reverse proxy that sets it). access_log_enabled: log
+    method, route template, status and duration per request (off by default:
+    a log sink's timestamps would date reports finer than the hour).
+    """
+    storage = HourCookieStorage(os.urandom(32), max_age_s=session_max_age_s, secure=secure_cookies)
+    app = web.Application(
+        client_max_size=client_max_size,
+        middlewares=[error_middleware, cross_site_middleware, session_middleware(storage)],
+        handler_args={
+            # handler_args override whatever a runner passes (even web.run_app's defaults).
+            "access_log_class": RouteAccessLogger,
+            "access_log": access_log if access_log_enabled else None,
+            "logger": server_log,
+            "auto_decompress": False,
+        },
+    )
+    app[NODE] = node
+    app[SETTINGS] = WebSettings(
+        secure_cookies=secure_cookies,
+        trust_forwarded_for=trust_forwarded_for,
+        client_max_size=client_max_size,
+        session_max_age_s=session_max_age_s,
+    )
+    app[THROTTLE] = login_throttle or LoginThrottle()
+    app.on_response_prepare.append(_security_headers)
+    api.add_routes(app)
+    pages.add_routes(app)
+    return app
+
+
+async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Serve `app` on host:port inside a running loop; returns the runner to clean up."""
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def run_app(app: web.Application, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve `app` until interrupted (blocking), without aiohttp's startup banner."""
+    web.run_app(app, host=host, port=port, print=None)

@@ -34,9 +34,15 @@ from node.store import DB_NAME, to_hour
 from scoring.model import Channel
 
 TYPES = ("checkpoint", "raid", "vehicle", "patrol")
-WORDS = ("dos camionetas blancas", "three unmarked vans", "agentes en la esquina",
-         "patrol car parked", "retén en la salida", "people detained near the store")
-SERVER = r'''
+WORDS = (
+    "dos camionetas blancas",
+    "three unmarked vans",
+    "agentes en la esquina",
+    "patrol car parked",
+    "retén en la salida",
+    "people detained near the store",
+)
+SERVER = r"""
 import asyncio, sys
 from aiohttp import web
 from pathlib import Path
@@ -60,7 +66,7 @@ async def main(kind, port, data):
     await asyncio.Event().wait()
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
-'''
+"""
 
 
 def free_port() -> int:
@@ -81,8 +87,14 @@ def bench_chapter(root: Path) -> Path:
 async def drive(port: int, requests: int, concurrency: int, areas: list[str]) -> float:
     """Requests/s for `requests` POSTs, `concurrency` clients each on its own 127.0.0.x."""
     rng = random.Random(7)
-    bodies = [{"type": rng.choice(TYPES), "area": rng.choice(areas),
-               "description": f"{rng.choice(WORDS)} {i}"} for i in range(requests)]
+    bodies = [
+        {
+            "type": rng.choice(TYPES),
+            "area": rng.choice(areas),
+            "description": f"{rng.choice(WORDS)} {i}",
+        }
+        for i in range(requests)
+    ]
     url = f"http://127.0.0.1:{port}/api/v1/reports"
     queue: asyncio.Queue[dict] = asyncio.Queue()
     for body in bodies:
@@ -149,9 +161,32 @@ def fill(data: Path, stored: int) -> None:
         for i in range(stored):
             area = rng.choice(areas)
             hour = now_hour - rng.randint(24, 24 * 56)
-            rows.append((f"old{i}", rng.choice(TYPES), area.id, area.name, 1, area.place.lat,
-                         area.place.lon, None, hour, "web", "none", "possible", 0.35, 1, 1, "",
-                         "", 0, None, None, "transient", now_hour + 24 * 365))
+            rows.append(
+                (
+                    f"old{i}",
+                    rng.choice(TYPES),
+                    area.id,
+                    area.name,
+                    1,
+                    area.place.lat,
+                    area.place.lon,
+                    None,
+                    hour,
+                    "web",
+                    "none",
+                    "possible",
+                    0.35,
+                    1,
+                    1,
+                    "",
+                    "",
+                    0,
+                    None,
+                    None,
+                    "transient",
+                    now_hour + 24 * 365,
+                )
+            )
             if len(rows) == 50_000:
                 db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 22) + ")", rows)
                 rows.clear()
@@ -166,8 +201,14 @@ async def per_report_seconds(data: Path, reports: int) -> float:
     node = await open_node(data)
     rng = random.Random(3)
     try:
-        drafts = [ReportDraft(type=rng.choice(TYPES), area=rng.choice(areas),
-                              description=f"{rng.choice(WORDS)} {i}") for i in range(reports)]
+        drafts = [
+            ReportDraft(
+                type=rng.choice(TYPES),
+                area=rng.choice(areas),
+                description=f"{rng.choice(WORDS)} {i}",
+            )
+            for i in range(reports)
+        ]
         for i, draft in enumerate(drafts[:50]):  # warm-up and a recent neighbourhood
             await node.submit(draft, SourceRef(Channel.WEB, f"w{i}".encode()))
         started = time.perf_counter()

@@ -99,11 +99,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         node = await open_node(data)
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
-            _purge_job, "interval", args=[node],
-            minutes=config.get("retention", "purge_every_minutes"), id="retention",
-            max_instances=1, coalesce=True,
+            _purge_job,
+            "interval",
+            args=[node],
+            minutes=config.get("retention", "purge_every_minutes"),
+            id="retention",
+            max_instances=1,
+            coalesce=True,
         )
-        app = make_app(node, trust_forwarded_for=config.get("web", "trust_forwarded_for"))
+        app = make_app(
+            node,
+            secure_cookies=config.get("web", "secure_cookies"),
+            trust_forwarded_for=config.get("web", "trust_forwarded_for"),
+            client_max_size=config.get("web", "max_body_bytes"),
+        )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -113,13 +122,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             await runner.cleanup()
             await node.close()
             if exc.errno == errno.EADDRINUSE:
-                raise CliError(f"port {port} on {host} is in use: choose another with --port") from exc
+                raise CliError(
+                    f"port {port} on {host} is in use: choose another with --port"
+                ) from exc
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         scheduler.start()
         print(f"{config.chapter_name}: serving on http://{host}:{port}/", flush=True)
         if not config.matrix_enabled:
-            print(f"Matrix is off: set [matrix] homeserver and user_id in {config.path} "
-                  "to turn it on", flush=True)
+            print(
+                f"Matrix is off: set [matrix] homeserver and user_id in {config.path} "
+                "to turn it on",
+                flush=True,
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

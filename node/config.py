@@ -55,7 +55,9 @@ class Key:
         if ok and self.low is not None and not (self.low <= value <= (self.high or value)):
             ok = False
         if not ok:
-            raise ConfigError(f"[{self.section}] {self.name} must be {self.describe()}, got {value!r}")
+            raise ConfigError(
+                f"[{self.section}] {self.name} must be {self.describe()}, got {value!r}"
+            )
         return value
 
 
@@ -72,59 +74,155 @@ def _scoring_keys() -> list[Key]:
         default = f.default
         if isinstance(default, timedelta):
             if default < timedelta(hours=1):
-                keys.append(Key("scoring", f.name + "_minutes", int(default.total_seconds() // 60),
-                                f"{f.name.replace('_', ' ')}, in minutes", low=1, high=24 * 60))
+                keys.append(
+                    Key(
+                        "scoring",
+                        f.name + "_minutes",
+                        int(default.total_seconds() // 60),
+                        f"{f.name.replace('_', ' ')}, in minutes",
+                        low=1,
+                        high=24 * 60,
+                    )
+                )
             else:
-                keys.append(Key("scoring", f.name + "_hours", default.total_seconds() / 3600,
-                                f"{f.name.replace('_', ' ')}, in hours", low=0.5, high=24 * 30))
+                keys.append(
+                    Key(
+                        "scoring",
+                        f.name + "_hours",
+                        default.total_seconds() / 3600,
+                        f"{f.name.replace('_', ' ')}, in hours",
+                        low=0.5,
+                        high=24 * 30,
+                    )
+                )
         elif isinstance(default, int):
-            keys.append(Key("scoring", f.name, default, f.name.replace("_", " "), low=0, high=10_000))
+            keys.append(
+                Key("scoring", f.name, default, f.name.replace("_", " "), low=0, high=10_000)
+            )
         elif f.name.startswith("prior_"):
-            keys.append(Key("scoring", f.name, float(default), f.name.replace("_", " "),
-                            low=0.01, high=0.99))
+            keys.append(
+                Key(
+                    "scoring", f.name, float(default), f.name.replace("_", " "), low=0.01, high=0.99
+                )
+            )
         elif f.name.endswith(("_similarity", "_weight", "_opacity", "_scale", "low_confidence")):
-            keys.append(Key("scoring", f.name, float(default), f.name.replace("_", " "),
-                            low=0.0, high=1.0))
+            keys.append(
+                Key("scoring", f.name, float(default), f.name.replace("_", " "), low=0.0, high=1.0)
+            )
         else:
-            keys.append(Key("scoring", f.name, float(default), f.name.replace("_", " "),
-                            low=-10.0, high=1000.0))
+            keys.append(
+                Key(
+                    "scoring",
+                    f.name,
+                    float(default),
+                    f.name.replace("_", " "),
+                    low=-10.0,
+                    high=1000.0,
+                )
+            )
     return keys
 
 
 SCHEMA: tuple[Key, ...] = (
     Key("chapter", "name", "", "the chapter's name, shown on its pages"),
-    Key("chapter", "id", "", "the chapter's id in alerts between chapters (set by init; never change it)"),
-    Key("chapter", "default_language", "es", "language when a browser asks for none we have",
-        choices=("en", "es")),
-    Key("chapter", "hotline", "1-844-363-1423",
-        "emergency hotline shown on every page (default: United We Dream)"),
-    Key("chapter", "gazetteer", "", "path of the gazetteer file; empty: the shipped default region"),
+    Key(
+        "chapter",
+        "id",
+        "",
+        "the chapter's id in alerts between chapters (set by init; never change it)",
+    ),
+    Key(
+        "chapter",
+        "default_language",
+        "es",
+        "language when a browser asks for none we have",
+        choices=("en", "es"),
+    ),
+    Key(
+        "chapter",
+        "hotline",
+        "1-844-363-1423",
+        "emergency hotline shown on every page (default: United We Dream)",
+    ),
+    Key(
+        "chapter", "gazetteer", "", "path of the gazetteer file; empty: the shipped default region"
+    ),
     Key("web", "host", "127.0.0.1", "address to listen on; keep loopback behind a reverse proxy"),
     Key("web", "port", 8080, "port to listen on", low=1, high=65535),
-    Key("web", "trust_forwarded_for", False,
-        "take the reporter's address from X-Forwarded-For (only behind your own reverse proxy)"),
-    Key("web", "public_descriptions_from", "confirmed",
-        "lowest status whose descriptions are public", choices=("never", "likely", "confirmed")),
+    Key(
+        "web",
+        "trust_forwarded_for",
+        False,
+        "take the reporter's address from X-Forwarded-For (only behind your own reverse proxy)",
+    ),
+    Key(
+        "web",
+        "public_descriptions_from",
+        "confirmed",
+        "lowest status whose descriptions are public",
+        choices=("never", "likely", "confirmed"),
+    ),
+    Key("web", "secure_cookies", False,
+        "mark moderator cookies Secure (set true when served over HTTPS, e.g. behind a proxy)"),
     Key("web", "max_body_bytes", 16384, "largest request body accepted", low=1024, high=1_048_576),
-    Key("intake", "rate_limit_reports", 5, "reports one source may send per window", low=1, high=1000),
+    Key(
+        "intake",
+        "rate_limit_reports",
+        5,
+        "reports one source may send per window",
+        low=1,
+        high=1000,
+    ),
     Key("intake", "rate_limit_window_minutes", 15, "rate-limit window", low=1, high=24 * 60),
-    Key("intake", "rate_limit_max_sources", 100_000,
+    Key(
+        "intake",
+        "rate_limit_max_sources",
+        100_000,
         "sources the rate limiter remembers at once (bounds its memory under a flood)",
-        low=100, high=10_000_000),
+        low=100,
+        high=10_000_000,
+    ),
     Key("intake", "max_description_chars", 1000, "longest description", low=50, high=10_000),
     Key("intake", "max_area_chars", 120, "longest area text", low=10, high=500),
-    Key("retention", "unverified_hours", 24,
-        "keep reports no moderator verified this long", low=1, high=24 * 30),
-    Key("retention", "verified_days", 7, "keep confirmed and debunked reports this long", low=1, high=365),
+    Key(
+        "retention",
+        "unverified_hours",
+        24,
+        "keep reports no moderator verified this long",
+        low=1,
+        high=24 * 30,
+    ),
+    Key(
+        "retention",
+        "verified_days",
+        7,
+        "keep confirmed and debunked reports this long",
+        low=1,
+        high=365,
+    ),
     Key("retention", "archived_days", 30, "keep archived reports this long", low=1, high=365),
     Key("retention", "purge_every_minutes", 10, "how often retention runs", low=1, high=10),
-    Key("storage", "database_url", "",
-        "empty: SQLite in the data dir; or postgresql+psycopg://user:pass@host/db"),
-    Key("storage", "sqlite_synchronous", "FULL",
+    Key(
+        "storage",
+        "database_url",
+        "",
+        "empty: SQLite in the data dir; or postgresql+psycopg://user:pass@host/db",
+    ),
+    Key(
+        "storage",
+        "sqlite_synchronous",
+        "FULL",
         "SQLite durability: FULL survives power loss, NORMAL only a process crash",
-        choices=("FULL", "NORMAL")),
-    Key("federation", "share_threshold", 0.7,
-        "confidence from which an active cluster becomes an alert for neighbours", low=0.0, high=1.0),
+        choices=("FULL", "NORMAL"),
+    ),
+    Key(
+        "federation",
+        "share_threshold",
+        0.7,
+        "confidence from which an active cluster becomes an alert for neighbours",
+        low=0.0,
+        high=1.0,
+    ),
     Key("matrix", "homeserver", "", "homeserver URL of the chapter's bot; empty: Matrix is off"),
     Key("matrix", "user_id", "", "the bot's Matrix ID, e.g. @vecinos-bot:example.org"),
     *_scoring_keys(),

@@ -82,8 +82,10 @@ class Gazetteer:
                     id=str(raw["id"]),
                     name=str(raw["name"]),
                     aliases=tuple(str(a) for a in raw.get("aliases", [])),
-                    place=Place(round(float(raw["lat"]), COARSE_DECIMALS),
-                                round(float(raw["lon"]), COARSE_DECIMALS)),
+                    place=Place(
+                        round(float(raw["lat"]), COARSE_DECIMALS),
+                        round(float(raw["lon"]), COARSE_DECIMALS),
+                    ),
                     highways=tuple(str(h) for h in raw.get("highways", [])),
                 )
             except (KeyError, TypeError, ValueError) as exc:

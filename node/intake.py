@@ -42,12 +42,17 @@ from scoring.text import fingerprint
 
 # Words a reporter may use for a type, in every language we ship.
 TYPE_WORDS: dict[str, ReportType] = {
-    "checkpoint": ReportType.CHECKPOINT, "reten": ReportType.CHECKPOINT,
-    "retén": ReportType.CHECKPOINT, "punto de control": ReportType.CHECKPOINT,
-    "raid": ReportType.RAID, "redada": ReportType.RAID,
-    "vehicle": ReportType.VEHICLE, "vehiculo": ReportType.VEHICLE,
+    "checkpoint": ReportType.CHECKPOINT,
+    "reten": ReportType.CHECKPOINT,
+    "retén": ReportType.CHECKPOINT,
+    "punto de control": ReportType.CHECKPOINT,
+    "raid": ReportType.RAID,
+    "redada": ReportType.RAID,
+    "vehicle": ReportType.VEHICLE,
+    "vehiculo": ReportType.VEHICLE,
     "vehículo": ReportType.VEHICLE,
-    "patrol": ReportType.PATROL, "patrulla": ReportType.PATROL,
+    "patrol": ReportType.PATROL,
+    "patrulla": ReportType.PATROL,
 }
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -126,8 +131,9 @@ def validate(
     moderation = moderate(description or "")
     if description is not None and len(description) > limits.max_description_chars:
         errors.append(
-            FieldError("description", "description_too_long",
-                       (("max", str(limits.max_description_chars)),))
+            FieldError(
+                "description", "description_too_long", (("max", str(limits.max_description_chars)),)
+            )
         )
     else:
         seen: set[str] = set()
@@ -171,8 +177,12 @@ class Stored:
 
 
 def store_report(
-    session: Session, ctx: IntakeContext, valid: ValidReport, channel: Channel,
-    sources: frozenset[bytes], now: datetime,
+    session: Session,
+    ctx: IntakeContext,
+    valid: ValidReport,
+    channel: Channel,
+    sources: frozenset[bytes],
+    now: datetime,
 ) -> Stored:
     hour = to_hour(now)
     area = valid.area
@@ -196,9 +206,7 @@ def store_report(
     )
     ctx.memory.remember(
         report.id,
-        Recent(sources=sources,
-               fingerprint=_fingerprint(valid.description),
-               seen_at=now),
+        Recent(sources=sources, fingerprint=_fingerprint(valid.description), seen_at=now),
     )
     pool = neighbourhood(session, area.id, place, hour, ctx.config)
     history = history_for(session, area.id, hour)
@@ -222,22 +230,32 @@ def store_report(
 
 
 def store_follow_up(
-    session: Session, ctx: IntakeContext, report_id: str, kind: FollowUpKind,
-    sources: frozenset[bytes], by_moderator: bool, now: datetime,
+    session: Session,
+    ctx: IntakeContext,
+    report_id: str,
+    kind: FollowUpKind,
+    sources: frozenset[bytes],
+    by_moderator: bool,
+    now: datetime,
 ) -> Report | None:
     """Record a follow-up from an independent source; repeats and the reporter's own are ignored."""
     report = session.get(Report, report_id)
     if report is None:
         return None
     recent = ctx.memory.get(report_id, now)
-    independent = by_moderator or recent is None or not (
-        sources & recent.sources or sources & recent.follow_up_sources
+    independent = (
+        by_moderator
+        or recent is None
+        or not (sources & recent.sources or sources & recent.follow_up_sources)
     )
     if independent:
         if recent is not None:
             recent.follow_up_sources.update(sources)
-        session.add(FollowUpRow(report_id=report_id, kind=kind.value, hour=to_hour(now),
-                                by_moderator=by_moderator))
+        session.add(
+            FollowUpRow(
+                report_id=report_id, kind=kind.value, hour=to_hour(now), by_moderator=by_moderator
+            )
+        )
         session.flush()
         refresh_alert(session, report.area_id, report.type, now, ctx.config, ctx.alerts)
     return report

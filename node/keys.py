@@ -13,6 +13,7 @@ Rule: no key is ever written anywhere but here, and never logged.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -73,10 +74,8 @@ class KeyRing:
         except FileNotFoundError:
             if not create:
                 return None
-            try:
+            with contextlib.suppress(FileExistsError):  # another writer made it first
                 write_private(path, secrets.token_bytes(KEY_BYTES))
-            except FileExistsError:
-                pass  # another writer made it first
             key = path.read_bytes()
         self._cache[key_id] = key
         return key
@@ -93,7 +92,11 @@ class KeyRing:
         if key is None:
             return None
         try:
-            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode()).decode()
+            return (
+                AESGCM(key)
+                .decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode())
+                .decode()
+            )
         except (InvalidTag, ValueError):
             return None
 

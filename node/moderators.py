@@ -23,8 +23,10 @@ class ModeratorError(ValueError):
 
 def add_moderator(session: Session, name: str, password: str) -> None:
     if not NAME.match(name):
-        raise ModeratorError("a moderator name is 2-64 letters, digits, '.', '_' or '-' "
-                             "(use a pseudonym, not a real name)")
+        raise ModeratorError(
+            "a moderator name is 2-64 letters, digits, '.', '_' or '-' "
+            "(use a pseudonym, not a real name)"
+        )
     if len(password) < MIN_PASSWORD:
         raise ModeratorError(f"the password must have at least {MIN_PASSWORD} characters")
     if session.exec(select(Moderator).where(Moderator.name == name)).first():
@@ -35,6 +37,8 @@ def add_moderator(session: Session, name: str, password: str) -> None:
 def verify_moderator(session: Session, name: str, password: str) -> bool:
     row = session.exec(select(Moderator).where(Moderator.name == name)).first()
     try:
-        return _hasher.verify(row.password_hash if row else _DUMMY_HASH, password) and row is not None
+        return (
+            _hasher.verify(row.password_hash if row else _DUMMY_HASH, password) and row is not None
+        )
     except (VerificationError, InvalidHashError):
         return False

@@ -103,7 +103,9 @@ def history_for(session: Session, area_id: str, hour: int) -> History:
     )
 
 
-def count_history(session: Session, area_id: str, hour: int, reports: int = 0, confirmed: int = 0) -> None:
+def count_history(
+    session: Session, area_id: str, hour: int, reports: int = 0, confirmed: int = 0
+) -> None:
     key = (area_id, hour_of_week(hour))
     row = session.get(AreaHour, key) or AreaHour(area_id=key[0], hour_of_week=key[1])
     row.reports += reports
@@ -143,12 +145,20 @@ def follow_ups_for(session: Session, report_ids: Iterable[str]) -> dict[str, lis
     return found
 
 
-def decay_of(row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig) -> Decay:
-    return decay(ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config)
+def decay_of(
+    row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig
+) -> Decay:
+    return decay(
+        ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config
+    )
 
 
-def is_visible(row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig) -> bool:
-    return visible(ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config)
+def is_visible(
+    row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig
+) -> bool:
+    return visible(
+        ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config
+    )
 
 
 def still_active(row: Report, follow_ups: list[FollowUp], shown: Decay) -> bool:
@@ -158,7 +168,10 @@ def still_active(row: Report, follow_ups: list[FollowUp], shown: Decay) -> bool:
 
 
 def public_view(
-    row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig,
+    row: Report,
+    follow_ups: list[FollowUp],
+    now: datetime,
+    config: ScoringConfig,
     description: str | None = None,
 ) -> PublicReport:
     shown = decay_of(row, follow_ups, now, config)
@@ -186,8 +199,12 @@ def public_view(
 
 
 def apply_assessment(
-    row: Report, candidates: list[Report], memory: RecentMemory, now: datetime,
-    config: ScoringConfig, history: History,
+    row: Report,
+    candidates: list[Report],
+    memory: RecentMemory,
+    now: datetime,
+    config: ScoringConfig,
+    history: History,
 ) -> Assessment:
     """Score `row` against `candidates`, write the result into the row, return it."""
     me = evidence_of(row, memory, now)
@@ -230,7 +247,11 @@ class AlertSettings:
 
 
 def refresh_alert(
-    session: Session, area_id: str, report_type: str, now: datetime, config: ScoringConfig,
+    session: Session,
+    area_id: str,
+    report_type: str,
+    now: datetime,
+    config: ScoringConfig,
     settings: AlertSettings,
 ) -> OutboxAlert | None:
     """Bring the chapter's alert for (area, type) up to date; queue what changed.
@@ -265,12 +286,23 @@ def refresh_alert(
         count = max(r.independent_sources for r, _ in live)
         level = level_for(best).value
         if alert is None:
-            alert = Alert(alert_id=new_id(12), area_id=area_id, type=report_type, seq=0,
-                          level=level, confidence=best, reports=count, still_active=True,
-                          expires_hour=expires)
+            alert = Alert(
+                alert_id=new_id(12),
+                area_id=area_id,
+                type=report_type,
+                seq=0,
+                level=level,
+                confidence=best,
+                reports=count,
+                still_active=True,
+                expires_hour=expires,
+            )
             kind = "alert"
         elif (alert.level, alert.reports, alert.expires_hour, round(alert.confidence, 2)) == (
-            level, count, expires, round(best, 2)
+            level,
+            count,
+            expires,
+            round(best, 2),
         ):
             return None
         else:

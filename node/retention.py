@@ -11,7 +11,7 @@ keys whose whole day has passed retention are shredded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
@@ -30,9 +30,11 @@ class PurgeCounts:
     keys_shredded: int = 0
 
     def line(self) -> str:
-        return (f"purged {self.reports} reports, {self.follow_ups} follow-ups, "
-                f"{self.outbox_delivered} sent outbox rows; withdrew {self.alerts_withdrawn} "
-                f"expired alerts; shredded {self.keys_shredded} description keys")
+        return (
+            f"purged {self.reports} reports, {self.follow_ups} follow-ups, "
+            f"{self.outbox_delivered} sent outbox rows; withdrew {self.alerts_withdrawn} "
+            f"expired alerts; shredded {self.keys_shredded} description keys"
+        )
 
 
 def purge(
@@ -53,7 +55,7 @@ def purge(
         session.add(aggregate)
     ids = [r.id for r in due]
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         counts.follow_ups += session.exec(
             delete(FollowUpRow).where(col(FollowUpRow.report_id).in_(chunk))
         ).rowcount
@@ -67,4 +69,3 @@ def purge(
         delete(OutboxAlert).where(col(OutboxAlert.delivered).is_(True))
     ).rowcount
     return counts
-

@@ -126,6 +126,14 @@ class Node:
             config.get("web", "public_descriptions_from")
         ]
 
+    @property
+    def chapter_name(self) -> str:
+        return self.config.chapter_name
+
+    @property
+    def hotline(self) -> str:
+        return self.config.get("chapter", "hotline")
+
     # -- helpers ---------------------------------------------------------
 
     async def _read(self, job: Callable[[Session], T]) -> T:
@@ -212,7 +220,8 @@ class Node:
 
     def areas(self) -> list[AreaView]:
         return [
-            AreaView(a.id, a.name, a.aliases, a.place.lat, a.place.lon) for a in self.gazetteer.areas
+            AreaView(a.id, a.name, a.aliases, a.place.lat, a.place.lon)
+            for a in self.gazetteer.areas
         ]
 
     def highways(self) -> list[str]:
@@ -231,8 +240,9 @@ class Node:
             for row in rows:
                 view = public_view(row, follow_ups[row.id], now, scoring)
                 reasons = tuple(r for r in row.review_reasons.split(",") if r)
-                rank = priority(ReportType(row.type), view.still_active, row.confidence,
-                                reasons, scoring)  # type: ignore[arg-type]
+                rank = priority(
+                    ReportType(row.type), view.still_active, row.confidence, reasons, scoring
+                )  # type: ignore[arg-type]
                 items.append(QueueItem(view, reasons, self._description(row), rank))
             items.sort(key=lambda item: item.priority, reverse=True)
             return items[:limit]
@@ -260,8 +270,9 @@ class Node:
         old, new = Verdict(row.verdict), VERDICT_OF[action]
         if old != new:
             if Verdict.CONFIRMED in (old, new):
-                count_history(session, row.area_id, row.hour,
-                              confirmed=1 if new == Verdict.CONFIRMED else -1)
+                count_history(
+                    session, row.area_id, row.hour, confirmed=1 if new == Verdict.CONFIRMED else -1
+                )
             text = self._description(row)
             row.verdict = new.value
             row.retention_class = RETENTION_CLASS[new]
@@ -282,8 +293,9 @@ class Node:
         for other in rescore_around(session, row, self.memory, now, self.config.scoring):
             touched.add((other.area_id, other.type))
         for area_id, report_type in sorted(touched):
-            refresh_alert(session, area_id, report_type, now, self.config.scoring,
-                          self.context.alerts)
+            refresh_alert(
+                session, area_id, report_type, now, self.config.scoring, self.context.alerts
+            )
         return True
 
     async def verify_moderator(self, name: str, password: str) -> bool:

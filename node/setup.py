@@ -56,14 +56,18 @@ def init_chapter(data_dir: Path, chapter: str) -> str:
 def check_data_dir(data_dir: Path) -> Path:
     """The config path of an initialised data dir, or a DataDirError saying what is wrong."""
     if not data_dir.exists():
-        raise DataDirError(f"no data dir at {data_dir}: create one with "
-                           f"`vecinos init --data {data_dir} --chapter NAME`")
+        raise DataDirError(
+            f"no data dir at {data_dir}: create one with "
+            f"`vecinos init --data {data_dir} --chapter NAME`"
+        )
     if not data_dir.is_dir():
         raise DataDirError(f"{data_dir} is not a directory")
     config = data_dir / CONFIG_NAME
     if not config.exists():
-        raise DataDirError(f"{data_dir} holds no chapter (no {CONFIG_NAME}): run "
-                           f"`vecinos init --data {data_dir} --chapter NAME`")
+        raise DataDirError(
+            f"{data_dir} holds no chapter (no {CONFIG_NAME}): run "
+            f"`vecinos init --data {data_dir} --chapter NAME`"
+        )
     if not (data_dir / KEYS_DIR).is_dir():
         raise DataDirError(f"{data_dir / KEYS_DIR} is missing: restore it from your backup")
     return config

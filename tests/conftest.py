@@ -9,7 +9,6 @@ gets a fresh database on it.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta

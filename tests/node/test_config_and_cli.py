@@ -19,8 +19,9 @@ VECINOS = [sys.executable, "-m", "node.cli"]
 
 
 def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*VECINOS, *args], input=stdin, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [*VECINOS, *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_init_creates_config_keys_and_database_privately(tmp_path: Path) -> None:
@@ -51,10 +52,20 @@ def test_init_refuses_to_overwrite_a_chapter(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [
-        ("retention", "unverified_hours", '"soon"', "[retention] unverified_hours must be an integer"),
+        (
+            "retention",
+            "unverified_hours",
+            '"soon"',
+            "[retention] unverified_hours must be an integer",
+        ),
         ("web", "port", "70000", "[web] port must be an integer between 1 and 65_535"),
         ("web", "public_descriptions_from", '"always"', "one of 'never', 'likely', 'confirmed'"),
-        ("scoring", "prior_web", "1.5", "[scoring] prior_web must be a number between 0.01 and 0.99"),
+        (
+            "scoring",
+            "prior_web",
+            "1.5",
+            "[scoring] prior_web must be a number between 0.01 and 0.99",
+        ),
     ],
 )
 def test_bad_config_values_name_the_key(
@@ -99,11 +110,13 @@ def test_wrong_data_dir_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_moderator_add_from_stdin(tmp_path: Path) -> None:
     init_chapter(tmp_path / "c", "A")
-    ok = run_cli("moderator", "add", "luna", "--data", str(tmp_path / "c"),
-                 stdin="correct horse battery\n")
+    ok = run_cli(
+        "moderator", "add", "luna", "--data", str(tmp_path / "c"), stdin="correct horse battery\n"
+    )
     assert ok.returncode == 0, ok.stderr
-    again = run_cli("moderator", "add", "luna", "--data", str(tmp_path / "c"),
-                    stdin="correct horse battery\n")
+    again = run_cli(
+        "moderator", "add", "luna", "--data", str(tmp_path / "c"), stdin="correct horse battery\n"
+    )
     assert again.returncode == 2 and "exists already" in again.stderr
     short = run_cli("moderator", "add", "sol", "--data", str(tmp_path / "c"), stdin="short\n")
     assert short.returncode == 2 and "at least" in short.stderr

@@ -50,8 +50,10 @@ async def test_missing_and_wrong_fields_are_refused_per_field(node: Node) -> Non
     assert isinstance(outcome, Refused)
     codes = {(e.field, e.code) for e in outcome.errors}
     assert codes == {
-        ("type", "invalid_type"), ("area", "missing_area"),
-        ("highway", "invalid_highway"), ("description", "description_too_long"),
+        ("type", "invalid_type"),
+        ("area", "missing_area"),
+        ("highway", "invalid_highway"),
+        ("description", "description_too_long"),
     }
     assert outcome.draft is draft  # the reporter's text comes back to be fixed
     assert rows(node) == []

@@ -31,8 +31,16 @@ def free_port() -> int:
 
 async def start_node(data: Path, port: int) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "node.cli", "run", "--data", str(data), "--port", str(port),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "node.cli",
+        "run",
+        "--data",
+        str(data),
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
     first = await asyncio.wait_for(process.stdout.readline(), timeout=60)
@@ -45,8 +53,7 @@ async def test_nothing_identifying_reaches_disk_or_output(tmp_path: Path) -> Non
     init_chapter(data, "Privacy Test")
     port = free_port()
     process = await start_node(data, port)
-    headers = {"User-Agent": USER_AGENT, "X-Forwarded-For": FORWARDED,
-               "Accept-Language": "es-MX"}
+    headers = {"User-Agent": USER_AGENT, "X-Forwarded-For": FORWARDED, "Accept-Language": "es-MX"}
     connector = aiohttp.TCPConnector(local_addr=(ADDRESS, 0))
     statuses = []
     async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
@@ -58,8 +65,10 @@ async def test_nothing_identifying_reaches_disk_or_output(tmp_path: Path) -> Non
         ):
             async with http.post(f"{base}/api/v1/reports", json=body) as response:
                 statuses.append(response.status)
-        async with http.post(f"{base}/report", data={"type": "vehicle", "area": "Logan Heights",
-                                                     "description": DESCRIPTION}) as response:
+        async with http.post(
+            f"{base}/report",
+            data={"type": "vehicle", "area": "Logan Heights", "description": DESCRIPTION},
+        ) as response:
             statuses.append(response.status)
         async with http.get(f"{base}/api/v1/reports") as response:
             statuses.append(response.status)
@@ -89,6 +98,18 @@ def test_no_column_can_hold_a_time_finer_than_the_hour(tmp_path: Path) -> None:
         for column in inspector.get_columns(table):
             assert not isinstance(column["type"], DateTime), (table, column["name"])
             words = set(column["name"].lower().split("_"))
-            assert not words & {"ip", "addr", "address", "agent", "header", "headers", "mxid",
-                                "sender", "user", "minute", "created", "timestamp"}, column
+            assert not words & {
+                "ip",
+                "addr",
+                "address",
+                "agent",
+                "header",
+                "headers",
+                "mxid",
+                "sender",
+                "user",
+                "minute",
+                "created",
+                "timestamp",
+            }, column
     engine.dispose()

@@ -64,8 +64,10 @@ async def test_purged_reports_are_counted_into_aggregates(node: Node, clock) -> 
     clock.advance(days=9)
     await node.purge()
     with Session(node.engine) as session:
-        found = {(a.area_id, a.type, a.hour_of_day): (a.reports, a.confirmed)
-                 for a in session.exec(select(Aggregate)).all()}
+        found = {
+            (a.area_id, a.type, a.hour_of_day): (a.reports, a.confirmed)
+            for a in session.exec(select(Aggregate)).all()
+        }
     assert found == {("el-cajon", "patrol", 14): (3, 0), ("santee", "patrol", 14): (1, 1)}
 
 

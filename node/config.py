@@ -162,8 +162,12 @@ SCHEMA: tuple[Key, ...] = (
         "lowest status whose descriptions are public",
         choices=("never", "likely", "confirmed"),
     ),
-    Key("web", "secure_cookies", False,
-        "mark moderator cookies Secure (set true when served over HTTPS, e.g. behind a proxy)"),
+    Key(
+        "web",
+        "secure_cookies",
+        False,
+        "mark moderator cookies Secure (set true when served over HTTPS, e.g. behind a proxy)",
+    ),
     Key("web", "max_body_bytes", 16384, "largest request body accepted", low=1024, high=1_048_576),
     Key(
         "intake",

@@ -118,3 +118,55 @@ class AreaView:
     aliases: tuple[str, ...]
     lat: float
     lon: float
+
+
+# -- between chapters (federation/ uses these through Node) -----------------
+
+
+@dataclass(frozen=True)
+class OutgoingAlert:
+    """An outbox row: one seq of one of this chapter's alerts, waiting to be sent.
+
+    body: kind (alert, update, withdrawal), type, area, lat, lon, highway,
+    hour and expires (ISO 8601, whole hours, UTC), level, confidence,
+    reports, still_active, chapter, alert_id, seq. Never a description.
+    """
+
+    outbox_id: int
+    alert_id: str
+    seq: int
+    body: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A neighbouring chapter whose alerts this node accepts, and where to reach it."""
+
+    chapter_id: str
+    bot_user_id: str
+    key_id: str  # e.g. "ed25519:a1b2c3d4"
+    verify_key: str  # unpadded base64 of the Ed25519 public key, pinned at accept time
+    fingerprint: str
+    room_id: str  # the federation room shared with it
+    share_threshold: float  # the lowest confidence this neighbour is sent
+
+
+@dataclass(frozen=True)
+class ReceivedAlert:
+    """A neighbour's alert as accepted (verified) by federation; shown, never evidence."""
+
+    chapter: str  # the origin chapter
+    alert_id: str
+    seq: int
+    relayed_by: str | None
+    type: str
+    area: str
+    lat: float | None
+    lon: float | None
+    highway: str | None
+    hour: datetime
+    level: str
+    confidence: float
+    reports: int
+    still_active: bool
+    expires: datetime

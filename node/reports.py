@@ -38,6 +38,7 @@ from scoring.model import (
 from scoring.score import assess, overridden_confidence, status_for
 
 KM_PER_DEGREE = 111.0
+OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
 HOURS_PER_WEEK = 168
 
 # Which retention class a report is in, by the moderator's verdict.
@@ -286,9 +287,15 @@ def refresh_alert(
         count = max(r.independent_sources for r, _ in live)
         level = level_for(best).value
         if alert is None:
+            first = min((r for r, _ in live), key=lambda r: r.hour)
             alert = Alert(
                 alert_id=new_id(12),
                 area_id=area_id,
+                area_name=first.area_name,
+                lat=first.lat,
+                lon=first.lon,
+                highway=first.highway,
+                hour=first.hour,
                 type=report_type,
                 seq=0,
                 level=level,
@@ -309,31 +316,33 @@ def refresh_alert(
             kind = "update"
         alert.level, alert.confidence, alert.reports = level, best, count
         alert.still_active, alert.expires_hour = True, expires
-        sample = min((r for r, _ in live), key=lambda r: r.hour)
     elif alert is not None:
-        kind = "withdrawal"
         alert.withdrawn, alert.still_active = True, False
-        sample = rows[0] if rows else None
+        if now_hour >= alert.expires_hour:  # expired: receivers drop it on their own
+            session.add(alert)
+            return None
+        kind = "withdrawal"
     else:
         return None
     alert.seq += 1
     session.add(alert)
-    body = alert_body(alert, sample, kind, settings.chapter_id)
+    body = alert_body(alert, kind, settings.chapter_id)
     outbox = OutboxAlert(alert_id=alert.alert_id, seq=alert.seq, body=body)
     session.add(outbox)
+    session.info[OUTBOX_WRITTEN] = True
     return outbox
 
 
-def alert_body(alert: Alert, sample: Report | None, kind: str, chapter_id: str) -> str:
+def alert_body(alert: Alert, kind: str, chapter_id: str) -> str:
     """The aggregate an alert carries (canonical JSON, signed later by federation)."""
     body = {
         "kind": kind,
         "type": alert.type,
-        "area": sample.area_name if sample else None,
-        "lat": sample.lat if sample else None,
-        "lon": sample.lon if sample else None,
-        "highway": sample.highway if sample else None,
-        "hour": from_hour(sample.hour).isoformat() if sample else None,
+        "area": alert.area_name,
+        "lat": alert.lat,
+        "lon": alert.lon,
+        "highway": alert.highway,
+        "hour": from_hour(alert.hour).isoformat(),
         "level": alert.level,
         "confidence": round(alert.confidence, 2),
         "reports": alert.reports,

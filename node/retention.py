@@ -16,7 +16,16 @@ from datetime import datetime
 from sqlmodel import Session, col, delete, select
 
 from node.reports import AlertSettings, refresh_alert
-from node.store import Aggregate, Alert, FollowUpRow, OutboxAlert, Report, from_hour, to_hour
+from node.store import (
+    Aggregate,
+    Alert,
+    FollowUpRow,
+    OutboxAlert,
+    ReceivedAlertRow,
+    Report,
+    from_hour,
+    to_hour,
+)
 from scoring.defaults import ScoringConfig
 from scoring.model import Verdict
 
@@ -26,14 +35,16 @@ class PurgeCounts:
     reports: int = 0
     follow_ups: int = 0
     alerts_withdrawn: int = 0
+    received_alerts: int = 0
     outbox_delivered: int = 0
     keys_shredded: int = 0
 
     def line(self) -> str:
         return (
             f"purged {self.reports} reports, {self.follow_ups} follow-ups, "
-            f"{self.outbox_delivered} sent outbox rows; withdrew {self.alerts_withdrawn} "
-            f"expired alerts; shredded {self.keys_shredded} description keys"
+            f"{self.outbox_delivered} sent outbox rows, {self.received_alerts} expired neighbour "
+            f"alerts; closed {self.alerts_withdrawn} alerts; shredded {self.keys_shredded} "
+            "description keys"
         )
 
 
@@ -62,9 +73,11 @@ def purge(
         counts.reports += session.exec(delete(Report).where(col(Report.id).in_(chunk))).rowcount
     open_alerts = session.exec(select(Alert).where(col(Alert.withdrawn).is_(False))).all()
     for alert in open_alerts:
-        queued = refresh_alert(session, alert.area_id, alert.type, now, config, alerts)
-        if queued is not None and alert.withdrawn:
-            counts.alerts_withdrawn += 1
+        refresh_alert(session, alert.area_id, alert.type, now, config, alerts)
+        counts.alerts_withdrawn += alert.withdrawn
+    counts.received_alerts = session.exec(
+        delete(ReceivedAlertRow).where(col(ReceivedAlertRow.expires_hour) <= now_hour)
+    ).rowcount
     counts.outbox_delivered = session.exec(
         delete(OutboxAlert).where(col(OutboxAlert.delivered).is_(True))
     ).rowcount

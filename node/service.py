@@ -9,8 +9,10 @@ worker threads on their own sessions.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -27,16 +29,20 @@ from node.moderators import verify_moderator
 from node.outcome import (
     Accepted,
     AreaView,
+    Neighbour,
     Outcome,
+    OutgoingAlert,
     PublicReport,
     QueueItem,
     RateLimited,
+    ReceivedAlert,
     Refused,
     ReportDraft,
     SourceRef,
     Unavailable,
 )
 from node.reports import (
+    OUTBOX_WRITTEN,
     PUBLIC_DESCRIPTION_STATUSES,
     RETENTION_CLASS,
     AlertSettings,
@@ -50,7 +56,18 @@ from node.reports import (
 from node.retention import PurgeCounts, purge
 from node.setup import KEYS_DIR, check_data_dir
 from node.sources import RateLimiter, RecentMemory, SourceKeys
-from node.store import Report, database_url, make_engine, to_hour
+from node.store import (
+    AlertRoom,
+    Counter,
+    NeighbourRow,
+    OutboxAlert,
+    ReceivedAlertRow,
+    Report,
+    database_url,
+    from_hour,
+    make_engine,
+    to_hour,
+)
 from node.writer import Writer
 from scoring.model import FollowUpKind, ReportType, Verdict
 from scoring.review import priority
@@ -95,7 +112,8 @@ class Node:
             database_url(data_dir, config.get("storage", "database_url")),
             config.get("storage", "sqlite_synchronous"),
         )
-        self.writer = Writer(self.engine)
+        self.writer = Writer(self.engine, after_commit=self._after_commit)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.keys = KeyRing(data_dir / KEYS_DIR)
         scoring = config.scoring
         now = clock()
@@ -122,6 +140,8 @@ class Node:
             alerts=AlertSettings(config.chapter_id, config.get("federation", "share_threshold")),
             retention=self.retention,
         )
+        # Set whenever the outbox gets a row: federation's delivery loop awaits it.
+        self.outbox_ready = asyncio.Event()
         self.public_statuses = PUBLIC_DESCRIPTION_STATUSES[
             config.get("web", "public_descriptions_from")
         ]
@@ -135,6 +155,11 @@ class Node:
         return self.config.get("chapter", "hotline")
 
     # -- helpers ---------------------------------------------------------
+
+    def _after_commit(self, info: dict[str, object]) -> None:
+        """On the writer thread: wake federation when a commit queued an alert."""
+        if info.get(OUTBOX_WRITTEN) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.outbox_ready.set)
 
     async def _read(self, job: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -301,6 +326,121 @@ class Node:
     async def verify_moderator(self, name: str, password: str) -> bool:
         return await self._read(lambda s: verify_moderator(s, name, password))
 
+    # -- between chapters (called by federation/) --------------------------------
+
+    async def pending_alerts(self, limit: int = 100) -> list[OutgoingAlert]:
+        """Outbox rows not yet delivered, oldest first."""
+
+        def job(session: Session) -> list[OutgoingAlert]:
+            rows = session.exec(
+                select(OutboxAlert)
+                .where(col(OutboxAlert.delivered).is_(False))
+                .order_by(col(OutboxAlert.id))
+                .limit(limit)
+            ).all()
+            return [OutgoingAlert(r.id or 0, r.alert_id, r.seq, json.loads(r.body)) for r in rows]
+
+        return await self._read(job)
+
+    async def alert_delivered(self, outbox_id: int) -> None:
+        def job(session: Session) -> None:
+            row = session.get(OutboxAlert, outbox_id)
+            if row is not None:
+                row.delivered = True
+                session.add(row)
+
+        await self.writer.run(job)
+
+    async def alert_rooms(self, alert_id: str) -> frozenset[str]:
+        """Rooms that were sent some seq of this alert (they get every later seq too)."""
+        return await self._read(
+            lambda s: frozenset(
+                r.room_id for r in s.exec(select(AlertRoom).where(AlertRoom.alert_id == alert_id))
+            )
+        )
+
+    async def add_alert_room(self, alert_id: str, room_id: str) -> None:
+        def job(session: Session) -> None:
+            if session.get(AlertRoom, (alert_id, room_id)) is None:
+                session.add(AlertRoom(alert_id=alert_id, room_id=room_id))
+
+        await self.writer.run(job)
+
+    async def neighbours(self) -> list[Neighbour]:
+        def job(session: Session) -> list[Neighbour]:
+            rows = session.exec(select(NeighbourRow).order_by(col(NeighbourRow.chapter_id)))
+            return [Neighbour(**r.model_dump()) for r in rows]
+
+        return await self._read(job)
+
+    async def save_neighbour(self, neighbour: Neighbour) -> None:
+        """Add or replace (by chapter_id) a neighbour."""
+        await self.writer.run(lambda s: s.merge(NeighbourRow(**asdict(neighbour))))
+
+    async def remove_neighbour(self, chapter_id: str) -> bool:
+        def job(session: Session) -> bool:
+            row = session.get(NeighbourRow, chapter_id)
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
+        return await self.writer.run(job)
+
+    async def receive_alert(self, alert: ReceivedAlert) -> bool:
+        """Store a verified neighbour alert; False when not newer than the stored seq."""
+        fields = asdict(alert)
+        fields["hour"] = to_hour(alert.hour)
+        fields["expires_hour"] = to_hour(fields.pop("expires"))
+
+        def job(session: Session) -> bool:
+            row = session.get(ReceivedAlertRow, (alert.chapter, alert.alert_id))
+            if row is not None and row.seq >= alert.seq:
+                return False
+            session.merge(ReceivedAlertRow(**fields))
+            return True
+
+        return await self.writer.run(job)
+
+    async def received_alerts(self) -> list[ReceivedAlert]:
+        """Neighbours' alerts not yet expired (withdrawn ones have still_active False)."""
+        now_hour = to_hour(self.clock())
+
+        def job(session: Session) -> list[ReceivedAlert]:
+            rows = session.exec(
+                select(ReceivedAlertRow)
+                .where(col(ReceivedAlertRow.expires_hour) > now_hour)
+                .order_by(col(ReceivedAlertRow.hour).desc())
+            )
+            found = []
+            for row in rows:
+                fields = row.model_dump()
+                fields["hour"] = from_hour(fields["hour"])
+                fields["expires"] = from_hour(fields.pop("expires_hour"))
+                found.append(ReceivedAlert(**fields))
+            return found
+
+        return await self._read(job)
+
+    async def latest_seqs(self) -> dict[tuple[str, str], int]:
+        """(origin chapter, alert id) -> highest seq stored, to seed replay protection."""
+        return await self._read(
+            lambda s: {(r.chapter, r.alert_id): r.seq for r in s.exec(select(ReceivedAlertRow))}
+        )
+
+    async def count(self, name: str, n: int = 1) -> None:
+        """Add to a named counter (alerts_sent, rejected_bad_signature, ...); kept in the DB."""
+
+        def job(session: Session) -> None:
+            row = session.get(Counter, name) or Counter(name=name)
+            row.count += n
+            session.add(row)
+
+        await self.writer.run(job)
+
+    async def counters(self) -> dict[str, int]:
+        return await self._read(lambda s: {r.name: r.count for r in s.exec(select(Counter))})
+
     # -- retention -------------------------------------------------------------
 
     async def purge(self) -> PurgeCounts:
@@ -320,4 +460,6 @@ class Node:
 async def open_node(data_dir: Path, clock: Clock = utc_now) -> Node:
     """Open an initialised data dir (see node.setup.init_chapter)."""
     config = load_config(check_data_dir(data_dir))
-    return await asyncio.to_thread(Node, data_dir, config, clock)
+    node = await asyncio.to_thread(Node, data_dir, config, clock)
+    node._loop = asyncio.get_running_loop()
+    return node

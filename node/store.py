@@ -89,6 +89,11 @@ class Alert(SQLModel, table=True):
 
     alert_id: str = Field(primary_key=True, max_length=32)
     area_id: str = Field(index=True, max_length=160)
+    area_name: str = Field(max_length=160)
+    lat: float | None = None
+    lon: float | None = None
+    highway: str | None = Field(default=None, max_length=16)
+    hour: int  # the hour of the cluster's earliest report
     type: str = Field(max_length=16)
     seq: int = 0
     level: str = Field(max_length=16)
@@ -109,6 +114,55 @@ class OutboxAlert(SQLModel, table=True):
     body: str  # canonical JSON of the aggregate (never a description)
     attempts: int = 0
     delivered: bool = Field(default=False, index=True)
+
+
+class AlertRoom(SQLModel, table=True):
+    """Which federation rooms got some seq of an alert (they get every later one)."""
+
+    __tablename__ = "alert_room"
+    alert_id: str = Field(primary_key=True, max_length=32)
+    room_id: str = Field(primary_key=True, max_length=255)
+
+
+class NeighbourRow(SQLModel, table=True):
+    """A neighbouring chapter: its bot, its pinned signing key, the room we share."""
+
+    __tablename__ = "neighbour"
+    chapter_id: str = Field(primary_key=True, max_length=64)
+    bot_user_id: str = Field(max_length=255)  # a bot's Matrix ID, never a reporter's
+    key_id: str = Field(max_length=64)
+    verify_key: str = Field(max_length=64)
+    fingerprint: str = Field(max_length=128)
+    room_id: str = Field(max_length=255)
+    share_threshold: float
+
+
+class ReceivedAlertRow(SQLModel, table=True):
+    """A neighbour's alert, latest seq only; deleted once expired."""
+
+    __tablename__ = "received_alert"
+    chapter: str = Field(primary_key=True, max_length=64)
+    alert_id: str = Field(primary_key=True, max_length=32)
+    seq: int
+    relayed_by: str | None = Field(default=None, max_length=64)
+    type: str = Field(max_length=16)
+    area: str = Field(max_length=160)
+    lat: float | None = None
+    lon: float | None = None
+    highway: str | None = Field(default=None, max_length=16)
+    hour: int
+    level: str = Field(max_length=16)
+    confidence: float
+    reports: int
+    still_active: bool
+    expires_hour: int = Field(index=True)
+
+
+class Counter(SQLModel, table=True):
+    """Named counts for `vecinos status` (alerts sent, rejected by reason...)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    count: int = 0
 
 
 class Moderator(SQLModel, table=True):

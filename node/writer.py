@@ -32,8 +32,12 @@ Job = tuple[Callable[[Session], Any], Future]
 
 
 class Writer:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, after_commit: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        """`after_commit(session.info)` runs on the writer thread after each commit."""
         self.engine = engine
+        self.after_commit = after_commit
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="vecinos-writer", daemon=True)
         self._thread.start()
@@ -82,12 +86,15 @@ class Writer:
                         savepoint.rollback()
                         results.append((future, None, exc))
                 session.commit()
+                info = dict(session.info)
         except Exception as exc:  # the commit itself failed: nothing was stored
             log.error("database commit failed: %s", type(exc).__name__)
             for _job, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
+        if self.after_commit is not None:
+            self.after_commit(info)
         for future, result, error in results:
             if error is not None:
                 future.set_exception(error)

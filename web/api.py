@@ -29,7 +29,7 @@ from web.context import NODE, SETTINGS, THROTTLE
 from web.forms import BodyNotUnderstood, choice_field, draft_from_fields, draft_json, read_fields
 from web.messages import minutes, request_lang, translate
 from web.openapi import openapi_document
-from web.present import area_json, queue_item_json, report_json
+from web.present import alert_json, area_json, queue_item_json, report_json
 from web.source import web_source
 
 PREFIX = "/api/v1"
@@ -194,6 +194,12 @@ async def list_areas(request: web.Request) -> web.Response:
     )
 
 
+async def list_alerts(request: web.Request) -> web.Response:
+    lang = request_lang(request)
+    alerts = await request.app[NODE].received_alerts()
+    return web.json_response({"alerts": [alert_json(a, lang) for a in alerts]})
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
@@ -294,6 +300,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{PREFIX}/reports/{{id}}/followup", follow_up)
     app.router.add_post(f"{PREFIX}/reports/{{id}}/moderate", moderate)
     app.router.add_get(f"{PREFIX}/areas", list_areas)
+    app.router.add_get(f"{PREFIX}/alerts", list_alerts)
     app.router.add_get(f"{PREFIX}/openapi.json", openapi)
     app.router.add_post(f"{PREFIX}/session", login)
     app.router.add_get(f"{PREFIX}/session", session_state)

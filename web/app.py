@@ -97,9 +97,7 @@ class RouteAccessLogger(AbstractAccessLogger):
     """Access log line: method, route template, status, duration. Nothing else."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %d %.3fs", _method(request), _route(request), response.status, time
-        )
+        self.logger.info("%s %s %d %.3fs", _method(request), _route(request), response.status, time)
 
 
 # --- responses --------------------------------------------------------------

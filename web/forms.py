@@ -120,9 +120,7 @@ def draft_json(draft: ReportDraft) -> dict[str, object]:
     return asdict(draft)
 
 
-def choice_field(
-    fields: Mapping[str, object], name: str, choices: tuple[str, ...]
-) -> str | None:
+def choice_field(fields: Mapping[str, object], name: str, choices: tuple[str, ...]) -> str | None:
     """The value of `name` when it is one of `choices`, else None."""
     value = fields.get(name)
     if isinstance(value, str) and value in choices:

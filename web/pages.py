@@ -134,9 +134,7 @@ def report_form(
                     "<br>" + _e(translate(code, lang, **dict(params))) for code, params in items
                 )
         out.append(f'<p class="alert" role="alert">{alert}</p>')
-    out.append(
-        f'<form method="post" action="/report?lang={quote(lang)}" accept-charset="utf-8">'
-    )
+    out.append(f'<form method="post" action="/report?lang={quote(lang)}" accept-charset="utf-8">')
     err, attrs = _field_errors("type", errors, lang)
     out.append(f"<fieldset{attrs}><legend>{_e(translate('web_field_type', lang))}</legend>")
     for value in REPORT_TYPES:
@@ -155,9 +153,11 @@ def report_form(
         value = getattr(draft, name) or ""
         datalist = ""
         if options:
-            datalist = f'<datalist id="{name}-list">' + "".join(
-                f'<option value="{_e(o)}">' for o in options
-            ) + "</datalist>"
+            datalist = (
+                f'<datalist id="{name}-list">'
+                + "".join(f'<option value="{_e(o)}">' for o in options)
+                + "</datalist>"
+            )
             attrs += f' list="{name}-list"'
         out.append(
             f'<p><label for="f-{name}">{_e(translate(label, lang))}</label><br>'
@@ -261,7 +261,6 @@ async def stylesheet(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"Cache-Control": "public, max-age=86400"},
     )
-
 
 
 def add_routes(app: web.Application) -> None:

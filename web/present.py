@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from node.outcome import AreaView, PublicReport, QueueItem
+from node.outcome import AreaView, PublicReport, QueueItem, ReceivedAlert
 from web.messages import translate
 
 
@@ -57,4 +57,27 @@ def queue_item_json(item: QueueItem, lang: str) -> dict[str, object]:
         "reasons": list(item.reasons),
         "description": item.description,
         "priority": round(item.priority, 3),
+    }
+
+
+def alert_json(alert: ReceivedAlert, lang: str) -> dict[str, object]:
+    """A neighbour's alert, with its type and level translated."""
+    return {
+        "chapter": alert.chapter,
+        "alert_id": alert.alert_id,
+        "seq": alert.seq,
+        "relayed_by": alert.relayed_by,
+        "type": alert.type,
+        "type_text": translate(alert.type, lang),
+        "area": alert.area,
+        "lat": alert.lat,
+        "lon": alert.lon,
+        "highway": alert.highway,
+        "hour": _iso(alert.hour),
+        "level": alert.level,
+        "level_text": translate(alert.level, lang),
+        "confidence": round(alert.confidence, 3),
+        "reports": alert.reports,
+        "still_active": alert.still_active,
+        "expires": _iso(alert.expires),
     }

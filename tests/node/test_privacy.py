@@ -94,8 +94,12 @@ def test_no_column_can_hold_a_time_finer_than_the_hour(tmp_path: Path) -> None:
     init_chapter(tmp_path / "c", "A")
     engine = create_engine(f"sqlite:///{tmp_path / 'c' / DB_NAME}")
     inspector = inspect(engine)
+    # A neighbouring chapter's bot account is a public address of a chapter, not a reporter.
+    allowed = {("neighbour", "bot_user_id")}
     for table in inspector.get_table_names():
         for column in inspector.get_columns(table):
+            if (table, column["name"]) in allowed:
+                continue
             assert not isinstance(column["type"], DateTime), (table, column["name"])
             words = set(column["name"].lower().split("_"))
             assert not words & {

@@ -130,7 +130,11 @@ async def test_wrong_json_types_are_422_per_field(client: aiohttp.ClientSession)
         "still_active": ["invalid_still_active"],
     }
     assert body["draft"] == {
-        "type": None, "area": None, "highway": None, "description": None, "still_active": None
+        "type": None,
+        "area": None,
+        "highway": None,
+        "description": None,
+        "still_active": None,
     }
 
 
@@ -229,9 +233,7 @@ async def test_openapi_lists_every_route(client: aiohttp.ClientSession, node: No
         assert resp.status == 200
         doc = json.loads(await resp.text())
     assert doc["openapi"].startswith("3.1")
-    documented = {
-        (path, method.upper()) for path, ops in doc["paths"].items() for method in ops
-    }
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     served = {
         (route.resource.canonical, route.method)
         for route in make_app(node).router.routes()
@@ -248,3 +250,41 @@ async def test_openapi_lists_every_route(client: aiohttp.ClientSession, node: No
             assert op["responses"], path
             for response in op["responses"].values():
                 assert "description" in response
+
+
+async def test_neighbours_alerts_are_served_until_they_expire(
+    client: aiohttp.ClientSession, node: Node, clock
+) -> None:
+    from datetime import timedelta
+
+    from node.outcome import ReceivedAlert
+
+    hour = clock.now.replace(minute=0, second=0, microsecond=0)
+    await node.receive_alert(
+        ReceivedAlert(
+            chapter="norte-1a2b",
+            alert_id="a1",
+            seq=1,
+            relayed_by=None,
+            type="raid",
+            area="Oceanside",
+            lat=33.2,
+            lon=-117.38,
+            highway="I-5",
+            hour=hour,
+            level="likely",
+            confidence=0.76,
+            reports=4,
+            still_active=True,
+            expires=hour + timedelta(hours=3),
+        )
+    )
+    async with client.get("/api/v1/alerts", headers={"Accept-Language": "es"}) as response:
+        assert response.status == 200
+        [alert] = (await response.json())["alerts"]
+    assert alert["area"] == "Oceanside" and alert["type_text"] == "redada"
+    assert alert["level_text"] == "probable" and alert["reports"] == 4
+    assert "description" not in alert
+    clock.advance(hours=3)
+    async with client.get("/api/v1/alerts") as response:
+        assert (await response.json())["alerts"] == []

@@ -13,7 +13,9 @@ What it does:
 - sends alerts as timeline events (never state: state is not encrypted),
   bounded by a timeout so a down homeserver raises `SendFailed`;
 - hands decrypted custom events of the alert types to `on_alert`, counts
-  what it cannot decrypt or refuses, and never logs event content;
+  what it cannot decrypt or refuses (each count also goes to `on_count`, so
+  the node can keep it), and never logs event content;
+- answers invites by `accept_invites_from`, or lets `on_invite` decide;
 - keeps syncing through homeserver restarts (reconnects with backoff).
 
 Signature checks are not done here: the caller runs federation.wire on the
@@ -44,6 +46,7 @@ from nio import (
     MegolmEvent,
     RoomCreateError,
     RoomInviteError,
+    RoomLeaveResponse,
     RoomPreset,
     RoomSendError,
     RoomVisibility,
@@ -54,7 +57,15 @@ from nio.exceptions import OlmUnverifiedDeviceError
 
 from federation.wire import ALERT_EVENT_TYPE, RELAY_EVENT_TYPE
 
-__all__ = ["AlertHandler", "BotError", "BotStats", "ChapterBot", "SendFailed"]
+__all__ = [
+    "AlertHandler",
+    "BotError",
+    "BotStats",
+    "ChapterBot",
+    "CountHandler",
+    "InviteHandler",
+    "SendFailed",
+]
 
 log = logging.getLogger("vecinos.federation.bot")
 
@@ -63,6 +74,12 @@ STORE_DIR = "crypto-store"
 
 AlertHandler = Callable[[str, str, str, dict[str, Any]], Awaitable[None] | None]
 """on_alert(room_id, sender, event_type, content)."""
+
+InviteHandler = Callable[[str, str], Awaitable[None] | None]
+"""on_invite(room_id, inviter): decides about an invite instead of accept_invites_from."""
+
+CountHandler = Callable[[str, int], None]
+"""on_count(name, n): told of every BotStats increment (to persist the counters)."""
 
 
 class BotError(RuntimeError):
@@ -109,6 +126,8 @@ class ChapterBot:
         data_dir: Path,
         *,
         on_alert: AlertHandler | None = None,
+        on_invite: InviteHandler | None = None,
+        on_count: CountHandler | None = None,
         event_types: Collection[str] = (ALERT_EVENT_TYPE, RELAY_EVENT_TYPE),
         accept_invites_from: Collection[str] = (),
         send_timeout: float = 10.0,
@@ -119,6 +138,8 @@ class ChapterBot:
         self.user_id = user_id
         self.data_dir = Path(data_dir)
         self.on_alert = on_alert
+        self.on_invite = on_invite
+        self.on_count = on_count
         self.event_types = frozenset(event_types)
         self.accept_invites_from = frozenset(accept_invites_from)
         self.send_timeout = send_timeout
@@ -130,6 +151,14 @@ class ChapterBot:
         self._send_lock = asyncio.Lock()
         self._synced = asyncio.Condition()
         self._sync_count = 0
+
+    def _count(self, name: str, n: int = 1) -> None:
+        setattr(self.stats, name, getattr(self.stats, name) + n)
+        if self.on_count is not None:
+            try:
+                self.on_count(name, n)
+            except Exception as e:  # counting must never break the bot
+                log.error("on_count failed: %s", type(e).__name__)
 
     # -- paths --------------------------------------------------------------
 
@@ -286,7 +315,7 @@ class ChapterBot:
                 raise
             except Exception as e:  # connection refused, reset, timeout, ...
                 cause = type(e).__name__
-            self.stats.sync_errors += 1
+            self._count("sync_errors")
             # Warn once per outage; the retries stay quiet.
             log.log(logging.DEBUG if failing else logging.WARNING, "sync failed: %s", cause)
             failing = True
@@ -308,6 +337,11 @@ class ChapterBot:
             self._sync_count += 1
             self._synced.notify_all()
 
+    @property
+    def sync_count(self) -> int:
+        """Successful syncs so far (wait for a higher one to know the homeserver answers)."""
+        return self._sync_count
+
     def _trust_on_first_use(self, room_ids: Collection[str] | None = None) -> int:
         client = self._need_client()
         if client.olm is None:
@@ -323,7 +357,7 @@ class ChapterBot:
                         client.verify_device(device)
                         trusted += 1
         if trusted:
-            self.stats.devices_trusted += trusted
+            self._count("devices_trusted", trusted)
             log.info("trusted %d new device(s) on first use", trusted)
         return trusted
 
@@ -421,13 +455,30 @@ class ChapterBot:
 
     async def wait_for_member(self, room_id: str, user_id: str, timeout: float = 15.0) -> None:
         """Wait until `user_id` is a joined member of the room (as this bot sees it)."""
+        self._need_client()
+        await self.wait_until(lambda: self.is_joined(room_id, user_id), timeout)
+
+    def is_joined(self, room_id: str, user_id: str) -> bool:
+        """Whether `user_id` is a joined (not merely invited) member, as this bot sees it."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        member = room.users.get(user_id) if room is not None else None
+        return member is not None and not member.invited
+
+    def invited_by(self, room_id: str) -> str | None:
+        """Who invited this bot to `room_id` (a pending invite), or None."""
+        room = self._need_client().invited_rooms.get(room_id)
+        return None if room is None else room.inviter
+
+    def pending_invites(self) -> dict[str, str | None]:
+        """room id -> inviter of every invite this bot has not answered."""
+        return {r.room_id: r.inviter for r in self._need_client().invited_rooms.values()}
+
+    async def leave(self, room_id: str, timeout: float = 15.0) -> None:
         client = self._need_client()
-
-        def joined() -> bool:
-            room = client.rooms.get(room_id)
-            return room is not None and user_id in room.users
-
-        await self.wait_until(joined, timeout)
+        resp = await asyncio.wait_for(client.room_leave(room_id), timeout)
+        if not isinstance(resp, RoomLeaveResponse):
+            raise BotError(f"leave failed: {getattr(resp, 'status_code', '?')}")
+        log.info("left room %s", room_id)
 
     # -- sending ------------------------------------------------------------
 
@@ -465,7 +516,7 @@ class ChapterBot:
             except Exception as e:  # TimeoutError, connection errors, nio errors
                 self._after_failed_send(room_id)
                 raise SendFailed(f"send failed: {type(e).__name__}") from e
-        self.stats.sent += 1
+        self._count("sent")
         log.info("sent %s event %s", event_type, event_id)
         return event_id
 
@@ -502,7 +553,7 @@ class ChapterBot:
         a later send could wait forever or reach members who cannot decrypt
         it. Dropping the outbound session makes the next send share a fresh one.
         """
-        self.stats.send_failures += 1
+        self._count("send_failures")
         client = self.client
         if client is None:
             return
@@ -519,24 +570,24 @@ class ChapterBot:
         if client is None or event.sender == client.user_id:
             return
         if isinstance(event, MegolmEvent):
-            self.stats.undecryptable += 1
+            self._count("undecryptable")
             log.warning("undecryptable event %s in %s", event.event_id, room.room_id)
             return
         event_type = getattr(event, "type", None)
         if event_type not in self.event_types:
-            self.stats.ignored += 1
+            self._count("ignored")
             return
         if not event.decrypted:
             # A plain event in an encrypted room: anyone the homeserver lets in
             # could have written it. Alerts only ever travel encrypted.
-            self.stats.unencrypted_dropped += 1
+            self._count("unencrypted_dropped")
             log.warning("dropped unencrypted %s event %s", event_type, event.event_id)
             return
         content = event.source.get("content")
         if not isinstance(content, dict):
-            self.stats.unencrypted_dropped += 1
+            self._count("unencrypted_dropped")
             return
-        self.stats.received += 1
+        self._count("received")
         log.debug("received %s event %s", event_type, event.event_id)
         if self.on_alert is None:
             return
@@ -545,12 +596,22 @@ class ChapterBot:
             if inspect.isawaitable(result):
                 await result
         except Exception as e:
-            self.stats.handler_errors += 1
+            self._count("handler_errors")
             log.error("on_alert failed for event %s: %s", event.event_id, type(e).__name__)
 
     async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         client = self.client
         if client is None or event.state_key != client.user_id or event.membership != "invite":
+            return
+        if self.on_invite is not None:
+            # The handler must not wait for a sync: it runs inside one.
+            try:
+                result = self.on_invite(room.room_id, event.sender)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as e:
+                self._count("handler_errors")
+                log.error("on_invite failed: %s", type(e).__name__)
             return
         if event.sender not in self.accept_invites_from:
             return

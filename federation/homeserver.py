@@ -44,6 +44,7 @@ __all__ = [
     "Registered",
     "free_port",
     "make_self_signed_cert",
+    "register_account",
 ]
 
 LOG_FILE = "homeserver.log"
@@ -114,6 +115,41 @@ class Registered:
     user_id: str
     access_token: str
     device_id: str
+
+
+async def register_account(
+    base_url: str, secret: str, username: str, password: str, admin: bool = False
+) -> Registered:
+    """Make an account on any Synapse with its registration_shared_secret.
+
+    GET the nonce, then POST it with mac = HMAC-SHA1(secret, nonce NUL user
+    NUL password NUL admin|notadmin). The answer is already logged in.
+    """
+    url = f"{base_url.rstrip('/')}/_synapse/admin/v1/register"
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with http.get(url) as resp:
+            if resp.status != 200:
+                raise HomeserverError(f"register nonce: HTTP {resp.status}")
+            nonce = (await resp.json())["nonce"]
+        mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
+        for part in (nonce, username, password):
+            mac.update(part.encode("utf-8"))
+            mac.update(b"\x00")
+        mac.update(b"admin" if admin else b"notadmin")
+        body = {
+            "nonce": nonce,
+            "username": username,
+            "password": password,
+            "admin": admin,
+            "mac": mac.hexdigest(),
+        }
+        async with http.post(url, json=body) as resp:
+            data = await resp.json(content_type=None)
+            if resp.status != 200 or not isinstance(data, dict):
+                errcode = data.get("errcode") if isinstance(data, dict) else None
+                raise HomeserverError(f"register {username!r}: HTTP {resp.status} {errcode}")
+    return Registered(data["user_id"], data["access_token"], data["device_id"])
 
 
 def free_port() -> int:
@@ -244,6 +280,13 @@ class Homeserver:
             f"--- {STDIO_FILE} ---\n{_tail(self.data_dir / STDIO_FILE, lines)}"
         )
 
+    @property
+    def registration_secret(self) -> str:
+        """The shared secret accounts are registered with (for `vecinos matrix setup`)."""
+        if self._secret is None:
+            raise HomeserverError("homeserver not started")
+        return self._secret
+
     def user_id(self, localpart: str) -> str:
         return f"@{localpart}:{self.server_name}"
 
@@ -317,31 +360,7 @@ class Homeserver:
         """Make an account with the shared-secret admin API (HMAC-SHA1 over the nonce)."""
         if self._secret is None:
             raise HomeserverError("homeserver not started")
-        url = f"{self.base_url}/_synapse/admin/v1/register"
-        timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            async with http.get(url) as resp:
-                if resp.status != 200:
-                    raise HomeserverError(f"register nonce: HTTP {resp.status}")
-                nonce = (await resp.json())["nonce"]
-            mac = hmac.new(self._secret.encode(), digestmod=hashlib.sha1)
-            for part in (nonce, username, password):
-                mac.update(part.encode("utf-8"))
-                mac.update(b"\x00")
-            mac.update(b"admin" if admin else b"notadmin")
-            body = {
-                "nonce": nonce,
-                "username": username,
-                "password": password,
-                "admin": admin,
-                "mac": mac.hexdigest(),
-            }
-            async with http.post(url, json=body) as resp:
-                data = await resp.json(content_type=None)
-                if resp.status != 200 or not isinstance(data, dict):
-                    errcode = data.get("errcode") if isinstance(data, dict) else None
-                    raise HomeserverError(f"register {username!r}: HTTP {resp.status} {errcode}")
-        return Registered(data["user_id"], data["access_token"], data["device_id"])
+        return await register_account(self.base_url, self._secret, username, password, admin)
 
     # -- internals --------------------------------------------------------
 

@@ -126,26 +126,109 @@ def cmd_run(args: argparse.Namespace) -> int:
                     f"port {port} on {host} is in use: choose another with --port"
                 ) from exc
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        federation = None
+        if config.matrix_enabled:
+            try:
+                federation = await _start_federation(node)
+            except CliError:
+                await runner.cleanup()
+                await node.close()
+                raise
         scheduler.start()
         print(f"{config.chapter_name}: serving on http://{host}:{port}/", flush=True)
-        if not config.matrix_enabled:
+        if federation is None:
             print(
-                f"Matrix is off: set [matrix] homeserver and user_id in {config.path} "
-                "to turn it on",
+                f"Matrix is off: run `vecinos matrix setup --data {data} ...` to turn it on",
                 flush=True,
             )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if federation is not None:
+            # `vecinos neighbors accept/remove` send SIGHUP: set up rooms now.
+            loop.add_signal_handler(signal.SIGHUP, federation.request_reconcile)
         await stop.wait()
         scheduler.shutdown(wait=False)
+        if federation is not None:
+            await federation.stop()
         await runner.cleanup()
         await node.close()
         print("stopped", flush=True)
 
     asyncio.run(main())
     return 0
+
+
+async def _start_federation(node):  # type: ignore[no-untyped-def]
+    from federation.chapter import ChapterFederation, FederationError
+    from federation.state import BotBusy
+
+    federation = ChapterFederation(node)
+    try:
+        await federation.start()
+    except (FederationError, BotBusy) as exc:
+        raise CliError(str(exc)) from exc
+    state = "connected" if federation.connected.is_set() else "homeserver unreachable, retrying"
+    print(f"Matrix: bot {federation.user_id} ({state})", flush=True)
+    return federation
+
+
+def _federation_command(job) -> int:  # type: ignore[no-untyped-def]
+    """Run a federation command (a coroutine returning lines) and print its lines."""
+    from federation.chapter import FederationError
+    from federation.neighbours import NeighbourError
+    from federation.setup import SetupError
+    from federation.state import BotBusy
+
+    try:
+        lines = asyncio.run(job)
+    except (FederationError, NeighbourError, SetupError, BotBusy) as exc:
+        raise CliError(str(exc)) from exc
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_matrix_setup(args: argparse.Namespace) -> int:
+    from federation.setup import setup_matrix
+
+    password = secret = None
+    if args.registration_secret_file:
+        try:
+            secret = Path(args.registration_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CliError(f"cannot read {args.registration_secret_file}: {exc.strerror}") from exc
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    data = _data(args)
+    check_data_dir(data)
+    return _federation_command(
+        setup_matrix(
+            data, args.homeserver, args.user, password=password, registration_secret=secret
+        )
+    )
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from federation import neighbours
+
+    data = _data(args)
+    check_data_dir(data)
+    if args.neighbors_command == "invite":
+        return _federation_command(neighbours.invite_command(data))
+    if args.neighbors_command == "accept":
+        return _federation_command(neighbours.accept_command(data, args.token, args.threshold))
+    if args.neighbors_command == "list":
+        return _federation_command(neighbours.list_command(data))
+    return _federation_command(neighbours.remove_command(data, args.chapter_id))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from federation.status import status_lines
+
+    data = _data(args)
+    check_data_dir(data)
+    return _federation_command(status_lines(data))
 
 
 async def _purge_job(node) -> None:  # type: ignore[no-untyped-def]
@@ -181,6 +264,44 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("name", help="a pseudonym: moderators are never shown publicly")
     m.add_argument("--data", required=True)
     m.set_defaults(func=cmd_moderator_add)
+
+    p = sub.add_parser("matrix", help="the chapter's Matrix bot")
+    msub = p.add_subparsers(dest="matrix_command", required=True)
+    m = msub.add_parser("setup", help="log the bot in once and create the chapter's rooms")
+    m.add_argument("--data", required=True)
+    m.add_argument("--homeserver", required=True, help="e.g. https://matrix.example.org")
+    m.add_argument("--user", required=True, help="the bot's Matrix ID, e.g. @vecinos:example.org")
+    how = m.add_mutually_exclusive_group(required=True)
+    how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    how.add_argument(
+        "--registration-secret-file",
+        help="register the bot with the homeserver's registration_shared_secret, read from FILE",
+    )
+    m.set_defaults(func=cmd_matrix_setup)
+
+    p = sub.add_parser("neighbors", aliases=["neighbours"], help="neighbouring chapters")
+    nsub = p.add_subparsers(dest="neighbors_command", required=True)
+    n = nsub.add_parser("invite", help="print this chapter's token for a neighbour")
+    n.add_argument("--data", required=True)
+    n = nsub.add_parser("accept", help="pin a neighbour from its token")
+    n.add_argument("token")
+    n.add_argument("--data", required=True)
+    n.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="lowest confidence this neighbour is sent (default: [federation] share_threshold)",
+    )
+    n = nsub.add_parser("list", help="the pinned neighbours and their rooms")
+    n.add_argument("--data", required=True)
+    n = nsub.add_parser("remove", help="forget a neighbour; the bot leaves its room")
+    n.add_argument("chapter_id")
+    n.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_neighbors)
+
+    p = sub.add_parser("status", help="homeserver, bot, outbox and alert counts")
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_status)
     return parser
 
 

@@ -8,6 +8,8 @@ and raises ConfigError naming the key and what is allowed.
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
@@ -186,6 +188,22 @@ SCHEMA: tuple[Key, ...] = (
         low=100,
         high=10_000_000,
     ),
+    Key(
+        "intake",
+        "max_neighbours",
+        100,
+        "nearby reports a new report is scored against (bounds the work of a flood)",
+        low=10,
+        high=10_000,
+    ),
+    Key(
+        "intake",
+        "max_rescored",
+        8,
+        "nearby reports re-scored when a report arrives or is decided",
+        low=1,
+        high=1000,
+    ),
     Key("intake", "max_description_chars", 1000, "longest description", low=50, high=10_000),
     Key("intake", "max_area_chars", 120, "longest area text", low=10, high=500),
     Key(
@@ -226,6 +244,13 @@ SCHEMA: tuple[Key, ...] = (
         "confidence from which an active cluster becomes an alert for neighbours",
         low=0.0,
         high=1.0,
+    ),
+    Key(
+        "federation",
+        "relay",
+        False,
+        "relay alerts accepted from a neighbour to the other neighbours (one hop; see "
+        "docs/federation.md)",
     ),
     Key("matrix", "homeserver", "", "homeserver URL of the chapter's bot; empty: Matrix is off"),
     Key("matrix", "user_id", "", "the bot's Matrix ID, e.g. @vecinos-bot:example.org"),
@@ -288,6 +313,51 @@ def render_template(overrides: dict[tuple[str, str], Any]) -> str:
         else:
             lines.append(f"# {key.name} = {_toml_value(key.default)}")
     return "\n".join(lines) + "\n"
+
+
+def set_values(path: Path, values: dict[tuple[str, str], Any]) -> None:
+    """Set keys in an existing config file, rewriting only their lines.
+
+    A key's line (commented out or not) in its section is replaced by
+    `key = value`; a key with no line is added at the end of its section.
+    Comments and every other line stay as the operator left them. The result
+    is validated before it replaces the file (same mode, atomically).
+    """
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for (section, name), value in values.items():
+        key = _BY_SECTION.get(section, {}).get(name)
+        if key is None:
+            raise ConfigError(f"unknown key [{section}] {name}")
+        line = f"{name} = {_toml_value(key.check(value))}"
+        start = next((i for i, t in enumerate(lines) if t.strip() == f"[{section}]"), None)
+        if start is None:
+            lines += ["", f"[{section}]", line]
+            continue
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+            len(lines),
+        )
+        pattern = re.compile(rf"^\s*(#\s*)?{re.escape(name)}\s*=")
+        found = next((i for i in range(start + 1, end) if pattern.match(lines[i])), None)
+        if found is None:
+            while end > start + 1 and not lines[end - 1].strip():
+                end -= 1
+            lines.insert(end, line)
+        else:
+            lines[found] = line
+    text = "\n".join(lines) + "\n"
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, path.stat().st_mode & 0o777)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        load_config(tmp)
+    except ConfigError:
+        tmp.unlink()
+        raise
+    os.replace(tmp, path)
 
 
 def _scoring_from(values: dict[str, Any]) -> ScoringConfig:

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from scoring.geo import distance_km
 from scoring.model import Place
 from scoring.text import normalize
 
@@ -63,6 +64,7 @@ class Gazetteer:
         # longest names first, so "otay mesa port of entry" wins over "otay mesa"
         self._by_length = sorted(self._names, key=len, reverse=True)
         self._highway_keys = {normalize(h): h for h in highways}
+        self._nearby: dict[tuple[str, float], tuple[str, ...]] = {}
 
     @classmethod
     def load(cls, path: Path) -> Gazetteer:
@@ -113,6 +115,24 @@ class Gazetteer:
         if area is not None:
             return AreaMatch(area.id, area.name, area)
         return AreaMatch("text:" + key, " ".join(text.split()), None)
+
+    def nearby(self, area_id: str, km: float) -> tuple[str, ...]:
+        """The area itself and every gazetteer area whose centroid is within `km` of it."""
+        key = (area_id, km)
+        found = self._nearby.get(key)
+        if found is None:
+            area = self.by_id.get(area_id)
+            if area is None:
+                found = (area_id,)
+            else:
+                others = sorted(
+                    (distance_km(area.place, other.place), other.id)
+                    for other in self.areas
+                    if other.id != area_id and distance_km(area.place, other.place) <= km
+                )
+                found = (area_id, *(other_id for _, other_id in others))
+            self._nearby[key] = found
+        return found
 
     def highway(self, text: str) -> str | None:
         """The chapter's spelling of a highway, or None when it is not on the list."""

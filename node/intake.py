@@ -12,6 +12,7 @@ the same commit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,18 +25,21 @@ from node.outcome import FieldError, ReportDraft
 from node.reports import (
     RETENTION_CLASS,
     AlertSettings,
+    Bounds,
+    Pool,
     apply_assessment,
     count_history,
     history_for,
     neighbourhood,
     new_id,
+    open_alert_clusters,
     refresh_alert,
     rescore_around,
 )
 from node.sources import Recent, RecentMemory
 from node.store import FollowUpRow, Report, to_hour
 from scoring.defaults import ScoringConfig
-from scoring.model import Channel, FollowUpKind, ReportType, Verdict
+from scoring.model import Channel, FollowUpKind, History, ReportType, Verdict
 from scoring.moderation import REASON_CODE, Moderation, moderate
 from scoring.review import review_reasons
 from scoring.text import fingerprint
@@ -168,6 +172,8 @@ class IntakeContext:
     memory: RecentMemory
     alerts: AlertSettings
     retention: dict[str, timedelta]
+    bounds: Bounds
+    nearby: Callable[[str], Sequence[str]]  # an area and its gazetteer neighbours, nearest first
 
 
 @dataclass(frozen=True)
@@ -208,9 +214,13 @@ def store_report(
         report.id,
         Recent(sources=sources, fingerprint=_fingerprint(valid.description), seen_at=now),
     )
-    pool = neighbourhood(session, area.id, place, hour, ctx.config)
+    pool = Pool(
+        neighbourhood(session, ctx.nearby(area.id), hour, ctx.config, ctx.bounds.max_neighbours),
+        ctx.memory,
+        now,
+    )
     history = history_for(session, area.id, hour)
-    assessment = apply_assessment(report, pool, ctx.memory, now, ctx.config, history)
+    assessment = apply_assessment(report, pool, now, ctx.config, history)
     reasons = review_reasons(assessment, len(valid.description or ""), valid.moderation, ctx.config)
     report.review_reasons = ",".join(reasons)
     report.in_review = bool(reasons)
@@ -220,12 +230,7 @@ def store_report(
         report.description_key = key_id.label()
     session.add(report)
     count_history(session, area.id, hour, reports=1)
-    session.flush()
-    touched = {(report.area_id, report.type)}
-    for row in rescore_around(session, report, ctx.memory, now, ctx.config):
-        touched.add((row.area_id, row.type))
-    for area_id, report_type in sorted(touched):
-        refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)
+    mark_unsettled(session, report, now)
     return Stored(report, tuple(reasons))
 
 
@@ -256,6 +261,50 @@ def store_follow_up(
                 report_id=report_id, kind=kind.value, hour=to_hour(now), by_moderator=by_moderator
             )
         )
-        session.flush()
-        refresh_alert(session, report.area_id, report.type, now, ctx.config, ctx.alerts)
+        mark_unsettled(session, report, now, rescore=False)
     return report
+
+
+UNSETTLED = "vecinos_unsettled"  # session.info: clusters whose neighbours and alert need a look
+
+
+def mark_unsettled(session: Session, report: Report, now: datetime, rescore: bool = True) -> None:
+    """Leave the cluster's re-scoring and alert to settle(), once per committed batch."""
+    pending = session.info.setdefault(UNSETTLED, {})
+    key = (report.area_id, report.type)
+    _, _, earlier = pending.get(key, (None, None, False))
+    pending[key] = (report.id, now, rescore or earlier)
+
+
+def settle(session: Session, ctx: IntakeContext) -> None:
+    """Before a batch commits: re-score around what changed and bring alerts up to date.
+
+    Runs once per cluster per batch, however many reports of the batch touched
+    it, and inside the batch's transaction, so an alert row commits together
+    with the reports that caused it.
+    """
+    pending = session.info.pop(UNSETTLED, {})
+    if not pending:
+        return
+    session.flush()
+    histories: dict[tuple[str, int], History] = {}
+    # A cluster's alert can change only if it has one open, or a report reached the threshold.
+    open_alerts = open_alert_clusters(session)
+    threshold = ctx.alerts.share_threshold
+    to_refresh: dict[tuple[str, str], datetime] = {}
+    for key, (report_id, now, rescore) in sorted(pending.items()):
+        center = session.get(Report, report_id)
+        if center is None:
+            continue
+        if not rescore or key in open_alerts or center.confidence >= threshold:
+            to_refresh[key] = now
+        if not rescore:
+            continue
+        for row in rescore_around(
+            session, center, ctx.memory, now, ctx.config, ctx.bounds, ctx.nearby, histories
+        ):
+            cluster = (row.area_id, row.type)
+            if cluster in open_alerts or row.confidence >= threshold:
+                to_refresh.setdefault(cluster, now)
+    for (area_id, report_type), now in sorted(to_refresh.items()):
+        refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from node.outcome import PublicReport
@@ -38,6 +38,7 @@ from scoring.model import (
 from scoring.score import assess, overridden_confidence, status_for
 
 KM_PER_DEGREE = 111.0
+ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
 OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
 HOURS_PER_WEEK = 168
 
@@ -115,23 +116,54 @@ def count_history(
 
 
 def neighbourhood(
-    session: Session, area_id: str, place: Place | None, hour: int, config: ScoringConfig
+    session: Session, area_ids: Sequence[str], hour: int, config: ScoringConfig, limit: int
 ) -> list[Report]:
-    """Reports that can be a neighbour of a neighbour: twice the radius and the window."""
+    """Reports that can be a neighbour of a neighbour, most recent first.
+
+    `area_ids` are the area and its gazetteer neighbours within twice the
+    radius, nearest first. Each area is read through its (area, hour) index
+    with its own limit (the area itself gets the whole `limit`), so the cost
+    stays bounded however many reports a flood has put in the window:
+    corroboration is capped, and the first few dozen carry all the evidence.
+    """
     span = 2 * window_hours(config)
-    in_time = and_(col(Report.hour) >= hour - span, col(Report.hour) <= hour + span)
-    nearby = col(Report.area_id) == area_id
-    if place is not None:
-        dlat = 2 * config.radius_km / KM_PER_DEGREE
-        dlon = dlat / max(0.1, math.cos(math.radians(place.lat)))
-        nearby = or_(
-            nearby,
-            and_(
-                col(Report.lat).between(place.lat - dlat, place.lat + dlat),
-                col(Report.lon).between(place.lon - dlon, place.lon + dlon),
-            ),
+    share = max(4, limit // max(1, len(area_ids) - 1))
+    params: dict[str, object] = {"low": hour - span, "high": hour + span}
+    parts = []
+    for index, area_id in enumerate(area_ids):
+        params[f"a{index}"] = area_id
+        params[f"n{index}"] = limit if index == 0 else share
+        parts.append(
+            f"SELECT id, hour FROM (SELECT id, hour FROM report WHERE area_id = :a{index} "
+            f"AND hour BETWEEN :low AND :high ORDER BY hour DESC LIMIT :n{index}) AS t{index}"
         )
-    return list(session.exec(select(Report).where(in_time, nearby)).all())
+    found = session.connection().execute(text(" UNION ALL ".join(parts)), params).all()
+    found.sort(key=lambda row: row[1], reverse=True)
+    ids = [row[0] for row in found[:limit]]
+    if not ids:
+        return []
+    rows = list(session.exec(select(Report).where(col(Report.id).in_(ids))).all())
+    rows.sort(key=lambda r: r.hour, reverse=True)
+    return rows
+
+
+class Pool:
+    """Reports around one place and hour, each turned into evidence once."""
+
+    def __init__(self, rows: list[Report], memory: RecentMemory, now: datetime) -> None:
+        self.rows = rows
+        self.memory = memory
+        self.now = now
+        self.evidence = {row.id: evidence_of(row, memory, now) for row in rows}
+
+    def of(self, row: Report) -> Evidence:
+        found = self.evidence.get(row.id)
+        if found is None or found.verdict != row.verdict:
+            found = self.evidence[row.id] = evidence_of(row, self.memory, self.now)
+        return found
+
+    def others(self, row: Report) -> list[Evidence]:
+        return [e for key, e in self.evidence.items() if key != row.id]
 
 
 def follow_ups_for(session: Session, report_ids: Iterable[str]) -> dict[str, list[FollowUp]]:
@@ -200,17 +232,10 @@ def public_view(
 
 
 def apply_assessment(
-    row: Report,
-    candidates: list[Report],
-    memory: RecentMemory,
-    now: datetime,
-    config: ScoringConfig,
-    history: History,
+    row: Report, pool: Pool, now: datetime, config: ScoringConfig, history: History
 ) -> Assessment:
-    """Score `row` against `candidates`, write the result into the row, return it."""
-    me = evidence_of(row, memory, now)
-    others = [evidence_of(c, memory, now) for c in candidates if c.id != row.id]
-    result = assess(me, others, history, now, config)
+    """Score `row` against the pool, write the result into the row, return it."""
+    result = assess(pool.of(row), pool.others(row), history, now, config)
     verdict = Verdict(row.verdict)
     row.confidence = overridden_confidence(result.confidence, verdict)
     row.status = status_for(level_for(row.confidence), verdict)
@@ -220,25 +245,55 @@ def apply_assessment(
 
 
 def rescore_around(
-    session: Session, center: Report, memory: RecentMemory, now: datetime, config: ScoringConfig
+    session: Session,
+    center: Report,
+    memory: RecentMemory,
+    now: datetime,
+    config: ScoringConfig,
+    bounds: Bounds,
+    nearby: Callable[[str], Sequence[str]],
+    histories: dict[tuple[str, int], History] | None = None,
 ) -> list[Report]:
-    """Re-score the reports near `center` (its arrival or verdict changes their evidence)."""
-    pool = neighbourhood(session, center.area_id, place_of(center), center.hour, config)
-    histories: dict[str, History] = {}
+    """Re-score the reports near `center` (its arrival or verdict changes their evidence).
+
+    At most bounds.max_rescored of them: the same area and type first (they
+    make the alert), then the most recent.
+    """
+    rows = neighbourhood(
+        session, nearby(center.area_id), center.hour, config, bounds.max_neighbours
+    )
+    pool = Pool(rows, memory, now)
+    window = window_hours(config)
+    near = [r for r in rows if r.id != center.id and abs(r.hour - center.hour) <= window]
+    near.sort(key=lambda r: (r.area_id != center.area_id or r.type != center.type, -r.hour))
+    histories = {} if histories is None else histories
     changed = []
-    for row in pool:
-        if row.id == center.id:
-            continue
-        if abs(row.hour - center.hour) > window_hours(config):
-            continue
-        if row.area_id not in histories:
-            histories[row.area_id] = history_for(session, row.area_id, row.hour)
+    for row in near[: bounds.max_rescored]:
+        key = (row.area_id, row.hour)
+        if key not in histories:
+            histories[key] = history_for(session, row.area_id, row.hour)
         before = (row.confidence, row.status, row.independent_sources)
-        apply_assessment(row, pool, memory, now, config, histories[row.area_id])
+        apply_assessment(row, pool, now, config, histories[key])
         if (row.confidence, row.status, row.independent_sources) != before:
             session.add(row)
             changed.append(row)
     return changed
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How much work one report may cause (node config [intake])."""
+
+    max_neighbours: int
+    max_rescored: int
+
+
+def open_alert_clusters(session: Session) -> set[tuple[str, str]]:
+    """(area, type) of every alert not yet withdrawn."""
+    rows = session.exec(
+        select(Alert.area_id, Alert.type).where(col(Alert.withdrawn).is_(False))
+    ).all()
+    return {(area_id, report_type) for area_id, report_type in rows}
 
 
 @dataclass(frozen=True)
@@ -264,9 +319,10 @@ def refresh_alert(
     now_hour = to_hour(now)
     horizon = now_hour - 48
     rows = session.exec(
-        select(Report).where(
-            Report.area_id == area_id, Report.type == report_type, col(Report.hour) >= horizon
-        )
+        select(Report)
+        .where(Report.area_id == area_id, Report.type == report_type, col(Report.hour) >= horizon)
+        .order_by(col(Report.hour).desc())
+        .limit(ALERT_CLUSTER_ROWS)
     ).all()
     follow_ups = follow_ups_for(session, [r.id for r in rows])
     live = []

@@ -23,7 +23,15 @@ from sqlmodel import Session, col, select
 
 from node.config import NodeConfig, load_config
 from node.gazetteer import DEFAULT_PATH, Gazetteer
-from node.intake import IntakeContext, IntakeLimits, store_follow_up, store_report, validate
+from node.intake import (
+    IntakeContext,
+    IntakeLimits,
+    mark_unsettled,
+    settle,
+    store_follow_up,
+    store_report,
+    validate,
+)
 from node.keys import KeyId, KeyRing
 from node.moderators import verify_moderator
 from node.outcome import (
@@ -46,12 +54,11 @@ from node.reports import (
     PUBLIC_DESCRIPTION_STATUSES,
     RETENTION_CLASS,
     AlertSettings,
+    Bounds,
     count_history,
     follow_ups_for,
     is_visible,
     public_view,
-    refresh_alert,
-    rescore_around,
 )
 from node.retention import PurgeCounts, purge
 from node.setup import KEYS_DIR, check_data_dir
@@ -112,7 +119,11 @@ class Node:
             database_url(data_dir, config.get("storage", "database_url")),
             config.get("storage", "sqlite_synchronous"),
         )
-        self.writer = Writer(self.engine, after_commit=self._after_commit)
+        self.writer = Writer(
+            self.engine,
+            before_commit=lambda session: settle(session, self.context),
+            after_commit=self._after_commit,
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self.keys = KeyRing(data_dir / KEYS_DIR)
         scoring = config.scoring
@@ -139,6 +150,10 @@ class Node:
             memory=self.memory,
             alerts=AlertSettings(config.chapter_id, config.get("federation", "share_threshold")),
             retention=self.retention,
+            nearby=lambda area_id: self.gazetteer.nearby(area_id, 2 * scoring.radius_km),
+            bounds=Bounds(
+                config.get("intake", "max_neighbours"), config.get("intake", "max_rescored")
+            ),
         )
         # Set whenever the outbox gets a row: federation's delivery loop awaits it.
         self.outbox_ready = asyncio.Event()
@@ -313,14 +328,7 @@ class Node:
             row.status = new.value
         row.in_review = False
         session.add(row)
-        session.flush()
-        touched = {(row.area_id, row.type)}
-        for other in rescore_around(session, row, self.memory, now, self.config.scoring):
-            touched.add((other.area_id, other.type))
-        for area_id, report_type in sorted(touched):
-            refresh_alert(
-                session, area_id, report_type, now, self.config.scoring, self.context.alerts
-            )
+        mark_unsettled(session, row, now)
         return True
 
     async def verify_moderator(self, name: str, password: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, LargeBinary, event
+from sqlalchemy import Engine, Index, LargeBinary, event
 from sqlmodel import Column, Field, SQLModel, create_engine
 
 DB_NAME = "vecinos.db"
@@ -29,9 +29,14 @@ def from_hour(hour: int) -> datetime:
 
 
 class Report(SQLModel, table=True):
+    # Neighbours are read per area, most recent first; alerts per area and type.
+    __table_args__ = (
+        Index("ix_report_area_hour", "area_id", "hour"),
+        Index("ix_report_area_type_hour", "area_id", "type", "hour"),
+    )
     id: str = Field(primary_key=True, max_length=16)
     type: str = Field(max_length=16)
-    area_id: str = Field(index=True, max_length=160)
+    area_id: str = Field(max_length=160)
     area_name: str = Field(max_length=160)
     area_known: bool
     lat: float | None = None

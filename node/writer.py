@@ -33,10 +33,15 @@ Job = tuple[Callable[[Session], Any], Future]
 
 class Writer:
     def __init__(
-        self, engine: Engine, after_commit: Callable[[dict[str, Any]], None] | None = None
+        self,
+        engine: Engine,
+        before_commit: Callable[[Session], None] | None = None,
+        after_commit: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        """`after_commit(session.info)` runs on the writer thread after each commit."""
+        """Hooks run on the writer thread: `before_commit(session)` once per batch,
+        inside its transaction; `after_commit(session.info)` once it committed."""
         self.engine = engine
+        self.before_commit = before_commit
         self.after_commit = after_commit
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="vecinos-writer", daemon=True)
@@ -85,6 +90,8 @@ class Writer:
                     except Exception as exc:  # one job's failure must not sink the batch
                         savepoint.rollback()
                         results.append((future, None, exc))
+                if self.before_commit is not None:
+                    self.before_commit(session)
                 session.commit()
                 info = dict(session.info)
         except Exception as exc:  # the commit itself failed: nothing was stored

@@ -1,0 +1,266 @@
+"""ChapterFederation: one chapter's Matrix side, built and started by `vecinos run`.
+
+It owns the bot (login restored from DATA/matrix, the bot lock held while it
+runs), the receiver, the delivery loop and the relayer, and it keeps the
+neighbours' federation rooms in step with the neighbours the node has
+pinned (`reconcile`, at start, on SIGHUP from `vecinos neighbors ...`, and
+on an invite):
+
+- a neighbour with no room yet: the chapter whose id sorts first creates an
+  encrypted, invite-only room (neutral name, no topic, retention as the
+  node's) and invites the other's bot; the other joins an invite from a
+  pinned neighbour's bot, and each records the room with the neighbour;
+- an invite from anyone else waits, unanswered (the inviter may become a
+  neighbour later); rooms of removed neighbours are left.
+
+If the homeserver is away at start, the node runs anyway and the bot keeps
+trying (backoff); the outbox waits in the node's database meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+from typing import Any
+
+from federation.bot import BotError, ChapterBot
+from federation.delivery import Delivery
+from federation.receiver import Receiver
+from federation.relay import Relayer
+from federation.state import BotLock, load_rooms, matrix_dir, save_rooms
+from node.keys import load_signing_key
+from node.service import Node
+from node.setup import KEYS_DIR
+
+log = logging.getLogger("vecinos.federation")
+
+# Bot counters worth keeping in the node's counters (for `vecinos status`).
+KEPT_BOT_COUNTERS = {
+    "undecryptable": "undecryptable",
+    "unencrypted_dropped": "rejected_unencrypted",
+    "handler_errors": "handler_errors",
+    "send_failures": "send_failures",
+    "devices_trusted": "devices_trusted",
+}
+START_RETRY_MAX = 30.0
+
+
+class FederationError(RuntimeError):
+    """Matrix is configured but cannot be used as it is (worded for the operator)."""
+
+
+def neutral_room_name() -> str:
+    """A room name that says nothing of the chapter's place or purpose."""
+    return f"room-{secrets.token_hex(3)}"
+
+
+def retention_ms(node: Node) -> int:
+    return int(node.config.get("retention", "unverified_hours")) * 3_600_000
+
+
+class ChapterFederation:
+    """The chapter's bot, receiver, delivery loop and relayer. start() / stop()."""
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        relay: bool | None = None,
+        send_timeout: float = 10.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.node = node
+        config = node.config
+        self.chapter_id = config.chapter_id
+        self.homeserver = config.get("matrix", "homeserver")
+        self.user_id = config.get("matrix", "user_id")
+        if not self.homeserver or not self.user_id:
+            raise FederationError("[matrix] homeserver and user_id are not set")
+        self.dir = matrix_dir(node.data_dir)
+        self.lock = BotLock(node.data_dir)
+        signing_key = load_signing_key(node.data_dir / KEYS_DIR)
+        self.bot = ChapterBot(
+            self.homeserver,
+            self.user_id,
+            self.dir,
+            send_timeout=send_timeout,
+            on_count=self._on_count,
+            on_invite=self._on_invite,
+        )
+        enabled = config.get("federation", "relay") if relay is None else relay
+        self.relayer = Relayer(
+            node, self.bot, self.chapter_id, signing_key, enabled=enabled, max_backoff=max_backoff
+        )
+        self.receiver = Receiver(node, self.chapter_id, self.relayer)
+        self.bot.on_alert = self.receiver.handle
+        self.delivery = Delivery(node, self.bot, signing_key, max_backoff=max_backoff)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconcile_lock = asyncio.Lock()
+        self.connected = asyncio.Event()
+
+    @property
+    def relay(self) -> bool:
+        return self.relayer.enabled
+
+    @relay.setter
+    def relay(self, on: bool) -> None:
+        self.relayer.enabled = on
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take the bot lock, restore the login, connect (or keep trying in the background)."""
+        self.lock.acquire()
+        try:
+            if not self.bot.credentials_path.exists():
+                raise FederationError(
+                    f"the bot has no login in {self.dir}: run `vecinos matrix setup --data "
+                    f"{self.node.data_dir} ...` first"
+                )
+            try:
+                await self.bot.login()
+            except BotError as exc:
+                raise FederationError(str(exc)) from exc
+            await self.receiver.seed()
+        except BaseException:
+            await self.bot.close()
+            self.lock.release()
+            raise
+        if not await self._connect_once():
+            log.warning("homeserver %s unreachable; the bot keeps trying", self.homeserver)
+            self._spawn(self._connect_forever(), "connect")
+
+    async def stop(self) -> None:
+        tasks, self._tasks = list(self._tasks), set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bot.close()
+        self.lock.release()
+
+    async def __aenter__(self) -> ChapterFederation:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"{name} {self.chapter_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _connect_once(self) -> bool:
+        try:
+            await self.bot.start()
+        except Exception as exc:
+            log.debug("first sync failed: %s", type(exc).__name__)
+            return False
+        try:
+            await self.reconcile()
+        except Exception as exc:  # rooms are set up again at the next reconcile
+            log.warning("room set-up incomplete: %s", type(exc).__name__)
+        self._spawn(self.delivery.run(), "delivery")
+        self._spawn(self.relayer.run(), "relay")
+        self.connected.set()
+        log.info("Matrix: %s connected", self.user_id)
+        return True
+
+    async def _connect_forever(self) -> None:
+        delay = 0.5
+        while not await self._connect_once():
+            await asyncio.sleep(delay)  # nothing to await: the homeserver is away
+            delay = min(delay * 2, START_RETRY_MAX)
+
+    # -- counters ---------------------------------------------------------------
+
+    def _on_count(self, name: str, n: int) -> None:
+        kept = KEPT_BOT_COUNTERS.get(name)
+        if kept is not None:
+            self._spawn(self._count(kept, n), "count")
+
+    async def _count(self, name: str, n: int) -> None:
+        try:
+            await self.node.count(name, n)
+        except Exception as exc:
+            log.error("counter %s not kept: %s", name, type(exc).__name__)
+
+    # -- rooms ------------------------------------------------------------------
+
+    def request_reconcile(self) -> None:
+        """Reconcile soon (the SIGHUP handler of `vecinos run`)."""
+        if self.connected.is_set():
+            self._spawn(self._reconcile_logged(), "reconcile")
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile()
+        except Exception as exc:
+            log.warning("room set-up incomplete: %s", type(exc).__name__)
+
+    def _on_invite(self, room_id: str, inviter: str) -> None:
+        # Runs inside a sync: joining waits for later syncs, so do it in a task.
+        self._spawn(self._reconcile_logged(), "invite")
+
+    async def reconcile(self) -> None:
+        """Create, join or invite so that every pinned neighbour shares a room with us."""
+        async with self._reconcile_lock:
+            neighbours = await self.node.neighbours()
+            client = self.bot.client
+            if client is None:
+                return
+            invites = self.bot.pending_invites()
+            for n in neighbours:
+                room = n.room_id
+                if room and room in client.rooms:
+                    if n.bot_user_id not in client.rooms[room].users:
+                        await self._invite(room, n.bot_user_id)
+                    continue
+                if room and room in invites:
+                    await self.bot.join(room)
+                    continue
+                offered = next((r for r, who in invites.items() if who == n.bot_user_id), None)
+                if offered is not None:
+                    await self.bot.join(offered)
+                    await self.node.save_neighbour(dataclasses.replace(n, room_id=offered))
+                    log.info("joined the federation room of neighbour %s", n.chapter_id)
+                elif self.chapter_id < n.chapter_id:
+                    made = await self.bot.create_room(
+                        name=neutral_room_name(),
+                        topic="",
+                        invite=[n.bot_user_id],
+                        retention_ms=retention_ms(self.node),
+                    )
+                    await self.node.save_neighbour(dataclasses.replace(n, room_id=made))
+                    log.info("created the federation room of neighbour %s", n.chapter_id)
+            await self._leave_removed()
+
+    async def _invite(self, room_id: str, user_id: str) -> None:
+        try:
+            await self.bot.invite(room_id, user_id)
+        except (BotError, TimeoutError) as exc:
+            log.warning("invite failed: %s", exc)
+
+    async def _leave_removed(self) -> None:
+        rooms = load_rooms(self.node.data_dir)
+        if not rooms.to_leave:
+            return
+        client = self.bot.client
+        left = []
+        for room_id in rooms.to_leave:
+            if client is not None and (room_id in client.rooms or room_id in client.invited_rooms):
+                try:
+                    await self.bot.leave(room_id)
+                except (BotError, TimeoutError) as exc:
+                    log.warning("leaving a removed neighbour's room failed: %s", exc)
+                    continue
+            left.append(room_id)
+        fresh = load_rooms(self.node.data_dir)
+        remaining = tuple(r for r in fresh.to_leave if r not in left)
+        save_rooms(self.node.data_dir, dataclasses.replace(fresh, to_leave=remaining))

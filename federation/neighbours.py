@@ -1,0 +1,173 @@
+"""`vecinos neighbors invite | accept | list | remove`: pinning neighbours by token.
+
+The exchange is two tokens, one each way, passed out of band (Signal, in
+person), and never needs the bot: these commands only write the node's
+database, so they are safe while the node runs (they then SIGHUP it, and it
+sets up the room at once; otherwise it does so at its next start).
+
+1. A: `vecinos neighbors invite` prints A's token: chapter id, bot Matrix ID,
+   signing key and its fingerprint (federation.wire.make_invite_token).
+2. B: `vecinos neighbors accept TOKEN_A` pins A's key and prints B's token.
+3. A: `vecinos neighbors accept TOKEN_B` pins B's key.
+4. How the federation room comes about: once both have pinned each other,
+   the chapter whose id sorts first creates an encrypted, invite-only room
+   and invites the other's bot, which joins because the inviter is a
+   pinned neighbour's bot. Both record the room with the neighbour. No room
+   id travels in a token: the room exists only between pinned neighbours.
+
+Operators read the fingerprints to each other over a second channel (a
+phone call): a token alone could have been swapped on the way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from signedjson.key import encode_verify_key_base64, get_verify_key
+
+from federation.state import load_rooms, notify_running_node, save_rooms
+from federation.wire import key_fingerprint, key_id, make_invite_token, parse_invite_token
+from node.keys import load_signing_key
+from node.outcome import Neighbour
+from node.service import Node, open_node
+from node.setup import KEYS_DIR
+
+
+class NeighbourError(RuntimeError):
+    """A neighbour command that cannot be done (worded for the operator)."""
+
+
+def own_token(node: Node) -> tuple[str, str]:
+    """This chapter's invite token and its key fingerprint."""
+    user_id = node.config.get("matrix", "user_id")
+    if not user_id:
+        raise NeighbourError(
+            f"the chapter has no Matrix bot yet: run `vecinos matrix setup --data "
+            f"{node.data_dir} ...` first"
+        )
+    verify_key = get_verify_key(load_signing_key(node.data_dir / KEYS_DIR))
+    return (
+        make_invite_token(node.config.chapter_id, user_id, verify_key),
+        key_fingerprint(verify_key),
+    )
+
+
+async def accept(node: Node, token: str, threshold: float | None = None) -> Neighbour:
+    """Pin the neighbour a token names (replacing an earlier pin of the same chapter)."""
+    try:
+        invite = parse_invite_token(token)
+    except ValueError as exc:
+        raise NeighbourError(f"that token cannot be used: {exc}") from None
+    if invite.chapter == node.config.chapter_id:
+        raise NeighbourError("that is this chapter's own token: send it to the neighbour")
+    if threshold is None:
+        threshold = float(node.config.get("federation", "share_threshold"))
+    if not 0.0 <= threshold <= 1.0:
+        raise NeighbourError("--threshold must be between 0 and 1")
+    earlier = {n.chapter_id: n for n in await node.neighbours()}.get(invite.chapter)
+    same_bot = earlier is not None and earlier.bot_user_id == invite.bot_user_id
+    neighbour = Neighbour(
+        chapter_id=invite.chapter,
+        bot_user_id=invite.bot_user_id,
+        key_id=key_id(invite.verify_key),
+        verify_key=encode_verify_key_base64(invite.verify_key),
+        fingerprint=invite.fingerprint,
+        room_id=earlier.room_id if earlier is not None and same_bot else "",
+        share_threshold=threshold,
+    )
+    await node.save_neighbour(neighbour)
+    return neighbour
+
+
+async def remove(node: Node, chapter_id: str) -> bool:
+    """Forget a neighbour; its room is left by the bot at its next reconcile."""
+    found = {n.chapter_id: n for n in await node.neighbours()}.get(chapter_id)
+    if found is None or not await node.remove_neighbour(chapter_id):
+        return False
+    if found.room_id:
+        rooms = load_rooms(node.data_dir)
+        if found.room_id not in rooms.to_leave:
+            save_rooms(
+                node.data_dir,
+                dataclasses.replace(rooms, to_leave=(*rooms.to_leave, found.room_id)),
+            )
+    return True
+
+
+def describe(n: Neighbour) -> str:
+    room = n.room_id or "no room yet"
+    return (
+        f"{n.chapter_id}  bot {n.bot_user_id}  key {n.fingerprint}  "
+        f"threshold {n.share_threshold:g}  room {room}"
+    )
+
+
+# -- the commands: each returns the lines to print -----------------------------
+
+
+def _told_node(data_dir: Path) -> str:
+    if notify_running_node(data_dir):
+        return "the running node sets up the federation room now"
+    return "the node sets up the federation room when it next starts (`vecinos run`)"
+
+
+async def invite_command(data_dir: Path) -> list[str]:
+    node = await open_node(data_dir)
+    try:
+        token, fingerprint = own_token(node)
+    finally:
+        await node.close()
+    return [
+        token,
+        "",
+        "Send this token to the neighbouring chapter's operator. They run:",
+        "  vecinos neighbors accept TOKEN --data THEIR_DATA",
+        "which prints their token; run `vecinos neighbors accept THEIR_TOKEN` here.",
+        f"Read them this key fingerprint by phone to check it arrived intact: {fingerprint}",
+    ]
+
+
+async def accept_command(data_dir: Path, token: str, threshold: float | None) -> list[str]:
+    node = await open_node(data_dir)
+    try:
+        neighbour = await accept(node, token, threshold)
+        mine, fingerprint = own_token(node)
+    finally:
+        await node.close()
+    return [
+        f"pinned neighbour {neighbour.chapter_id} (bot {neighbour.bot_user_id})",
+        f"  check its key fingerprint with its operator by phone: {neighbour.fingerprint}",
+        f"  it is sent alerts from confidence {neighbour.share_threshold:g}",
+        _told_node(data_dir),
+        "",
+        "If they have not accepted this chapter yet, send them this token:",
+        mine,
+        f"(this chapter's fingerprint: {fingerprint})",
+    ]
+
+
+async def list_command(data_dir: Path) -> list[str]:
+    node = await open_node(data_dir)
+    try:
+        neighbours = await node.neighbours()
+    finally:
+        await node.close()
+    if not neighbours:
+        return ["no neighbours yet: `vecinos neighbors invite` starts an exchange"]
+    return [describe(n) for n in sorted(neighbours, key=lambda n: n.chapter_id)]
+
+
+async def remove_command(data_dir: Path, chapter_id: str) -> list[str]:
+    node = await open_node(data_dir)
+    try:
+        removed = await remove(node, chapter_id)
+    finally:
+        await node.close()
+    if not removed:
+        raise NeighbourError(f"no neighbour {chapter_id!r}: see `vecinos neighbors list`")
+    notify_running_node(data_dir)
+    return [
+        f"removed neighbour {chapter_id}: its alerts are refused from now on, and the bot "
+        "leaves its room"
+    ]

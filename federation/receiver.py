@@ -1,0 +1,159 @@
+"""The receiver: what the bot decrypts in a federation room becomes a stored alert, or a count.
+
+An event is accepted only when all of these hold: it is in a neighbour's
+federation room and its Matrix sender is that neighbour's bot; it verifies
+(federation.wire.verify_event) against the neighbours' pinned keys, with
+this chapter's clock, and is not a replay (one seen store, seeded from the
+node's stored seqs, shared by direct alerts and relays); a direct alert is
+signed by that same neighbour, and a relay by it as the relayer. Then the
+node stores it (node.receive_alert) and, for a direct alert with bridging
+on, the relayer sends it onward.
+
+Everything else is dropped and counted as `rejected_<reason>` in the node's
+counters. Nothing here raises into the bot and nothing logs content: a
+stranger's event costs a counter increment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nacl.signing import VerifyKey
+from signedjson.key import decode_verify_key_base64
+
+from federation.relay import Relayer
+from federation.wire import (
+    CLOCK_SKEW,
+    MAX_LIFETIME,
+    Accepted,
+    Alert,
+    MemorySeenStore,
+    Rejected,
+    verify_event,
+)
+from node.outcome import Neighbour, ReceivedAlert
+from node.service import Node
+
+log = logging.getLogger("vecinos.federation.receiver")
+
+WRONG_SENDER = "wrong_sender"  # a neighbour's bot posting an alert signed by someone else
+PRUNE_EVERY = 256
+
+
+def pinned_key(n: Neighbour) -> VerifyKey | None:
+    """The neighbour's pinned Ed25519 key, or None if the stored one is unusable."""
+    try:
+        alg, version = n.key_id.split(":", 1)
+        return decode_verify_key_base64(alg, version, n.verify_key)
+    except Exception:
+        return None
+
+
+def received(alert: Alert, relayed_by: str | None) -> ReceivedAlert:
+    return ReceivedAlert(
+        chapter=alert.chapter,
+        alert_id=alert.alert_id,
+        seq=alert.seq,
+        relayed_by=relayed_by,
+        type=str(alert.type),
+        area=alert.area,
+        lat=alert.lat,
+        lon=alert.lon,
+        highway=alert.highway,
+        hour=alert.hour,
+        level=alert.level,
+        confidence=alert.confidence,
+        reports=alert.reports,
+        still_active=alert.still_active,
+        expires=alert.expires,
+    )
+
+
+@dataclass(frozen=True)
+class _Neighbours:
+    by_room: Mapping[str, Neighbour]
+    keys: Mapping[str, VerifyKey]
+
+
+class Receiver:
+    """Handles the bot's on_alert; call seed() once before the bot starts."""
+
+    def __init__(self, node: Node, chapter_id: str, relayer: Relayer | None = None) -> None:
+        self.node = node
+        self.chapter_id = chapter_id
+        self.relayer = relayer
+        self.seen = MemorySeenStore()
+        self._accepted = 0
+
+    async def seed(self) -> None:
+        """Remember the seqs already stored, so a replay after a restart is refused too."""
+        keep_until = self.node.clock() + MAX_LIFETIME + CLOCK_SKEW
+        for (chapter, alert_id), seq in (await self.node.latest_seqs()).items():
+            self.seen.record(chapter, alert_id, seq, keep_until)
+
+    async def _neighbours(self) -> _Neighbours:
+        # Read every time: `vecinos neighbors accept/remove` may change them while we run.
+        neighbours = await self.node.neighbours()
+        keys = {}
+        for n in neighbours:
+            key = pinned_key(n)
+            if key is not None:
+                keys[n.chapter_id] = key
+        return _Neighbours({n.room_id: n for n in neighbours if n.room_id}, keys)
+
+    async def handle(self, room_id: str, sender: str, event_type: str, content: Any) -> None:
+        """The bot's on_alert. Never raises."""
+        try:
+            reason = await self._handle(room_id, sender, event_type, content)
+        except Exception as exc:  # the node's DB, most likely
+            log.error("received alert not handled: %s", type(exc).__name__)
+            reason = "error"
+        if reason is not None:
+            await self._count(f"rejected_{reason}")
+
+    async def _count(self, name: str) -> None:
+        try:
+            await self.node.count(name)
+        except Exception as exc:
+            log.error("counter %s not kept: %s", name, type(exc).__name__)
+
+    async def _handle(self, room_id: str, sender: str, event_type: str, content: Any) -> str | None:
+        """Returns the rejection reason, or None once the alert is stored."""
+        known = await self._neighbours()
+        neighbour = known.by_room.get(room_id)
+        if neighbour is None or sender != neighbour.bot_user_id:
+            return "not_neighbour"
+        now: datetime = self.node.clock()
+        verdict = verify_event(
+            event_type,
+            content,
+            known.keys,
+            now,
+            self.seen,
+            record=False,
+            self_chapter=self.chapter_id,
+        )
+        if isinstance(verdict, Rejected):
+            return verdict.reason.value
+        assert isinstance(verdict, Accepted)
+        alert = verdict.alert
+        signer = verdict.relayed_by or alert.chapter
+        if signer != neighbour.chapter_id:
+            return WRONG_SENDER
+        if not await self.node.receive_alert(received(alert, verdict.relayed_by)):
+            self.seen.record(alert.chapter, alert.alert_id, alert.seq, alert.expires)
+            return "replayed"
+        self.seen.record(alert.chapter, alert.alert_id, alert.seq, alert.expires)
+        await self._count("alerts_received" if verdict.relayed_by is None else "relays_received")
+        self._accepted += 1
+        if self._accepted % PRUNE_EVERY == 0:
+            self.seen.forget_expired(now)
+        if verdict.relayed_by is None and self.relayer is not None:
+            key = known.keys.get(alert.chapter)
+            if key is not None:
+                self.relayer.offer(content, alert, room_id, key)
+        return None

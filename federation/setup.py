@@ -1,0 +1,131 @@
+"""`vecinos matrix setup`: log the chapter's bot in once and create the chapter's rooms.
+
+Logs in with a password (a new device, once) or registers the account with
+the homeserver's registration shared secret; the login is kept in
+DATA/matrix/matrix-credentials.json (0600) and every later start restores
+it. Creates the member room and the responders room, encrypted and
+invite-only, with an m.room.retention policy equal to [retention]
+unverified_hours, and neutral names ("room-7f3a9c") and no topic: the
+homeserver stores names and topics in clear. Their ids go to
+DATA/matrix/rooms.json; [matrix] homeserver and user_id go to vecinos.toml.
+Re-running it is safe: it reuses the login and the rooms it finds.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+import aiohttp
+
+from federation.bot import BotError, ChapterBot
+from federation.chapter import neutral_room_name
+from federation.homeserver import HomeserverError, register_account
+from federation.state import BotLock, ChapterRooms, load_rooms, matrix_dir, save_rooms
+from node.config import load_config, set_values
+from node.setup import check_data_dir
+
+_USER_RE = re.compile(r"@([a-z0-9._=/+-]+):([A-Za-z0-9.:\[\]-]+)")
+
+
+class SetupError(RuntimeError):
+    """Set-up cannot go on (worded for the operator)."""
+
+
+async def _check_homeserver(url: str) -> None:
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(f"{url}/_matrix/client/versions") as resp,
+        ):
+            if resp.status != 200:
+                raise SetupError(f"{url} answers HTTP {resp.status}: is it a Matrix homeserver?")
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise SetupError(f"cannot reach the homeserver at {url} ({type(exc).__name__})") from None
+
+
+async def _log_in(
+    bot: ChapterBot, localpart: str, password: str | None, registration_secret: str | None
+) -> str:
+    if bot.credentials_path.exists():
+        return await bot.login()  # restored: no second device
+    if registration_secret:
+        # The account's password is never needed again (the login is restored
+        # from the credentials file); the homeserver admin can reset it.
+        try:
+            reg = await register_account(
+                bot.homeserver_url, registration_secret, localpart, secrets.token_urlsafe(24)
+            )
+        except HomeserverError as exc:
+            raise SetupError(
+                f"registration failed ({exc}); if the account exists, use --password-stdin"
+            ) from None
+        if reg.user_id != bot.user_id:
+            raise SetupError(f"the homeserver registered {reg.user_id}, not {bot.user_id}")
+        return await bot.login(access_token=reg.access_token, device_id=reg.device_id)
+    if password:
+        return await bot.login(password)
+    raise SetupError("give the bot's password (--password-stdin) or --registration-secret-file")
+
+
+async def _ensure_room(bot: ChapterBot, room_id: str, retention_ms: int) -> str:
+    assert bot.client is not None
+    if room_id and room_id in bot.client.rooms:
+        return room_id
+    return await bot.create_room(name=neutral_room_name(), topic="", retention_ms=retention_ms)
+
+
+async def setup_matrix(
+    data_dir: Path,
+    homeserver: str,
+    user_id: str,
+    *,
+    password: str | None = None,
+    registration_secret: str | None = None,
+) -> list[str]:
+    """Do the set-up; returns the lines to print (what the homeserver admin must do)."""
+    config = load_config(check_data_dir(data_dir))
+    homeserver = homeserver.rstrip("/")
+    if not homeserver.startswith(("http://", "https://")):
+        raise SetupError("--homeserver must be a URL, e.g. https://matrix.example.org")
+    match = _USER_RE.fullmatch(user_id)
+    if match is None:
+        raise SetupError("--user must be a Matrix ID such as @vecinos-bot:example.org")
+    await _check_homeserver(homeserver)
+    retention = int(config.get("retention", "unverified_hours")) * 3_600_000
+    with BotLock(data_dir):
+        bot = ChapterBot(homeserver, user_id, matrix_dir(data_dir))
+        try:
+            device = await _log_in(bot, match.group(1), password, registration_secret)
+            await bot.start()
+            old = load_rooms(data_dir)
+            rooms = ChapterRooms(
+                member_room=await _ensure_room(bot, old.member_room, retention),
+                responders_room=await _ensure_room(bot, old.responders_room, retention),
+                to_leave=old.to_leave,
+            )
+            save_rooms(data_dir, rooms)
+        except BotError as exc:
+            raise SetupError(str(exc)) from None
+        finally:
+            await bot.close()
+    set_values(config.path, {("matrix", "homeserver"): homeserver, ("matrix", "user_id"): user_id})
+    admin_api = f"{homeserver}/_synapse/admin/v1/users/{user_id}/override_ratelimit"
+    return [
+        f"bot {user_id} ready, device {device}",
+        f"  login and crypto store: {matrix_dir(data_dir)} (back it up with the data dir)",
+        f"  member room:     {rooms.member_room}",
+        f"  responders room: {rooms.responders_room}",
+        f"  config: [matrix] homeserver and user_id set in {config.path}",
+        "",
+        "Ask the homeserver's admin to do two things (Synapse):",
+        "  1. exempt the bot from rate limits (else alerts crawl at ~0.2 per second):",
+        "       curl -X POST -H 'Authorization: Bearer ADMIN_TOKEN' -d '{}' \\",
+        f"         '{admin_api}'",
+        "  2. enable retention, so the homeserver purges the rooms as the node does;",
+        "     in homeserver.yaml:  retention: {enabled: true}",
+        "",
+        "next: vecinos neighbors invite --data DIR  (see docs/federation.md), then vecinos run",
+    ]

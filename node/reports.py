@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from node.outcome import PublicReport
 from node.sources import RecentMemory
-from node.store import Alert, AreaHour, FollowUpRow, OutboxAlert, Report, from_hour, to_hour
+from node.store import Alert, FollowUpRow, OutboxAlert, Report, from_hour, to_hour
 from scoring.decay import decay, visible
 from scoring.defaults import ScoringConfig, level_for
 from scoring.model import (
@@ -35,7 +35,7 @@ from scoring.model import (
     ReportType,
     Verdict,
 )
-from scoring.score import assess, overridden_confidence, status_for
+from scoring.score import assess, match_similarity, overridden_confidence, status_for
 
 KM_PER_DEGREE = 111.0
 ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
@@ -91,28 +91,48 @@ def hour_of_week(hour: int) -> int:
     return moment.weekday() * 24 + moment.hour
 
 
+# Hot-path statements as plain SQL (valid in SQLite and PostgreSQL): building
+# the same queries as SQLAlchemy expressions costs more than running them.
+HISTORY_SQL = text(
+    "SELECT"
+    " COALESCE(SUM(CASE WHEN hour_of_week IN (:w0, :w1, :w2) THEN confirmed ELSE 0 END), 0),"
+    " COALESCE(SUM(confirmed), 0),"
+    " COALESCE(SUM(reports), 0),"
+    " COALESCE(SUM(CASE WHEN hour_of_week % 24 IN (:d0, :d1, :d2) THEN reports ELSE 0 END), 0)"
+    " FROM area_hour WHERE area_id = :area"
+)
+COUNT_HISTORY_SQL = text(
+    "INSERT INTO area_hour (area_id, hour_of_week, reports, confirmed)"
+    " VALUES (:area, :how, :reports, :confirmed)"
+    " ON CONFLICT (area_id, hour_of_week) DO UPDATE SET"
+    " reports = area_hour.reports + excluded.reports,"
+    " confirmed = CASE WHEN area_hour.confirmed + excluded.confirmed < 0 THEN 0"
+    " ELSE area_hour.confirmed + excluded.confirmed END"
+)
+
+
 def history_for(session: Session, area_id: str, hour: int) -> History:
     """The area's past from its hour-of-week counters (which hold no report)."""
-    rows = session.exec(select(AreaHour).where(AreaHour.area_id == area_id)).all()
     how = hour_of_week(hour)
-    near_week = {(how + d) % HOURS_PER_WEEK for d in (-1, 0, 1)}
-    near_day = {(how % 24 + d) % 24 for d in (-1, 0, 1)}
-    return History(
-        confirmed_same_hour_of_week=sum(r.confirmed for r in rows if r.hour_of_week in near_week),
-        confirmed_in_area=sum(r.confirmed for r in rows),
-        reports_in_area=sum(r.reports for r in rows),
-        reports_same_hour_of_day=sum(r.reports for r in rows if r.hour_of_week % 24 in near_day),
-    )
+    params: dict[str, object] = {"area": area_id}
+    for d in (-1, 0, 1):
+        params[f"w{d + 1}"] = (how + d) % HOURS_PER_WEEK
+        params[f"d{d + 1}"] = (how % 24 + d) % 24
+    totals = session.connection().execute(HISTORY_SQL, params).one()
+    return History(*(int(total) for total in totals))
 
 
 def count_history(
     session: Session, area_id: str, hour: int, reports: int = 0, confirmed: int = 0
 ) -> None:
-    key = (area_id, hour_of_week(hour))
-    row = session.get(AreaHour, key) or AreaHour(area_id=key[0], hour_of_week=key[1])
-    row.reports += reports
-    row.confirmed = max(0, row.confirmed + confirmed)
-    session.add(row)
+    """Add to the area's counters for this hour of week (confirmed never drops below 0)."""
+    params = {
+        "area": area_id,
+        "how": hour_of_week(hour),
+        "reports": reports,
+        "confirmed": confirmed,
+    }
+    session.connection().execute(COUNT_HISTORY_SQL, params)
 
 
 def neighbourhood(
@@ -264,7 +284,14 @@ def rescore_around(
     )
     pool = Pool(rows, memory, now)
     window = window_hours(config)
-    near = [r for r in rows if r.id != center.id and abs(r.hour - center.hour) <= window]
+    me = pool.of(center)
+    near = [
+        r
+        for r in rows
+        if r.id != center.id
+        and abs(r.hour - center.hour) <= window
+        and match_similarity(me, pool.of(r), config) > 0
+    ]
     near.sort(key=lambda r: (r.area_id != center.area_id or r.type != center.type, -r.hour))
     histories = {} if histories is None else histories
     changed = []

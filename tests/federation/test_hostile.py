@@ -11,6 +11,7 @@ real node sends a good alert, and B stores it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,21 @@ def alert(chapter: str, key: Any, now, **over: Any) -> dict:
     return build_alert(chapter=chapter, signing_key=key, **fields)
 
 
+@pytest.fixture
+async def dirty_homeserver(tmp_path: Path) -> AsyncIterator[Homeserver]:
+    """A homeserver of its own: the plain-text event below stays in its database."""
+    hs = Homeserver(tmp_path / "synapse")
+    await hs.start()
+    try:
+        yield hs
+    finally:
+        await hs.stop()
+
+
 async def test_hostile_events_are_refused_counted_and_the_bot_survives(
-    homeserver: Homeserver, tmp_path: Path, clock
+    dirty_homeserver: Homeserver, tmp_path: Path, clock
 ) -> None:
+    homeserver = dirty_homeserver
     a = await make_site(homeserver, tmp_path, "a", clock, password=PASSWORD)
     b = await make_site(homeserver, tmp_path, "b", clock)
     mallory = Attacker(homeserver, a.user_id, tmp_path / "mallory")

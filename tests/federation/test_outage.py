@@ -83,7 +83,13 @@ async def test_outage_loses_nothing_and_duplicates_nothing(tmp_path: Path, clock
         assert len(await a.node.pending_alerts(limit=1000)) > 0
 
         await hs.start()
-        counters = await b.wait_counter("alerts_received", rows, timeout=120)
+        try:
+            counters = await b.wait_counter("alerts_received", rows, timeout=120)
+        except TimeoutError:
+            raise AssertionError(
+                f"A {await a.node.counters()} {a.fed.bot.stats}; "
+                f"B {await b.node.counters()} {b.fed.bot.stats}"
+            ) from None
         got = [r for r in await b.node.received_alerts() if r.chapter == a.chapter_id]
         assert len(got) == 100  # every alert, at its latest seq
         assert counters["alerts_received"] == rows  # every seq exactly once...

@@ -11,46 +11,16 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from federation_harness import MEASURED, WAIT, make_chapter, run_blocking
+from federation_harness import MEASURED, WAIT, make_chapter
 
-from federation.homeserver import Homeserver, free_port
+from federation.homeserver import Homeserver
 from federation.wire import Accepted, MemorySeenStore, build_alert, new_alert_id, verify_alert
 
 pytestmark = pytest.mark.synapse
-
-
-@pytest.fixture(scope="module")
-def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Homeserver, ...]]:
-    p1, p2 = free_port(), free_port()
-    names = [f"127.0.0.1:{p1}", f"127.0.0.1:{p2}"]
-    servers = tuple(
-        Homeserver(
-            tmp_path_factory.mktemp(f"synapse-fed{i}"),
-            federating=True,
-            federation_port=port,
-            federation_peers=names,
-        )
-        for i, port in enumerate((p1, p2))
-    )
-
-    async def start_all() -> None:
-        for hs in servers:
-            await hs.start()
-
-    async def stop_all() -> None:
-        for hs in servers:
-            await hs.stop()
-
-    try:
-        run_blocking(start_all)
-        yield servers
-    finally:
-        run_blocking(stop_all)
 
 
 def files_containing(root: Path, needle: bytes) -> list[str]:

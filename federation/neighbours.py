@@ -26,6 +26,7 @@ from pathlib import Path
 
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
+from federation.chapter import ChapterFederation
 from federation.state import load_rooms, notify_running_node, save_rooms
 from federation.wire import key_fingerprint, key_id, make_invite_token, parse_invite_token
 from node.keys import load_signing_key
@@ -93,6 +94,28 @@ async def remove(node: Node, chapter_id: str) -> bool:
                 dataclasses.replace(rooms, to_leave=(*rooms.to_leave, found.room_id)),
             )
     return True
+
+
+async def link(x: ChapterFederation, y: ChapterFederation, timeout: float = 30.0) -> str:
+    """Make two running chapters of one process neighbours (the demo, tests, benchmarks).
+
+    The same exchange as the commands (each pins the other's token), then
+    the rooms are set up at once instead of on SIGHUP. Returns the room id.
+    """
+    await accept(y.node, own_token(x.node)[0])
+    await accept(x.node, own_token(y.node)[0])
+    first, second = sorted((x, y), key=lambda f: f.chapter_id)
+    await first.reconcile()  # creates the room and invites `second`'s bot
+    [mine] = [n for n in await first.node.neighbours() if n.chapter_id == second.chapter_id]
+    room = mine.room_id
+    client = second.bot.client
+    if not room or client is None:
+        raise NeighbourError("the federation room was not created")
+    # `second` joins on the invite by itself (its on_invite runs a reconcile)...
+    await second.bot.wait_until(lambda: room in client.rooms, timeout)
+    await first.bot.wait_for_member(room, second.user_id, timeout)
+    await second.reconcile()  # ...and this waits for that reconcile to finish
+    return room
 
 
 def describe(n: Neighbour) -> str:

@@ -191,7 +191,7 @@ SCHEMA: tuple[Key, ...] = (
     Key(
         "intake",
         "max_neighbours",
-        100,
+        50,
         "nearby reports a new report is scored against (bounds the work of a flood)",
         low=10,
         high=10_000,

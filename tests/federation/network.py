@@ -19,7 +19,7 @@ from typing import Any
 
 from federation.chapter import ChapterFederation
 from federation.homeserver import Homeserver
-from federation.neighbours import accept, own_token
+from federation.neighbours import link
 from federation.setup import setup_matrix
 from node.outcome import Accepted, ReceivedAlert, ReportDraft, SourceRef
 from node.service import Node, open_node
@@ -145,20 +145,8 @@ async def make_site(
 
 async def connect(x: Site, y: Site) -> str:
     """Exchange tokens both ways, let the nodes set up their room; returns its id."""
-    await accept(y.node, own_token(x.node)[0])
-    await accept(x.node, own_token(y.node)[0])
-    first, second = sorted((x, y), key=lambda s: s.chapter_id)
-    await second.fed.reconcile()  # nothing to do yet: `first` makes the room
-    await first.fed.reconcile()
-    [mine] = [n for n in await first.node.neighbours() if n.chapter_id == second.chapter_id]
-    room = mine.room_id
-    assert room
-    client = second.fed.bot.client
-    assert client is not None
-    # `second` joins on the invite by itself (its on_invite runs a reconcile).
-    await second.fed.bot.wait_until(lambda: room in client.rooms, WAIT)
-    await first.fed.bot.wait_for_member(room, second.user_id, WAIT)
-    await second.fed.reconcile()  # waits for the invite's reconcile to finish
-    [theirs] = [n for n in await second.node.neighbours() if n.chapter_id == first.chapter_id]
-    assert theirs.room_id == room
+    room = await link(x.fed, y.fed, WAIT)
+    for me, other in ((x, y), (y, x)):
+        [n] = [n for n in await me.node.neighbours() if n.chapter_id == other.chapter_id]
+        assert n.room_id == room
     return room

@@ -44,9 +44,11 @@ from nio import (
     LoginResponse,
     MatrixRoom,
     MegolmEvent,
+    MessageDirection,
     RoomCreateError,
     RoomInviteError,
     RoomLeaveResponse,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendError,
     RoomVisibility,
@@ -68,6 +70,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("vecinos.federation.bot")
+
+# A sync hands over at most this many events per room; more (a busy spell, a
+# restart) makes its timeline "limited", and the gap is fetched page by page.
+SYNC_FILTER = {"room": {"timeline": {"limit": 100}}}
+GAP_PAGE = 100
+GAP_PAGES = 50
 
 CREDENTIALS_FILE = "matrix-credentials.json"
 STORE_DIR = "crypto-store"
@@ -151,6 +159,7 @@ class ChapterBot:
         self._send_lock = asyncio.Lock()
         self._synced = asyncio.Condition()
         self._sync_count = 0
+        self._batch: list[tuple[str, Any]] = []  # (room id, event) of the sync in progress
 
     def _count(self, name: str, n: int = 1) -> None:
         setattr(self.stats, name, getattr(self.stats, name) + n)
@@ -269,10 +278,12 @@ class ChapterBot:
         client = self._need_client()
         if self._sync_task is not None:
             return
-        resp = await client.sync(timeout=0, full_state=True)
+        since = client.next_batch or client.loaded_sync_token
+        self._batch.clear()
+        resp = await client.sync(timeout=0, full_state=True, sync_filter=SYNC_FILTER)
         if not isinstance(resp, SyncResponse):
             raise BotError(f"first sync failed: {getattr(resp, 'status_code', '?')}")
-        await self._after_sync()
+        await self._after_sync(resp, since)
         self._sync_task = asyncio.create_task(self._sync_loop(), name=f"sync {self.user_id}")
 
     async def close(self) -> None:
@@ -303,9 +314,11 @@ class ChapterBot:
         failing = False
         while True:
             try:
-                resp = await client.sync(timeout=self.sync_timeout_ms)
+                since = client.next_batch
+                self._batch.clear()
+                resp = await client.sync(timeout=self.sync_timeout_ms, sync_filter=SYNC_FILTER)
                 if isinstance(resp, SyncResponse):
-                    await self._after_sync()
+                    await self._after_sync(resp, since)
                     if failing:
                         log.warning("sync recovered")
                     delay, failing = 0.2, False
@@ -322,9 +335,14 @@ class ChapterBot:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 3.0)
 
-    async def _after_sync(self) -> None:
-        """What nio's sync_forever does between syncs, then trust on first use."""
+    async def _after_sync(self, resp: SyncResponse, since: str | None) -> None:
+        """Hand over the sync's events (gaps filled first), then what nio's
+        sync_forever does between syncs, then trust on first use."""
         client = self._need_client()
+        gaps = await self._fill_gaps(resp, since)
+        batch, self._batch = self._batch, []
+        for room_id, event in [*gaps, *batch]:
+            await self._dispatch(room_id, event)
         await client.send_to_device_messages()
         if client.should_upload_keys:
             await client.keys_upload()
@@ -336,6 +354,41 @@ class ChapterBot:
         async with self._synced:
             self._sync_count += 1
             self._synced.notify_all()
+
+    async def _fill_gaps(self, resp: SyncResponse, since: str | None) -> list[tuple[str, Any]]:
+        """The events a "limited" sync left out, oldest first (none on the very first sync).
+
+        When more events arrived in a room than the sync's timeline limit,
+        Synapse sends only the latest ones; nio does not fetch the rest. They
+        are fetched here, back from the timeline's prev_batch to the previous
+        sync's token, so no alert is skipped after a busy spell or a restart.
+        """
+        client = self._need_client()
+        found: list[tuple[str, Any]] = []
+        if since is None:
+            return found
+        for room_id, info in resp.rooms.join.items():
+            if not info.timeline.limited or not info.timeline.prev_batch:
+                continue
+            events: list[Any] = []
+            start: str | None = info.timeline.prev_batch
+            for _ in range(GAP_PAGES):
+                page = await client.room_messages(
+                    room_id, start, end=since, direction=MessageDirection.back, limit=GAP_PAGE
+                )
+                if not isinstance(page, RoomMessagesResponse):
+                    self._count("gap_fill_errors")
+                    log.warning("could not fetch missed events in %s", room_id)
+                    break
+                events.extend(page.chunk)
+                if not page.chunk or not page.end or page.end == start:
+                    break
+                start = page.end
+            else:
+                self._count("gap_fill_errors")
+                log.warning("too many missed events in %s: the oldest are skipped", room_id)
+            found.extend((room_id, e) for e in reversed(events))
+        return found
 
     @property
     def sync_count(self) -> int:
@@ -566,13 +619,19 @@ class ChapterBot:
     # -- receiving ----------------------------------------------------------
 
     async def _on_event(self, room: MatrixRoom, event: Any) -> None:
+        # Runs inside nio's sync: kept, and handed over once the sync's gaps are filled.
+        self._batch.append((room.room_id, event))
+
+    async def _dispatch(self, room_id: str, event: Any) -> None:
         client = self.client
-        if client is None or event.sender == client.user_id:
+        if client is None or getattr(event, "sender", None) == client.user_id:
             return
         if isinstance(event, MegolmEvent):
             self._count("undecryptable")
-            log.warning("undecryptable event %s in %s", event.event_id, room.room_id)
+            log.warning("undecryptable event %s in %s", event.event_id, room_id)
             return
+        if not isinstance(event, UnknownEvent):
+            return  # membership, messages, ... (gap fills return every kind)
         event_type = getattr(event, "type", None)
         if event_type not in self.event_types:
             self._count("ignored")
@@ -592,7 +651,7 @@ class ChapterBot:
         if self.on_alert is None:
             return
         try:
-            result = self.on_alert(room.room_id, event.sender, event_type, content)
+            result = self.on_alert(room_id, event.sender, event_type, content)
             if inspect.isawaitable(result):
                 await result
         except Exception as e:

@@ -28,6 +28,7 @@ from typing import Any
 
 from federation.bot import BotError, ChapterBot
 from federation.delivery import Delivery
+from federation.neighbourhood import NeighbourCache
 from federation.receiver import Receiver
 from federation.relay import Relayer
 from federation.state import BotLock, load_rooms, matrix_dir, save_rooms
@@ -91,12 +92,21 @@ class ChapterFederation:
             on_invite=self._on_invite,
         )
         enabled = config.get("federation", "relay") if relay is None else relay
+        self.neighbours = NeighbourCache(node)
         self.relayer = Relayer(
-            node, self.bot, self.chapter_id, signing_key, enabled=enabled, max_backoff=max_backoff
+            node,
+            self.bot,
+            self.chapter_id,
+            signing_key,
+            enabled=enabled,
+            max_backoff=max_backoff,
+            neighbours=self.neighbours,
         )
-        self.receiver = Receiver(node, self.chapter_id, self.relayer)
+        self.receiver = Receiver(node, self.chapter_id, self.relayer, self.neighbours)
         self.bot.on_alert = self.receiver.handle
-        self.delivery = Delivery(node, self.bot, signing_key, max_backoff=max_backoff)
+        self.delivery = Delivery(
+            node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconcile_lock = asyncio.Lock()
         self.connected = asyncio.Event()
@@ -211,35 +221,42 @@ class ChapterFederation:
     async def reconcile(self) -> None:
         """Create, join or invite so that every pinned neighbour shares a room with us."""
         async with self._reconcile_lock:
-            neighbours = await self.node.neighbours()
-            client = self.bot.client
-            if client is None:
-                return
-            invites = self.bot.pending_invites()
-            for n in neighbours:
-                room = n.room_id
-                if room and room in client.rooms:
-                    if n.bot_user_id not in client.rooms[room].users:
-                        await self._invite(room, n.bot_user_id)
-                    continue
-                if room and room in invites:
-                    await self.bot.join(room)
-                    continue
-                offered = next((r for r, who in invites.items() if who == n.bot_user_id), None)
-                if offered is not None:
-                    await self.bot.join(offered)
-                    await self.node.save_neighbour(dataclasses.replace(n, room_id=offered))
-                    log.info("joined the federation room of neighbour %s", n.chapter_id)
-                elif self.chapter_id < n.chapter_id:
-                    made = await self.bot.create_room(
-                        name=neutral_room_name(),
-                        topic="",
-                        invite=[n.bot_user_id],
-                        retention_ms=retention_ms(self.node),
-                    )
-                    await self.node.save_neighbour(dataclasses.replace(n, room_id=made))
-                    log.info("created the federation room of neighbour %s", n.chapter_id)
-            await self._leave_removed()
+            self.neighbours.invalidate()
+            try:
+                await self._reconcile()
+            finally:
+                self.neighbours.invalidate()
+
+    async def _reconcile(self) -> None:
+        neighbours = await self.node.neighbours()
+        client = self.bot.client
+        if client is None:
+            return
+        invites = self.bot.pending_invites()
+        for n in neighbours:
+            room = n.room_id
+            if room and room in client.rooms:
+                if n.bot_user_id not in client.rooms[room].users:
+                    await self._invite(room, n.bot_user_id)
+                continue
+            if room and room in invites:
+                await self.bot.join(room)
+                continue
+            offered = next((r for r, who in invites.items() if who == n.bot_user_id), None)
+            if offered is not None:
+                await self.bot.join(offered)
+                await self.node.save_neighbour(dataclasses.replace(n, room_id=offered))
+                log.info("joined the federation room of neighbour %s", n.chapter_id)
+            elif self.chapter_id < n.chapter_id:
+                made = await self.bot.create_room(
+                    name=neutral_room_name(),
+                    topic="",
+                    invite=[n.bot_user_id],
+                    retention_ms=retention_ms(self.node),
+                )
+                await self.node.save_neighbour(dataclasses.replace(n, room_id=made))
+                log.info("created the federation room of neighbour %s", n.chapter_id)
+        await self._leave_removed()
 
     async def _invite(self, room_id: str, user_id: str) -> None:
         try:

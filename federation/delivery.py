@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from federation.bot import ChapterBot, SendFailed
+from federation.neighbourhood import NeighbourCache
 from federation.wire import ALERT_EVENT_TYPE, CLOCK_SKEW, build_alert
 from node.outcome import Neighbour, OutgoingAlert
 from node.service import Node
@@ -77,8 +79,10 @@ class Delivery:
         *,
         first_backoff: float = FIRST_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
+        neighbours: NeighbourCache | None = None,
     ) -> None:
         self.node = node
+        self.neighbours = neighbours or NeighbourCache(node)
         self.bot = bot
         self.signing_key = signing_key
         self.first_backoff = first_backoff
@@ -115,7 +119,7 @@ class Delivery:
             await self.bot.wait_until(lambda: self.bot.sync_count > seen, delay)
 
     def _targets(
-        self, item: OutgoingAlert, neighbours: list[Neighbour], earlier: frozenset[str]
+        self, item: OutgoingAlert, neighbours: Sequence[Neighbour], earlier: frozenset[str]
     ) -> list[str]:
         confidence = float(item.body.get("confidence") or 0.0)  # type: ignore[arg-type]
         rooms = []
@@ -146,18 +150,27 @@ class Delivery:
             await self.node.alert_delivered(item.outbox_id)
             self._sent_to.pop(item.outbox_id, None)
             return
-        neighbours = await self.node.neighbours()
-        earlier = await self.node.alert_rooms(item.alert_id)
+        neighbours = (await self.neighbours.get()).neighbours
+        # The first seq of an alert has no earlier room: skip the read.
+        earlier = await self.node.alert_rooms(item.alert_id) if item.seq > 1 else frozenset()
         done = self._sent_to.setdefault(item.outbox_id, set())
         for room_id in self._targets(item, neighbours, earlier):
             if room_id in done:
                 continue
+            # Remember the room (for the alert's later seqs) while the send is on its way.
+            record = None
             if room_id not in earlier:
-                await self.node.add_alert_room(item.alert_id, room_id)
-            await self.bot.send_alert(
-                room_id, content, ALERT_EVENT_TYPE, txn_id=f"{item.alert_id}.{item.seq}"
-            )
+                record = asyncio.ensure_future(self.node.add_alert_room(item.alert_id, room_id))
+            try:
+                await self.bot.send_alert(
+                    room_id, content, ALERT_EVENT_TYPE, txn_id=f"{item.alert_id}.{item.seq}"
+                )
+            finally:
+                if record is not None:
+                    await record
             done.add(room_id)
-            await self.node.count("alerts_sent")
-        await self.node.alert_delivered(item.outbox_id)
+        await asyncio.gather(
+            self.node.alert_delivered(item.outbox_id),
+            self.node.count("alerts_sent", len(done)) if done else asyncio.sleep(0),
+        )
         self._sent_to.pop(item.outbox_id, None)

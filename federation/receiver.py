@@ -17,14 +17,10 @@ stranger's event costs a counter increment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from nacl.signing import VerifyKey
-from signedjson.key import decode_verify_key_base64
-
+from federation.neighbourhood import NeighbourCache
 from federation.relay import Relayer
 from federation.wire import (
     CLOCK_SKEW,
@@ -35,22 +31,13 @@ from federation.wire import (
     Rejected,
     verify_event,
 )
-from node.outcome import Neighbour, ReceivedAlert
+from node.outcome import ReceivedAlert
 from node.service import Node
 
 log = logging.getLogger("vecinos.federation.receiver")
 
 WRONG_SENDER = "wrong_sender"  # a neighbour's bot posting an alert signed by someone else
 PRUNE_EVERY = 256
-
-
-def pinned_key(n: Neighbour) -> VerifyKey | None:
-    """The neighbour's pinned Ed25519 key, or None if the stored one is unusable."""
-    try:
-        alg, version = n.key_id.split(":", 1)
-        return decode_verify_key_base64(alg, version, n.verify_key)
-    except Exception:
-        return None
 
 
 def received(alert: Alert, relayed_by: str | None) -> ReceivedAlert:
@@ -73,17 +60,18 @@ def received(alert: Alert, relayed_by: str | None) -> ReceivedAlert:
     )
 
 
-@dataclass(frozen=True)
-class _Neighbours:
-    by_room: Mapping[str, Neighbour]
-    keys: Mapping[str, VerifyKey]
-
-
 class Receiver:
     """Handles the bot's on_alert; call seed() once before the bot starts."""
 
-    def __init__(self, node: Node, chapter_id: str, relayer: Relayer | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        chapter_id: str,
+        relayer: Relayer | None = None,
+        neighbours: NeighbourCache | None = None,
+    ) -> None:
         self.node = node
+        self.neighbours = neighbours or NeighbourCache(node)
         self.chapter_id = chapter_id
         self.relayer = relayer
         self.seen = MemorySeenStore()
@@ -94,16 +82,6 @@ class Receiver:
         keep_until = self.node.clock() + MAX_LIFETIME + CLOCK_SKEW
         for (chapter, alert_id), seq in (await self.node.latest_seqs()).items():
             self.seen.record(chapter, alert_id, seq, keep_until)
-
-    async def _neighbours(self) -> _Neighbours:
-        # Read every time: `vecinos neighbors accept/remove` may change them while we run.
-        neighbours = await self.node.neighbours()
-        keys = {}
-        for n in neighbours:
-            key = pinned_key(n)
-            if key is not None:
-                keys[n.chapter_id] = key
-        return _Neighbours({n.room_id: n for n in neighbours if n.room_id}, keys)
 
     async def handle(self, room_id: str, sender: str, event_type: str, content: Any) -> None:
         """The bot's on_alert. Never raises."""
@@ -123,7 +101,7 @@ class Receiver:
 
     async def _handle(self, room_id: str, sender: str, event_type: str, content: Any) -> str | None:
         """Returns the rejection reason, or None once the alert is stored."""
-        known = await self._neighbours()
+        known = await self.neighbours.get()
         neighbour = known.by_room.get(room_id)
         if neighbour is None or sender != neighbour.bot_user_id:
             return "not_neighbour"

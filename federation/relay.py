@@ -26,6 +26,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from federation.bot import ChapterBot, SendFailed
+from federation.neighbourhood import NeighbourCache
 from federation.wire import CLOCK_SKEW, RELAY_EVENT_TYPE, Alert, build_relay
 from node.service import Node
 
@@ -56,8 +57,10 @@ class Relayer:
         *,
         enabled: bool = False,
         max_backoff: float = MAX_BACKOFF,
+        neighbours: NeighbourCache | None = None,
     ) -> None:
         self.node = node
+        self.neighbours = neighbours or NeighbourCache(node)
         self.bot = bot
         self.chapter_id = chapter_id
         self.signing_key = signing_key
@@ -103,7 +106,7 @@ class Relayer:
         content = build_relay(
             job.content, self.chapter_id, self.signing_key, hop=1, origin_key=job.origin_key
         )
-        for n in await self.node.neighbours():
+        for n in (await self.neighbours.get()).neighbours:
             room = n.room_id
             if not room or room in job.done or room == job.from_room:
                 continue

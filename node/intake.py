@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -248,14 +248,14 @@ def store_follow_up(
     if report is None:
         return None
     recent = ctx.memory.get(report_id, now)
-    independent = (
-        by_moderator
-        or recent is None
-        or not (sources & recent.sources or sources & recent.follow_up_sources)
-    )
+    followed = ctx.memory.follow_up_sources(report_id, now)
+    # A follow-up counts once per source, never from the report's own source.
+    # After a restart the report's own source is unknown: its reporter may
+    # count once, like anyone else, but never twice.
+    own = recent.sources if recent is not None else frozenset()
+    independent = by_moderator or not (sources & own or sources & followed)
     if independent:
-        if recent is not None:
-            recent.follow_up_sources.update(sources)
+        followed.update(sources)
         session.add(
             FollowUpRow(
                 report_id=report_id, kind=kind.value, hour=to_hour(now), by_moderator=by_moderator
@@ -268,22 +268,34 @@ def store_follow_up(
 UNSETTLED = "vecinos_unsettled"  # session.info: clusters whose neighbours and alert need a look
 
 
+@dataclass
+class Unsettled:
+    """What a batch changed in one cluster (area x type), for settle()."""
+
+    now: datetime
+    rescore_around: list[str] = field(default_factory=list)  # report ids, in arrival order
+    follow_up: bool = False  # a follow-up changed activity: the alert needs a look
+
+
 def mark_unsettled(session: Session, report: Report, now: datetime, rescore: bool = True) -> None:
     """Leave the cluster's re-scoring and alert to settle(), once per committed batch."""
-    pending = session.info.setdefault(UNSETTLED, {})
-    key = (report.area_id, report.type)
-    _, _, earlier = pending.get(key, (None, None, False))
-    pending[key] = (report.id, now, rescore or earlier)
+    pending: dict[tuple[str, str], Unsettled] = session.info.setdefault(UNSETTLED, {})
+    entry = pending.setdefault((report.area_id, report.type), Unsettled(now))
+    entry.now = max(entry.now, now)
+    if rescore:
+        entry.rescore_around.append(report.id)
+    else:
+        entry.follow_up = True
 
 
 def settle(session: Session, ctx: IntakeContext) -> None:
     """Before a batch commits: re-score around what changed and bring alerts up to date.
 
-    Runs once per cluster per batch, however many reports of the batch touched
-    it, and inside the batch's transaction, so an alert row commits together
-    with the reports that caused it.
+    Runs once per batch, inside the batch's transaction, so an alert row
+    commits together with the reports that caused it. Around at most
+    bounds.max_rescored changed reports per cluster (the latest ones).
     """
-    pending = session.info.pop(UNSETTLED, {})
+    pending: dict[tuple[str, str], Unsettled] = session.info.pop(UNSETTLED, {})
     if not pending:
         return
     session.flush()
@@ -292,19 +304,27 @@ def settle(session: Session, ctx: IntakeContext) -> None:
     open_alerts = open_alert_clusters(session)
     threshold = ctx.alerts.share_threshold
     to_refresh: dict[tuple[str, str], datetime] = {}
-    for key, (report_id, now, rescore) in sorted(pending.items()):
-        center = session.get(Report, report_id)
-        if center is None:
-            continue
-        if not rescore or key in open_alerts or center.confidence >= threshold:
-            to_refresh[key] = now
-        if not rescore:
-            continue
-        for row in rescore_around(
-            session, center, ctx.memory, now, ctx.config, ctx.bounds, ctx.nearby, histories
-        ):
-            cluster = (row.area_id, row.type)
-            if cluster in open_alerts or row.confidence >= threshold:
-                to_refresh.setdefault(cluster, now)
+    for key, entry in sorted(pending.items()):
+        if entry.follow_up or key in open_alerts:
+            to_refresh[key] = entry.now
+        for report_id in entry.rescore_around[-ctx.bounds.max_rescored :]:
+            center = session.get(Report, report_id)
+            if center is None:  # its job was rolled back
+                continue
+            if center.confidence >= threshold or center.verdict != Verdict.NONE:
+                to_refresh[key] = entry.now
+            for row in rescore_around(
+                session,
+                center,
+                ctx.memory,
+                entry.now,
+                ctx.config,
+                ctx.bounds,
+                ctx.nearby,
+                histories,
+            ):
+                cluster = (row.area_id, row.type)
+                if cluster in open_alerts or row.confidence >= threshold:
+                    to_refresh.setdefault(cluster, entry.now)
     for (area_id, report_type), now in sorted(to_refresh.items()):
         refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)

@@ -289,6 +289,7 @@ def rescore_around(
         r
         for r in rows
         if r.id != center.id
+        and pool.of(r).sources  # a report whose source was forgotten keeps its score
         and abs(r.hour - center.hour) <= window
         and match_similarity(me, pool.of(r), config) > 0
     ]

@@ -128,7 +128,6 @@ class Node:
         self.keys = KeyRing(data_dir / KEYS_DIR)
         scoring = config.scoring
         now = clock()
-        self.source_keys = SourceKeys(now, keep_previous_for=scoring.window)
         self.limiter = RateLimiter(
             config.get("intake", "rate_limit_reports"),
             timedelta(minutes=config.get("intake", "rate_limit_window_minutes")),
@@ -136,6 +135,8 @@ class Node:
         )
         longest = max(scoring.expiry(t) for t in ReportType)
         self.memory = RecentMemory(keep=max(scoring.window, longest) + timedelta(hours=2))
+        # The previous day's key lives as long as anything hashed with it is remembered.
+        self.source_keys = SourceKeys(now, keep_previous_for=self.memory.keep)
         self.limits = IntakeLimits(
             config.get("intake", "max_area_chars"), config.get("intake", "max_description_chars")
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from hashlib import sha256
 
@@ -86,16 +86,17 @@ class Recent:
     sources: frozenset[bytes]
     fingerprint: frozenset[int] | None
     seen_at: datetime
-    follow_up_sources: set[bytes] = field(default_factory=set)
 
 
 class RecentMemory:
     """Per recent report: its sources, fingerprint, arrival; forgotten after `keep`."""
 
-    def __init__(self, keep: timedelta, max_reports: int = 200_000) -> None:
+    def __init__(self, keep: timedelta, max_reports: int = 50_000) -> None:
         self.keep = keep
         self.max_reports = max_reports
         self._items: OrderedDict[str, Recent] = OrderedDict()
+        # Who already followed a report up: also for reports whose Recent is gone.
+        self._follow_ups: OrderedDict[str, tuple[datetime, set[bytes]]] = OrderedDict()
 
     def remember(self, report_id: str, recent: Recent) -> None:
         self._items[report_id] = recent
@@ -106,12 +107,27 @@ class RecentMemory:
         self.forget_old(now)
         return self._items.get(report_id)
 
+    def follow_up_sources(self, report_id: str, now: datetime) -> set[bytes]:
+        """The (mutable) set of sources that followed this report up so far."""
+        self.forget_old(now)
+        found = self._follow_ups.get(report_id)
+        if found is None:
+            found = self._follow_ups[report_id] = (now, set())
+            while len(self._follow_ups) > self.max_reports:
+                self._follow_ups.popitem(last=False)
+        return found[1]
+
     def forget_old(self, now: datetime) -> None:
         while self._items:
             first = next(iter(self._items.values()))
             if now - first.seen_at <= self.keep:
                 break
             self._items.popitem(last=False)
+        while self._follow_ups:
+            since, _ = next(iter(self._follow_ups.values()))
+            if now - since <= self.keep:
+                break
+            self._follow_ups.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -2,13 +2,15 @@
 
 Every write of the node runs here, one job at a time, so scoring sees a
 consistent store without locks. Jobs that queue up while a commit is under
-way are run together and committed once (each inside its own savepoint, so
-one failing job fails alone): durable commits at the cost of one fsync per
-batch instead of one per report.
+way are run together and committed once, each inside its own savepoint (a
+job that raises is rolled back alone): durable commits at the cost of one
+fsync per batch instead of one per report.
 
-Rule: a job's future is resolved only after its transaction committed; if
-the commit fails, every job of the batch gets the error and nothing of
-theirs was acknowledged.
+Rules: a job's future is resolved only after its transaction committed; if
+the commit (or the before-commit step) fails, every job of the batch gets the
+error and nothing of theirs was acknowledged. A job whose caller was
+cancelled before it started is skipped; once started, it commits, and the
+thread outlives any job's or hook's exception.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ class Writer:
                 return
 
     def _run_batch(self, batch: list[Job]) -> None:
+        # A caller that gave up (cancelled) before its job started gets nothing run.
+        batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         results: list[tuple[Future, Any, BaseException | None]] = []
         try:
             with Session(self.engine, expire_on_commit=False) as session:
@@ -97,11 +103,13 @@ class Writer:
         except Exception as exc:  # the commit itself failed: nothing was stored
             log.error("database commit failed: %s", type(exc).__name__)
             for _job, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+                future.set_exception(exc)
             return
         if self.after_commit is not None:
-            self.after_commit(info)
+            try:
+                self.after_commit(info)
+            except Exception as exc:  # a hook's bug must not stop the writer
+                log.error("after-commit hook failed: %s", type(exc).__name__)
         for future, result, error in results:
             if error is not None:
                 future.set_exception(error)

@@ -84,8 +84,9 @@ class Evidence:
     """One report as the scorer sees it.
 
     `sources` are the keyed hashes of the report's source under every key the
-    node still holds (empty when unknown, e.g. after a restart): two reports
-    share a source when the sets intersect. `fingerprint` is
+    node still holds: two reports share a source when the sets intersect. An
+    empty set means unknown (e.g. after a restart); all unknown-source
+    reports count together as one source. `fingerprint` is
     scoring.text.fingerprint() of the description, or None.
     """
 

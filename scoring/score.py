@@ -112,9 +112,21 @@ class _Groups:
 
 
 def _source_groups(reports: list[Evidence], groups: _Groups) -> None:
-    """Union reports whose source sets intersect (empty sets never intersect)."""
+    """Union reports whose source sets intersect.
+
+    An empty set means the source is unknown (the node forgot it, e.g. after a
+    restart): every such report may be the same person, so together they form
+    one source. Failing closed: unknown sources never add up to a crowd.
+    """
     owner: dict[bytes, int] = {}
+    unknown: int | None = None
     for i, report in enumerate(reports):
+        if not report.sources:
+            if unknown is None:
+                unknown = i
+            else:
+                groups.union(unknown, i)
+            continue
         for s in report.sources:
             if s in owner:
                 groups.union(owner[s], i)

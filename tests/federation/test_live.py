@@ -251,3 +251,18 @@ async def test_handler_errors_are_counted_not_fatal(pair: Pair) -> None:
     await pair.a.bot.send_alert(pair.room_id, signed_alert(pair.a, "Second"))
     assert (await b.next_alert()).content["area"] == "Second"
     assert b.bot.stats.handler_errors == 1 and b.bot.stats.received == 2
+
+
+async def test_a_restart_after_many_events_misses_none(pair: Pair, homeserver: Homeserver) -> None:
+    """More events than one sync hands over (a "limited" timeline): the gap is fetched,
+    and every event arrives once, in order."""
+    b = pair.b
+    await b.bot.close()
+    for i in range(130):  # the sync filter's timeline limit is 100
+        await pair.a.bot.send_alert(pair.room_id, signed_alert(pair.a, seq=i))
+    b.bot = b.new_bot(homeserver)
+    await b.bot.login()
+    await b.bot.start()
+    seqs = [(await b.next_alert()).content["seq"] for _ in range(130)]
+    assert seqs == list(range(130))
+    assert b.inbox.empty() and b.bot.stats.undecryptable == 0

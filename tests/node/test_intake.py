@@ -4,6 +4,7 @@ decisions and the alert outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from sqlmodel import Session, select
@@ -219,3 +220,55 @@ async def test_reports_expire_from_the_active_list(node: Node, clock) -> None:
     assert len(await node.active_reports()) == 1
     clock.advance(hours=3)
     assert await node.active_reports() == []
+
+
+async def test_a_batch_with_a_report_and_a_follow_up_still_settles_the_alert(
+    chapter_dir, clock
+) -> None:
+    from node.service import open_node
+    from tests.support import set_config
+
+    set_config(chapter_dir, "federation", "share_threshold", "0.45")
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        first = await node.submit(raid(area="Vista"), web(1))
+        assert isinstance(first, Accepted)
+        clock.advance(minutes=4)
+        second, _ = await asyncio.gather(
+            node.submit(raid(area="Vista"), web(2)),
+            node.follow_up(first.report.id, FollowUpKind.STILL_THERE, web(3)),
+        )
+        assert isinstance(second, Accepted) and second.report.confidence >= 0.45
+        assert [a["kind"] for a in outbox(node)] == ["alert"]
+        report = await node.get_report(first.report.id)
+        assert report is not None and report.confidence == second.report.confidence
+    finally:
+        await node.close()
+
+
+async def test_a_restart_never_turns_one_source_into_a_crowd(chapter_dir, clock) -> None:
+    from node.service import open_node
+
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        for _ in range(4):  # one person, four reports: they do not corroborate each other
+            assert isinstance(await node.submit(raid(area="Vista"), web(1)), Accepted)
+    finally:
+        await node.close()
+    node = await open_node(chapter_dir, clock=clock)  # the in-memory source keys are gone
+    try:
+        clock.advance(minutes=4)
+        after = await node.submit(raid(area="Vista"), web(2))
+        assert isinstance(after, Accepted)
+        assert after.report.independent_sources == 2  # the forgotten ones count as one
+        assert outbox(node) == []
+        for report_id in {r.id for r in rows(node)} - {after.report.id}:
+            report = await node.get_report(report_id)
+            assert report is not None and report.confidence == 0.3  # scores stay frozen
+        # follow-ups after the restart: each source counts once
+        gone = [await node.follow_up(after.report.id, FollowUpKind.GONE, web(5)) for _ in range(2)]
+        assert all(g is not None and not isinstance(g, RateLimited) for g in gone)
+        last = gone[-1]
+        assert last is not None and not isinstance(last, RateLimited) and last.still_active
+    finally:
+        await node.close()

@@ -37,7 +37,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     chapter_id = init_chapter(data, args.chapter)
     print(f"created chapter {args.chapter!r} (id {chapter_id}) in {data}")
     print(f"  config: {data / 'vecinos.toml'} (every default listed, commented)")
-    print(f"  keys:   {data / 'keys'} (back this up; never share it)")
+    print(f"  keys:   {data / 'keys'}: back up signing.key (never share it);")
+    print("          never back up keys/desc/: retention destroys those keys on purpose")
     print(f"next: vecinos moderator add NAME --data {data}; vecinos run --data {data}")
     return 0
 

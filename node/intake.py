@@ -229,7 +229,8 @@ def store_report(
         report.description_ct = ctx.keys.encrypt(key_id, valid.description, report.id)
         report.description_key = key_id.label()
     session.add(report)
-    count_history(session, area.id, hour, reports=1)
+    if area.known:  # a free-text area is never kept beyond its report
+        count_history(session, area.id, hour, reports=1)
     mark_unsettled(session, report, now)
     return Stored(report, tuple(reasons))
 

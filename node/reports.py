@@ -38,6 +38,7 @@ from scoring.model import (
 from scoring.score import assess, match_similarity, overridden_confidence, status_for
 
 KM_PER_DEGREE = 111.0
+UNKNOWN_AREA = "unknown"  # how free-text areas are counted in history and aggregates
 ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
 OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
 HOURS_PER_WEEK = 168

@@ -3,8 +3,11 @@
 Run at least every 10 minutes (node.cli wires it to APScheduler) and by
 `vecinos purge`. In one transaction: every report past its purge hour is
 counted into the aggregates (area x type x day x hour of day, no report in
-them) and deleted with its follow-ups; alerts whose clusters expired are
-withdrawn; delivered outbox rows are dropped. After the commit, description
+them; free-text areas all count as "unknown") and deleted with its
+follow-ups; alerts whose clusters ended are closed, and expired alerts are
+deleted with their outbox rows (sent or not: receivers would refuse them) and
+room records; delivered outbox rows are dropped; neighbours' alerts go at
+their expiry. After the commit, description
 keys whose whole day has passed retention are shredded.
 """
 
@@ -15,10 +18,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from node.reports import AlertSettings, refresh_alert
+from node.reports import UNKNOWN_AREA, AlertSettings, refresh_alert
 from node.store import (
     Aggregate,
     Alert,
+    AlertRoom,
     FollowUpRow,
     OutboxAlert,
     ReceivedAlertRow,
@@ -35,6 +39,8 @@ class PurgeCounts:
     reports: int = 0
     follow_ups: int = 0
     alerts_withdrawn: int = 0
+    alerts_deleted: int = 0
+    outbox_expired: int = 0
     received_alerts: int = 0
     outbox_delivered: int = 0
     keys_shredded: int = 0
@@ -43,8 +49,8 @@ class PurgeCounts:
         return (
             f"purged {self.reports} reports, {self.follow_ups} follow-ups, "
             f"{self.outbox_delivered} sent outbox rows, {self.received_alerts} expired neighbour "
-            f"alerts; closed {self.alerts_withdrawn} alerts; shredded {self.keys_shredded} "
-            "description keys"
+            f"alerts; closed {self.alerts_withdrawn} and deleted {self.alerts_deleted} alerts "
+            f"({self.outbox_expired} never sent); shredded {self.keys_shredded} description keys"
         )
 
 
@@ -56,7 +62,8 @@ def purge(
     due = session.exec(select(Report).where(col(Report.purge_after_hour) <= now_hour)).all()
     for report in due:
         moment = from_hour(report.hour)
-        key = (report.area_id, report.type, moment.date().isoformat(), moment.hour)
+        area = report.area_id if report.area_known else UNKNOWN_AREA  # free text never stays
+        key = (area, report.type, moment.date().isoformat(), moment.hour)
         aggregate = session.get(Aggregate, key) or Aggregate(
             area_id=key[0], type=key[1], day=key[2], hour_of_day=key[3]
         )
@@ -75,6 +82,20 @@ def purge(
     for alert in open_alerts:
         refresh_alert(session, alert.area_id, alert.type, now, config, alerts)
         counts.alerts_withdrawn += alert.withdrawn
+    # The chapter's own alerts: gone with everything about them once expired.
+    expired = session.exec(select(Alert.alert_id).where(col(Alert.expires_hour) <= now_hour)).all()
+    for start in range(0, len(expired), 500):
+        chunk = expired[start : start + 500]
+        counts.outbox_expired += session.exec(
+            delete(OutboxAlert).where(
+                col(OutboxAlert.alert_id).in_(chunk), col(OutboxAlert.delivered).is_(False)
+            )
+        ).rowcount
+        session.exec(delete(OutboxAlert).where(col(OutboxAlert.alert_id).in_(chunk)))
+        session.exec(delete(AlertRoom).where(col(AlertRoom.alert_id).in_(chunk)))
+        counts.alerts_deleted += session.exec(
+            delete(Alert).where(col(Alert.alert_id).in_(chunk))
+        ).rowcount
     counts.received_alerts = session.exec(
         delete(ReceivedAlertRow).where(col(ReceivedAlertRow.expires_hour) <= now_hour)
     ).rowcount

@@ -61,7 +61,7 @@ from node.reports import (
     public_view,
 )
 from node.retention import PurgeCounts, purge
-from node.setup import KEYS_DIR, check_data_dir
+from node.setup import DESCRIPTION_KEYS_DIR, KEYS_DIR, check_data_dir
 from node.sources import RateLimiter, RecentMemory, SourceKeys
 from node.store import (
     AlertRoom,
@@ -125,7 +125,7 @@ class Node:
             after_commit=self._after_commit,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.keys = KeyRing(data_dir / KEYS_DIR)
+        self.keys = KeyRing(data_dir / KEYS_DIR / DESCRIPTION_KEYS_DIR)
         scoring = config.scoring
         now = clock()
         self.limiter = RateLimiter(
@@ -310,7 +310,7 @@ class Node:
             return False
         old, new = Verdict(row.verdict), VERDICT_OF[action]
         if old != new:
-            if Verdict.CONFIRMED in (old, new):
+            if Verdict.CONFIRMED in (old, new) and row.area_known:
                 count_history(
                     session, row.area_id, row.hour, confirmed=1 if new == Verdict.CONFIRMED else -1
                 )
@@ -459,7 +459,18 @@ class Node:
             lambda s: purge(s, now, self.config.scoring, self.context.alerts)
         )
         counts.keys_shredded = await asyncio.to_thread(self.keys.shred_expired, now, self.retention)
+        await asyncio.to_thread(self._checkpoint)
         return counts
+
+    def _checkpoint(self) -> None:
+        """Fold the SQLite WAL into the database and truncate it, so purged rows leave it too."""
+        if self.writer.engine.dialect.name != "sqlite":
+            return
+        connection = self.writer.engine.raw_connection()
+        try:
+            connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.close)

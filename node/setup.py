@@ -1,9 +1,10 @@
 """Creating a chapter's data dir (`vecinos init`) and checking one before use.
 
 A data dir holds: vecinos.toml (the config), vecinos.db (SQLite, unless a
-database URL is configured), keys/ (0700: description keys and the alert
-signing key, each 0600). Init refuses to touch a dir that already holds a
-chapter.
+database URL is configured), keys/ (0700) with signing.key (the chapter's
+alert-signing key: back it up) and desc/ (the description keys, 0600 each:
+never back them up, retention destroys them on purpose). Init refuses to
+touch a dir that already holds a chapter.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from node.keys import create_signing_key
 from node.store import database_url, make_engine
 
 KEYS_DIR = "keys"
+DESCRIPTION_KEYS_DIR = "desc"  # inside keys/: destroyed on the retention schedule
 
 
 class DataDirError(Exception):
@@ -43,6 +45,7 @@ def init_chapter(data_dir: Path, chapter: str) -> str:
     os.chmod(data_dir, 0o700)
     keys_dir = data_dir / KEYS_DIR
     keys_dir.mkdir(mode=0o700, exist_ok=True)
+    (keys_dir / DESCRIPTION_KEYS_DIR).mkdir(mode=0o700, exist_ok=True)
     create_signing_key(keys_dir)
     chapter_id = f"{chapter_slug(chapter)}-{secrets.token_hex(3)}"
     make_engine(database_url(data_dir, "")).dispose()

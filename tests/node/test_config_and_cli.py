@@ -30,6 +30,7 @@ def test_init_creates_config_keys_and_database_privately(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE((data / "keys").stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "keys" / "desc").stat().st_mode) == 0o700
     for private in (data / "vecinos.toml", data / "keys" / "signing.key"):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert (data / "vecinos.db").exists()

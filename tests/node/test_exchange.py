@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlmodel import Session, select
+
 from node.outcome import Accepted, Neighbour, ReceivedAlert, ReportDraft, SourceRef
 from node.service import ModeratorAction, Node
+from node.store import Alert
 from scoring.model import Channel
 
 
@@ -72,13 +75,17 @@ async def test_a_debunk_withdraws_with_the_same_id_and_area(node: Node, clock) -
     assert [b["seq"] for b in bodies] == sorted(b["seq"] for b in bodies)
 
 
-async def test_an_expired_alert_closes_without_a_withdrawal(node: Node, clock) -> None:
+async def test_an_expired_alert_closes_without_a_withdrawal_and_goes(node: Node, clock) -> None:
     await cross_threshold(node, clock)
     sent = len(await node.pending_alerts())
+    assert sent >= 1
     clock.advance(hours=8)
     counts = await node.purge()
-    assert counts.alerts_withdrawn == 1
-    assert len(await node.pending_alerts()) == sent
+    assert counts.alerts_withdrawn == 1 and counts.alerts_deleted == 1
+    assert counts.outbox_expired == sent  # never sent, now useless: receivers would refuse it
+    assert await node.pending_alerts() == []
+    with Session(node.engine) as session:
+        assert session.exec(select(Alert)).all() == []
 
 
 async def test_alert_rooms_remember_where_an_alert_went(node: Node) -> None:

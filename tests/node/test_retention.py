@@ -83,14 +83,16 @@ async def test_copy_of_the_database_is_unreadable_after_the_purge(
         blob, label = row.description_ct, row.description_key
     assert blob is not None and label is not None
     copy = tmp_path / "seized"
-    shutil.copytree(chapter_dir / "keys", copy / "keys")  # even the keys of that day
+    shutil.copytree(chapter_dir / "keys" / "desc", copy / "desc")  # even the keys of that day
     clock.advance(days=3)
     counts = await node.purge()
     assert counts.reports == 1 and counts.keys_shredded == 1
-    assert KeyRing(chapter_dir / "keys").decrypt(KeyId.parse(label), blob, report_id) is None
-    assert not list((chapter_dir / "keys").glob("desc-*.key"))
+    assert (
+        KeyRing(chapter_dir / "keys" / "desc").decrypt(KeyId.parse(label), blob, report_id) is None
+    )
+    assert not list((chapter_dir / "keys" / "desc").glob("desc-*.key"))
     # the pre-purge copy of the keys still reads it: keys must live apart from copies
-    assert KeyRing(copy / "keys").decrypt(KeyId.parse(label), blob, report_id) == (
+    assert KeyRing(copy / "desc").decrypt(KeyId.parse(label), blob, report_id) == (
         "secreto del reportero"
     )
 
@@ -118,5 +120,20 @@ async def test_confirm_re_encrypts_under_the_verified_key(node: Node, chapter_di
         row = session.get(Report, report_id)
         assert row is not None and row.description_key is not None
         assert row.description_key.startswith("verified:")
-    names = sorted(p.name for p in (chapter_dir / "keys").glob("desc-*.key"))
+    names = sorted(p.name for p in (chapter_dir / "keys" / "desc").glob("desc-*.key"))
     assert [n.split("-")[1] for n in names] == ["transient", "verified"]
+
+
+async def test_a_purged_report_leaves_no_trace_in_any_file_while_running(
+    node: Node, clock, chapter_dir: Path, storage: str
+) -> None:
+    if storage:
+        return  # about SQLite's own files (the WAL)
+    report_id = await submit(node, 1, area="the swap meet lot")
+    clock.advance(days=2)
+    assert (await node.purge()).reports == 1
+    for path in chapter_dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert report_id.encode() not in content, path.name
+            assert b"swap meet" not in content, path.name

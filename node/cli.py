@@ -17,6 +17,8 @@ import signal
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from node.config import ConfigError, load_config
 from node.gazetteer import GazetteerError
 from node.setup import DataDirError, check_data_dir, init_chapter
@@ -316,6 +318,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (CliError, ConfigError, DataDirError, GazetteerError) as exc:
         print(f"vecinos: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:  # never echo the URL: it may hold a password
+        print(
+            f"vecinos: cannot use the database ({type(exc).__name__}): "
+            "check [storage] database_url and that the server is up",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

@@ -205,7 +205,7 @@ SCHEMA: tuple[Key, ...] = (
         high=1000,
     ),
     Key("intake", "max_description_chars", 1000, "longest description", low=50, high=10_000),
-    Key("intake", "max_area_chars", 120, "longest area text", low=10, high=500),
+    Key("intake", "max_area_chars", 120, "longest area text", low=10, high=160),
     Key(
         "retention",
         "unverified_hours",

@@ -21,6 +21,9 @@ from scoring.text import normalize
 DEFAULT_PATH = Path(__file__).parent / "data" / "gazetteer.toml"
 CLOSE_SPELLING_CUTOFF = 0.84  # difflib ratio for "close spelling"
 COARSE_DECIMALS = 2  # about 1.1 km of latitude
+MAX_TEXT_KEY = 150  # "text:" + this fits the store's 160-character area ids
+MAX_NAME = 160  # the store's area name and id columns
+MAX_HIGHWAY = 16  # the store's highway column
 
 
 class GazetteerError(Exception):
@@ -76,6 +79,10 @@ class Gazetteer:
             raise GazetteerError(f"gazetteer {path} is not valid TOML: {exc}") from exc
         region = data.get("region", {})
         highways = tuple(str(h) for h in region.get("highways", []))
+        if any(len(h) > MAX_HIGHWAY for h in highways):
+            raise GazetteerError(
+                f"gazetteer {path.name}: highways are at most {MAX_HIGHWAY} characters"
+            )
         areas: list[Area] = []
         seen: set[str] = set()
         for index, raw in enumerate(data.get("area", [])):
@@ -94,6 +101,13 @@ class Gazetteer:
                 raise GazetteerError(
                     f"gazetteer {path.name}: area #{index + 1} needs id, name, lat, lon ({exc})"
                 ) from exc
+            if max(len(area.id), len(area.name)) > MAX_NAME or any(
+                len(h) > MAX_HIGHWAY for h in area.highways
+            ):
+                raise GazetteerError(
+                    f"gazetteer {path.name}: area {area.id!r}: ids and names are at most "
+                    f"{MAX_NAME} characters, highways at most {MAX_HIGHWAY}"
+                )
             if area.id in seen:
                 raise GazetteerError(f"gazetteer {path.name}: area id {area.id!r} appears twice")
             seen.add(area.id)
@@ -114,7 +128,8 @@ class Gazetteer:
             area = self._names[close[0]] if close else None
         if area is not None:
             return AreaMatch(area.id, area.name, area)
-        return AreaMatch("text:" + key, " ".join(text.split()), None)
+        # Free text keeps its id within the column (NFKD can lengthen a text).
+        return AreaMatch("text:" + key[:MAX_TEXT_KEY], " ".join(text.split()), None)
 
     def nearby(self, area_id: str, km: float) -> tuple[str, ...]:
         """The area itself and every gazetteer area whose centroid is within `km` of it."""

@@ -40,8 +40,10 @@ def translate(code: str, lang: str, **params: object) -> str:
     return text.format(**params) if params else text
 
 
-def negotiate(accept_language: str | None, explicit: str | None = None) -> str:
-    """Pick a supported language: an explicit choice first, then Accept-Language."""
+def negotiate(
+    accept_language: str | None, explicit: str | None = None, default: str = DEFAULT
+) -> str:
+    """Pick a supported language: an explicit choice, then Accept-Language, then `default`."""
     if explicit:
         lang = explicit.strip().lower()[:2]
         if lang in SUPPORTED:
@@ -62,4 +64,4 @@ def negotiate(accept_language: str | None, explicit: str | None = None) -> str:
                 ranked.append((weight, lang))
         if ranked:
             return max(ranked, key=lambda item: item[0])[1]
-    return DEFAULT
+    return default if default in SUPPORTED else DEFAULT

@@ -66,10 +66,15 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MIN_FINGERPRINT_WORDS = 6
 
 
+# A fingerprint is kept as its smallest hashes only (a bottom-k sketch): near
+# copies share them, and memory per remembered report stays bounded.
+FINGERPRINT_SKETCH = 64
+
+
 def _fingerprint(description: str | None) -> frozenset[int] | None:
     if description is None or len(description.split()) < MIN_FINGERPRINT_WORDS:
         return None
-    return fingerprint(description)
+    return frozenset(sorted(fingerprint(description))[:FINGERPRINT_SKETCH])
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ def add_moderator(session: Session, name: str, password: str) -> None:
 
 
 def verify_moderator(session: Session, name: str, password: str) -> bool:
-    row = session.exec(select(Moderator).where(Moderator.name == name)).first()
+    row = None
+    if NAME.match(name):  # anything else cannot be a moderator (and never reaches the DB)
+        row = session.exec(select(Moderator).where(Moderator.name == name)).first()
     try:
         return (
             _hasher.verify(row.password_hash if row else _DUMMY_HASH, password) and row is not None

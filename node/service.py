@@ -83,6 +83,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 UNAVAILABLE_RETRY_S = 30
+MAX_LISTED = 500  # the most recent reports a public list looks at (a flood cannot grow a page)
 
 
 def utc_now() -> datetime:
@@ -115,12 +116,11 @@ class Node:
         self.gazetteer = Gazetteer.load(
             (data_dir / gazetteer_path) if gazetteer_path else DEFAULT_PATH
         )
-        self.engine = make_engine(
-            database_url(data_dir, config.get("storage", "database_url")),
-            config.get("storage", "sqlite_synchronous"),
-        )
+        url = database_url(data_dir, config.get("storage", "database_url"))
+        synchronous = config.get("storage", "sqlite_synchronous")
+        self.engine = make_engine(url, synchronous)  # readers
         self.writer = Writer(
-            self.engine,
+            make_engine(url, synchronous, writer=True) if url.startswith("sqlite") else self.engine,
             before_commit=lambda session: settle(session, self.context),
             after_commit=self._after_commit,
         )
@@ -167,6 +167,11 @@ class Node:
         return self.config.chapter_name
 
     @property
+    def default_language(self) -> str:
+        """The language for a browser that asks for none the node has."""
+        return self.config.get("chapter", "default_language")
+
+    @property
     def hotline(self) -> str:
         return self.config.get("chapter", "hotline")
 
@@ -176,6 +181,14 @@ class Node:
         """On the writer thread: wake federation when a commit queued an alert."""
         if info.get(OUTBOX_WRITTEN) and self._loop is not None:
             self._loop.call_soon_threadsafe(self.outbox_ready.set)
+
+    async def _write(self, job: Callable[[Session], T]) -> T | Unavailable:
+        """Run a write on the writer; Unavailable when the store cannot take it."""
+        try:
+            return await self.writer.run(job)
+        except OperationalError as exc:  # locked, disk full, server gone: nothing was kept
+            log.error("write not stored: %s", type(exc.orig).__name__)
+            return Unavailable(UNAVAILABLE_RETRY_S)
 
     async def _read(self, job: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -205,28 +218,28 @@ class Node:
         if isinstance(checked, tuple):
             return Refused(checked, draft)
         sources = self.source_keys.tags(source.identity, now)
-        try:
-            stored = await self.writer.run(
-                lambda s: store_report(s, self.context, checked, source.channel, sources, now)
-            )
-        except OperationalError as exc:
-            log.error("report not stored: %s", type(exc.orig).__name__)
-            return Unavailable(UNAVAILABLE_RETRY_S)
+        stored = await self._write(
+            lambda s: store_report(s, self.context, checked, source.channel, sources, now)
+        )
+        if isinstance(stored, Unavailable):
+            return stored
         return Accepted(self._public(stored.report, [], now), stored.review)
 
     async def follow_up(
         self, report_id: str, kind: FollowUpKind, source: SourceRef
-    ) -> PublicReport | RateLimited | None:
+    ) -> PublicReport | RateLimited | Unavailable | None:
         """A "still there" / "gone" from a reporter; None when no such report."""
         now = self.clock()
         wait = self.limiter.hit(self.source_keys.primary(source.identity, now), now)
         if wait:
             return RateLimited(wait)
         sources = self.source_keys.tags(source.identity, now)
-        row = await self.writer.run(
+        row = await self._write(
             lambda s: store_follow_up(s, self.context, report_id, kind, sources, False, now)
         )
-        return None if row is None else await self.get_report(report_id)
+        if row is None or isinstance(row, Unavailable):
+            return row
+        return await self.get_report(report_id)
 
     # -- reading -----------------------------------------------------------
 
@@ -237,7 +250,10 @@ class Node:
 
         def job(session: Session) -> list[PublicReport]:
             rows = session.exec(
-                select(Report).where(col(Report.hour) >= horizon).order_by(col(Report.hour).desc())
+                select(Report)
+                .where(col(Report.hour) >= horizon)
+                .order_by(col(Report.hour).desc())
+                .limit(MAX_LISTED)
             ).all()
             follow_ups = follow_ups_for(session, [r.id for r in rows])
             return [
@@ -290,17 +306,21 @@ class Node:
 
         return await self._read(job)
 
-    async def moderate(self, report_id: str, action: ModeratorAction) -> PublicReport | None:
+    async def moderate(
+        self, report_id: str, action: ModeratorAction
+    ) -> PublicReport | Unavailable | None:
         """A moderator's decision; None when no such report."""
         now = self.clock()
         if action in (ModeratorAction.STILL_THERE, ModeratorAction.GONE):
             kind = FollowUpKind(action.value)
-            row = await self.writer.run(
+            found = await self._write(
                 lambda s: store_follow_up(s, self.context, report_id, kind, frozenset(), True, now)
             )
-            return None if row is None else await self.get_report(report_id)
-        found = await self.writer.run(lambda s: self._apply_verdict(s, report_id, action, now))
-        return None if not found else await self.get_report(report_id)
+        else:
+            found = await self._write(lambda s: self._apply_verdict(s, report_id, action, now))
+        if not found or isinstance(found, Unavailable):
+            return found or None
+        return await self.get_report(report_id)
 
     def _apply_verdict(
         self, session: Session, report_id: str, action: ModeratorAction, now: datetime
@@ -474,6 +494,7 @@ class Node:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.close)
+        self.writer.engine.dispose()
         self.engine.dispose()
 
 

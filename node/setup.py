@@ -41,6 +41,11 @@ def init_chapter(data_dir: Path, chapter: str) -> str:
         raise DataDirError(f"{data_dir} already holds a chapter; refusing to overwrite it")
     if data_dir.exists() and not data_dir.is_dir():
         raise DataDirError(f"{data_dir} exists and is not a directory")
+    if (data_dir / KEYS_DIR).exists():
+        raise DataDirError(
+            f"{data_dir} holds keys but no {CONFIG_NAME}: an earlier init stopped half-way; "
+            "move the dir away (or restore its config from your backup)"
+        )
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(data_dir, 0o700)
     keys_dir = data_dir / KEYS_DIR

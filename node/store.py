@@ -180,8 +180,12 @@ def database_url(data_dir: Path, configured: str) -> str:
     return configured or f"sqlite:///{data_dir / DB_NAME}"
 
 
-def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
-    """An engine with the node's pragmas; creates the tables if they are missing."""
+def make_engine(url: str, sqlite_synchronous: str = "FULL", writer: bool = False) -> Engine:
+    """An engine with the node's pragmas; creates the tables if they are missing.
+
+    writer=True (SQLite): transactions take the write lock at BEGIN (IMMEDIATE),
+    so a batch waits for another process's write instead of failing midway.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
 
@@ -198,7 +202,7 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL") -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection) -> None:  # type: ignore[no-untyped-def]
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
     else:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)

@@ -7,6 +7,7 @@ answer into a status and a JSON body. Error bodies always have the shape
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -15,7 +16,6 @@ from node.outcome import (
     Accepted,
     FieldError,
     Outcome,
-    PublicReport,
     RateLimited,
     Refused,
     ReportDraft,
@@ -34,6 +34,7 @@ from web.source import web_source
 
 PREFIX = "/api/v1"
 MAX_ID_CHARS = 128
+REPORT_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_CHARS}}}")  # what node ids look like
 FOLLOW_UP_KINDS = tuple(kind.value for kind in FollowUpKind)
 MODERATOR_ACTIONS = tuple(action.value for action in ModeratorAction)
 
@@ -128,7 +129,7 @@ async def _fields_or_400(request: web.Request) -> dict[str, object] | web.Respon
 def _report_id(request: web.Request) -> str | None:
     """The report id of the path, None when it cannot name a report."""
     report_id = request.match_info["id"]
-    return report_id if 0 < len(report_id) <= MAX_ID_CHARS else None
+    return report_id if REPORT_ID.fullmatch(report_id) else None
 
 
 def _not_found(request: web.Request) -> web.Response:
@@ -182,8 +183,8 @@ async def follow_up(request: web.Request) -> web.Response:
     result = await request.app[NODE].follow_up(report_id, FollowUpKind(kind), _source(request))
     if result is None:
         return _not_found(request)
-    if isinstance(result, RateLimited):
-        return rate_limited(request, result.retry_after_s, "rate_limited")
+    if isinstance(result, RateLimited | Unavailable):
+        return outcome_response(request, result)
     return web.json_response(report_json(result, request_lang(request)))
 
 
@@ -284,11 +285,11 @@ async def moderate(request: web.Request) -> web.Response:
         return field_refusal(request, {"action": ["web_invalid_action"]})
     if report_id is None:
         return _not_found(request)
-    report: PublicReport | None = await request.app[NODE].moderate(
-        report_id, ModeratorAction(action)
-    )
+    report = await request.app[NODE].moderate(report_id, ModeratorAction(action))
     if report is None:
         return _not_found(request)
+    if isinstance(report, Unavailable):
+        return outcome_response(request, report)
     return web.json_response(report_json(report, request_lang(request)))
 
 

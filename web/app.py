@@ -230,16 +230,3 @@ def make_app(
     api.add_routes(app)
     pages.add_routes(app)
     return app
-
-
-async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Serve `app` on host:port inside a running loop; returns the runner to clean up."""
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
-
-
-def run_app(app: web.Application, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve `app` until interrupted (blocking), without aiohttp's startup banner."""
-    web.run_app(app, host=host, port=port, print=None)

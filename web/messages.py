@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from node import i18n
+from web.context import NODE
 
 # Native names for the language switch (never translated).
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
@@ -32,7 +33,8 @@ def request_lang(request: web.Request) -> str:
     accept = request.headers.get("Accept-Language")
     if accept is not None and len(accept) > 512:
         accept = accept[:512]
-    lang = i18n.negotiate(accept, explicit)
+    node = request.app.get(NODE)
+    lang = i18n.negotiate(accept, explicit, node.default_language if node else i18n.DEFAULT)
     request[_LANG_KEY] = lang
     return lang
 

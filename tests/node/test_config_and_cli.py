@@ -141,3 +141,16 @@ def test_purge_prints_counts_only(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("purged 0 reports")
     assert os.path.exists(tmp_path / "c" / "vecinos.db")
+
+
+def test_a_half_done_init_and_an_unreachable_database_are_one_line(tmp_path: Path) -> None:
+    (tmp_path / "half" / "keys").mkdir(parents=True)
+    result = run_cli("init", "--data", str(tmp_path / "half"), "--chapter", "A")
+    assert result.returncode == 2 and "stopped half-way" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    init_chapter(tmp_path / "c", "A")
+    secret_url = '"postgresql+psycopg://vecinos:s3cret-pw@127.0.0.1:1/nowhere"'
+    set_config(tmp_path / "c", "storage", "database_url", secret_url)
+    result = run_cli("purge", "--data", str(tmp_path / "c"))
+    assert result.returncode == 2 and "cannot use the database" in result.stderr
+    assert "s3cret-pw" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

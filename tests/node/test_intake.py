@@ -272,3 +272,28 @@ async def test_a_restart_never_turns_one_source_into_a_crowd(chapter_dir, clock)
         assert last is not None and not isinstance(last, RateLimited) and last.still_active
     finally:
         await node.close()
+
+
+async def test_a_locked_database_is_unavailable_and_keeps_nothing(
+    node: Node, chapter_dir, storage: str
+) -> None:
+    import sqlite3
+
+    from node.outcome import Unavailable
+
+    if storage:
+        return  # SQLite's file lock; PostgreSQL has no such whole-database lock
+    first = await node.submit(raid(), web(1))
+    assert isinstance(first, Accepted)
+    blocker = sqlite3.connect(chapter_dir / "vecinos.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:
+        locked = await node.submit(raid(area="Vista"), web(2))
+        assert isinstance(locked, Unavailable) and locked.retry_after_s > 0
+        moderated = await node.moderate(first.report.id, ModeratorAction.CONFIRM)
+        assert isinstance(moderated, Unavailable)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert [r.area_id for r in rows(node)] == ["chula-vista"]  # nothing of them was kept
+    assert isinstance(await node.submit(raid(area="Vista"), web(2)), Accepted)

@@ -39,6 +39,7 @@ async def serve(node: Node) -> AsyncIterator[Serve]:
         session = aiohttp.ClientSession(
             base_url=str(server.make_url("/")),
             cookie_jar=aiohttp.CookieJar(unsafe=True),  # cookies for 127.0.0.1
+            headers={"Accept-Language": "en"},  # tests ask for Spanish where they mean it
         )
         sessions.append(session)
         return session

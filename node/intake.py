@@ -1,12 +1,16 @@
-"""The one intake path: validate -> moderate -> score -> store -> flag -> alert.
+"""The write side of reports: the one intake path, follow-ups, verdicts, settling.
 
-validate() is pure: it checks a ReportDraft against the gazetteer and the
-config, runs the moderation rules on every free-text field, and returns a
-ValidReport or the per-field errors. store_report() runs on the writer
-thread inside one transaction: it scores the report against its neighbours,
-stores it with its description encrypted, re-scores the neighbours it
-corroborates, flags it for review and queues an alert in the outbox, all in
-the same commit.
+validate -> moderate -> score -> store -> flag -> alert:
+
+- validate() is pure: it checks a ReportDraft against the gazetteer and the
+  config, runs the moderation rules on every free-text field, and returns a
+  ValidReport or the per-field errors.
+- store_report(), store_follow_up() and apply_verdict() run on the writer
+  thread: they score and store, with the description encrypted under its
+  retention class's key (file_under), and mark the cluster unsettled.
+- settle() runs once per batch before its commit: it re-scores the
+  neighbours and brings the cluster's alert (and outbox) up to date, in the
+  same transaction as the reports that caused it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+from node.alerts import AlertSettings, open_alert_clusters, refresh_alert
 from node.gazetteer import AreaMatch, Gazetteer
 from node.keys import KeyId, KeyRing
 from node.outcome import FieldError, ReportDraft
 from node.reports import (
     RETENTION_CLASS,
-    AlertSettings,
     Bounds,
     Pool,
     apply_assessment,
@@ -32,8 +36,6 @@ from node.reports import (
     history_for,
     neighbourhood,
     new_id,
-    open_alert_clusters,
-    refresh_alert,
     rescore_around,
 )
 from node.sources import Recent, RecentMemory
@@ -213,7 +215,7 @@ def store_report(
         confidence=0.0,
         still_active_claimed=valid.still_active,
         retention_class=RETENTION_CLASS[Verdict.NONE],
-        purge_after_hour=hour + int(ctx.retention["transient"] / timedelta(hours=1)),
+        purge_after_hour=hour,
     )
     ctx.memory.remember(
         report.id,
@@ -229,15 +231,64 @@ def store_report(
     reasons = review_reasons(assessment, len(valid.description or ""), valid.moderation, ctx.config)
     report.review_reasons = ",".join(reasons)
     report.in_review = bool(reasons)
-    if valid.description:
-        key_id = KeyId(report.retention_class, now.date())
-        report.description_ct = ctx.keys.encrypt(key_id, valid.description, report.id)
-        report.description_key = key_id.label()
+    file_under(report, Verdict.NONE, valid.description, now, ctx)
     session.add(report)
     if area.known:  # a free-text area is never kept beyond its report
         count_history(session, area.id, hour, reports=1)
     mark_unsettled(session, report, now)
     return Stored(report, tuple(reasons))
+
+
+def file_under(
+    report: Report, verdict: Verdict, description: str | None, now: datetime, ctx: IntakeContext
+) -> None:
+    """Put a report in the retention class of its verdict, from `now`.
+
+    Sets its purge hour and encrypts its description under that class's key
+    of today, so the key is destroyed when the class's retention has passed.
+    """
+    report.verdict = verdict.value
+    report.retention_class = RETENTION_CLASS[verdict]
+    keep = ctx.retention[report.retention_class]
+    report.purge_after_hour = to_hour(now) + int(keep / timedelta(hours=1))
+    if description is not None:
+        key_id = KeyId(report.retention_class, now.date())
+        report.description_ct = ctx.keys.encrypt(key_id, description, report.id)
+        report.description_key = key_id.label()
+
+
+def description_of(report: Report, keys: KeyRing) -> str | None:
+    """The report's description, or None when it has none or its key was destroyed."""
+    if report.description_ct is None or report.description_key is None:
+        return None
+    return keys.decrypt(KeyId.parse(report.description_key), report.description_ct, report.id)
+
+
+def apply_verdict(
+    session: Session, ctx: IntakeContext, report_id: str, verdict: Verdict, now: datetime
+) -> bool:
+    """A moderator's confirm, debunk or archive: it overrides the score. False: no report."""
+    report = session.get(Report, report_id)
+    if report is None:
+        return False
+    old = Verdict(report.verdict)
+    if old != verdict:
+        if Verdict.CONFIRMED in (old, verdict) and report.area_known:
+            count_history(
+                session,
+                report.area_id,
+                report.hour,
+                confirmed=1 if verdict == Verdict.CONFIRMED else -1,
+            )
+        file_under(report, verdict, description_of(report, ctx.keys), now, ctx)
+        report.confidence = {Verdict.CONFIRMED: 1.0, Verdict.DEBUNKED: 0.0}.get(
+            verdict, report.confidence
+        )
+        report.status = verdict.value
+    report.in_review = False
+    session.add(report)
+    mark_unsettled(session, report, now)
+    return True
 
 
 def store_follow_up(

@@ -1,14 +1,13 @@
-"""Stored reports seen three ways: as evidence for the scorer, as the public
-sees them, and as the chapter's alerts for its neighbours.
+"""Stored reports seen two ways: as evidence for the scorer, and as the public
+sees them; plus the reads scoring needs (neighbourhood, history).
 
 Rules: runs inside a database session handed in by the caller (the writer
 thread for anything that writes); reads the clock only through the `now`
-it is given; an alert body is an aggregate and never carries a description.
+it is given.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 from collections.abc import Callable, Iterable, Sequence
@@ -20,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from node.outcome import PublicReport
 from node.sources import RecentMemory
-from node.store import Alert, FollowUpRow, OutboxAlert, Report, from_hour, to_hour
+from node.store import FollowUpRow, Report, from_hour
 from scoring.decay import decay, visible
 from scoring.defaults import ScoringConfig, level_for
 from scoring.model import (
@@ -39,8 +38,6 @@ from scoring.score import assess, match_similarity, overridden_confidence, statu
 
 KM_PER_DEGREE = 111.0
 UNKNOWN_AREA = "unknown"  # how free-text areas are counted in history and aggregates
-ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
-OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
 HOURS_PER_WEEK = 168
 
 # Which retention class a report is in, by the moderator's verdict.
@@ -315,126 +312,3 @@ class Bounds:
 
     max_neighbours: int
     max_rescored: int
-
-
-def open_alert_clusters(session: Session) -> set[tuple[str, str]]:
-    """(area, type) of every alert not yet withdrawn."""
-    rows = session.exec(
-        select(Alert.area_id, Alert.type).where(col(Alert.withdrawn).is_(False))
-    ).all()
-    return {(area_id, report_type) for area_id, report_type in rows}
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    chapter_id: str
-    share_threshold: float
-
-
-def refresh_alert(
-    session: Session,
-    area_id: str,
-    report_type: str,
-    now: datetime,
-    config: ScoringConfig,
-    settings: AlertSettings,
-) -> OutboxAlert | None:
-    """Bring the chapter's alert for (area, type) up to date; queue what changed.
-
-    An alert opens when an active cluster reaches the share threshold, is
-    updated when its level, count or activity changes, and is withdrawn when
-    the cluster is debunked, gone or expired. Same alert id, higher seq.
-    """
-    now_hour = to_hour(now)
-    horizon = now_hour - 48
-    rows = session.exec(
-        select(Report)
-        .where(Report.area_id == area_id, Report.type == report_type, col(Report.hour) >= horizon)
-        .order_by(col(Report.hour).desc())
-        .limit(ALERT_CLUSTER_ROWS)
-    ).all()
-    follow_ups = follow_ups_for(session, [r.id for r in rows])
-    live = []
-    for row in rows:
-        if row.verdict in (Verdict.DEBUNKED, Verdict.ARCHIVED):
-            continue
-        shown = decay_of(row, follow_ups[row.id], now, config)
-        if still_active(row, follow_ups[row.id], shown):
-            live.append((row, shown))
-    best = max((r.confidence for r, _ in live), default=0.0)
-    alert = session.exec(
-        select(Alert).where(
-            Alert.area_id == area_id, Alert.type == report_type, col(Alert.withdrawn).is_(False)
-        )
-    ).first()
-    if live and best >= settings.share_threshold:
-        expires = max(to_hour(shown.active_until) for _, shown in live)
-        count = max(r.independent_sources for r, _ in live)
-        level = level_for(best).value
-        if alert is None:
-            first = min((r for r, _ in live), key=lambda r: r.hour)
-            alert = Alert(
-                alert_id=new_id(12),
-                area_id=area_id,
-                area_name=first.area_name,
-                lat=first.lat,
-                lon=first.lon,
-                highway=first.highway,
-                hour=first.hour,
-                type=report_type,
-                seq=0,
-                level=level,
-                confidence=best,
-                reports=count,
-                still_active=True,
-                expires_hour=expires,
-            )
-            kind = "alert"
-        elif (alert.level, alert.reports, alert.expires_hour, round(alert.confidence, 2)) == (
-            level,
-            count,
-            expires,
-            round(best, 2),
-        ):
-            return None
-        else:
-            kind = "update"
-        alert.level, alert.confidence, alert.reports = level, best, count
-        alert.still_active, alert.expires_hour = True, expires
-    elif alert is not None:
-        alert.withdrawn, alert.still_active = True, False
-        if now_hour >= alert.expires_hour:  # expired: receivers drop it on their own
-            session.add(alert)
-            return None
-        kind = "withdrawal"
-    else:
-        return None
-    alert.seq += 1
-    session.add(alert)
-    body = alert_body(alert, kind, settings.chapter_id)
-    outbox = OutboxAlert(alert_id=alert.alert_id, seq=alert.seq, body=body)
-    session.add(outbox)
-    session.info[OUTBOX_WRITTEN] = True
-    return outbox
-
-
-def alert_body(alert: Alert, kind: str, chapter_id: str) -> str:
-    """The aggregate an alert carries (canonical JSON, signed later by federation)."""
-    body = {
-        "kind": kind,
-        "type": alert.type,
-        "area": alert.area_name,
-        "lat": alert.lat,
-        "lon": alert.lon,
-        "highway": alert.highway,
-        "hour": from_hour(alert.hour).isoformat(),
-        "level": alert.level,
-        "confidence": round(alert.confidence, 2),
-        "reports": alert.reports,
-        "still_active": alert.still_active,
-        "expires": from_hour(alert.expires_hour).isoformat(),
-        "chapter": chapter_id,
-        "alert_id": alert.alert_id,
-        "seq": alert.seq,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

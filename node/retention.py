@@ -18,7 +18,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from node.reports import UNKNOWN_AREA, AlertSettings, refresh_alert
+from node.alerts import AlertSettings, refresh_alert
+from node.reports import UNKNOWN_AREA
 from node.store import (
     Aggregate,
     Alert,

@@ -21,18 +21,20 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from node.alerts import OUTBOX_WRITTEN, AlertSettings
 from node.config import NodeConfig, load_config
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.intake import (
     IntakeContext,
     IntakeLimits,
-    mark_unsettled,
+    apply_verdict,
+    description_of,
     settle,
     store_follow_up,
     store_report,
     validate,
 )
-from node.keys import KeyId, KeyRing
+from node.keys import KeyRing
 from node.moderators import verify_moderator
 from node.outcome import (
     Accepted,
@@ -50,12 +52,8 @@ from node.outcome import (
     Unavailable,
 )
 from node.reports import (
-    OUTBOX_WRITTEN,
     PUBLIC_DESCRIPTION_STATUSES,
-    RETENTION_CLASS,
-    AlertSettings,
     Bounds,
-    count_history,
     follow_ups_for,
     is_visible,
     public_view,
@@ -198,9 +196,7 @@ class Node:
         return await asyncio.to_thread(run)
 
     def _description(self, row: Report) -> str | None:
-        if row.description_ct is None or row.description_key is None:
-            return None
-        return self.keys.decrypt(KeyId.parse(row.description_key), row.description_ct, row.id)
+        return description_of(row, self.keys)
 
     def _public(self, row: Report, follow_ups, now: datetime) -> PublicReport:
         text = self._description(row) if row.status in self.public_statuses else None
@@ -317,40 +313,12 @@ class Node:
                 lambda s: store_follow_up(s, self.context, report_id, kind, frozenset(), True, now)
             )
         else:
-            found = await self._write(lambda s: self._apply_verdict(s, report_id, action, now))
+            found = await self._write(
+                lambda s: apply_verdict(s, self.context, report_id, VERDICT_OF[action], now)
+            )
         if not found or isinstance(found, Unavailable):
             return found or None
         return await self.get_report(report_id)
-
-    def _apply_verdict(
-        self, session: Session, report_id: str, action: ModeratorAction, now: datetime
-    ) -> bool:
-        row = session.get(Report, report_id)
-        if row is None:
-            return False
-        old, new = Verdict(row.verdict), VERDICT_OF[action]
-        if old != new:
-            if Verdict.CONFIRMED in (old, new) and row.area_known:
-                count_history(
-                    session, row.area_id, row.hour, confirmed=1 if new == Verdict.CONFIRMED else -1
-                )
-            text = self._description(row)
-            row.verdict = new.value
-            row.retention_class = RETENTION_CLASS[new]
-            row.purge_after_hour = to_hour(now) + int(
-                self.retention[row.retention_class] / timedelta(hours=1)
-            )
-            if text is not None:  # re-encrypt under the new class's key of today
-                key_id = KeyId(row.retention_class, now.date())
-                row.description_ct = self.keys.encrypt(key_id, text, row.id)
-                row.description_key = key_id.label()
-            confidence = {Verdict.CONFIRMED: 1.0, Verdict.DEBUNKED: 0.0}.get(new, row.confidence)
-            row.confidence = confidence
-            row.status = new.value
-        row.in_review = False
-        session.add(row)
-        mark_unsettled(session, row, now)
-        return True
 
     async def verify_moderator(self, name: str, password: str) -> bool:
         return await self._read(lambda s: verify_moderator(s, name, password))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from node.config import CONFIG_NAME
+from node.outcome import ReceivedAlert
 
 
 def set_config(data_dir: Path, section: str, key: str, value: str) -> None:
@@ -18,3 +20,27 @@ def set_config(data_dir: Path, section: str, key: str, value: str) -> None:
     tail, count = pattern.subn(f"{key} = {value}", tail, count=1)
     assert count == 1, f"no {key} in [{section}]"
     path.write_text(f"{head}[{section}]\n{tail}")
+
+
+def neighbour_alert(
+    now: datetime, seq: int = 1, still_active: bool = True, hours: int = 4
+) -> ReceivedAlert:
+    """A verified alert from a neighbouring chapter, as federation hands it to the node."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return ReceivedAlert(
+        chapter="norte-1a2b",
+        alert_id="a1",
+        seq=seq,
+        relayed_by=None,
+        type="raid",
+        area="Oceanside",
+        lat=33.2,
+        lon=-117.38,
+        highway="I-5",
+        hour=hour,
+        level="likely",
+        confidence=0.76,
+        reports=4,
+        still_active=still_active,
+        expires=hour + timedelta(hours=hours),
+    )

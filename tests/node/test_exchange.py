@@ -5,7 +5,6 @@ expiry, and the counters `vecinos status` shows."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from sqlmodel import Session, select
 
@@ -13,6 +12,7 @@ from node.outcome import Accepted, Neighbour, ReceivedAlert, ReportDraft, Source
 from node.service import ModeratorAction, Node
 from node.store import Alert
 from scoring.model import Channel
+from tests.support import neighbour_alert
 
 
 def web(n: int) -> SourceRef:
@@ -31,24 +31,7 @@ async def cross_threshold(node: Node, clock, area: str = "Vista") -> str:
 
 
 def received(clock, seq: int = 1, still_active: bool = True, hours: int = 4) -> ReceivedAlert:
-    hour = clock.now.replace(minute=0, second=0, microsecond=0)
-    return ReceivedAlert(
-        chapter="norte-1a2b",
-        alert_id="a1",
-        seq=seq,
-        relayed_by=None,
-        type="raid",
-        area="Oceanside",
-        lat=33.2,
-        lon=-117.38,
-        highway="I-5",
-        hour=hour,
-        level="likely",
-        confidence=0.76,
-        reports=4,
-        still_active=still_active,
-        expires=hour + timedelta(hours=hours),
-    )
+    return neighbour_alert(clock.now, seq, still_active, hours)
 
 
 async def test_an_alert_wakes_federation_and_waits_in_the_outbox(node: Node, clock) -> None:

@@ -10,6 +10,7 @@ import pytest
 from node import i18n
 from node.outcome import Unavailable
 from node.service import Node
+from tests.support import neighbour_alert
 from web.app import make_app
 
 REPORTS = "/api/v1/reports"
@@ -255,30 +256,7 @@ async def test_openapi_lists_every_route(client: aiohttp.ClientSession, node: No
 async def test_neighbours_alerts_are_served_until_they_expire(
     client: aiohttp.ClientSession, node: Node, clock
 ) -> None:
-    from datetime import timedelta
-
-    from node.outcome import ReceivedAlert
-
-    hour = clock.now.replace(minute=0, second=0, microsecond=0)
-    await node.receive_alert(
-        ReceivedAlert(
-            chapter="norte-1a2b",
-            alert_id="a1",
-            seq=1,
-            relayed_by=None,
-            type="raid",
-            area="Oceanside",
-            lat=33.2,
-            lon=-117.38,
-            highway="I-5",
-            hour=hour,
-            level="likely",
-            confidence=0.76,
-            reports=4,
-            still_active=True,
-            expires=hour + timedelta(hours=3),
-        )
-    )
+    await node.receive_alert(neighbour_alert(clock.now, hours=3))
     async with client.get("/api/v1/alerts", headers={"Accept-Language": "es"}) as response:
         assert response.status == 200
         [alert] = (await response.json())["alerts"]

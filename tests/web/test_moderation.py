@@ -131,8 +131,9 @@ async def test_moderation_needs_the_csrf_token(
     # The form field works too.
     async with client.post(url, data={"action": "archive", "csrf_token": token}) as resp:
         assert resp.status == 200
-    async with client.post("/api/v1/reports/nope/moderate", json={"action": "confirm"},
-                           headers=good) as resp:
+    async with client.post(
+        "/api/v1/reports/nope/moderate", json={"action": "confirm"}, headers=good
+    ) as resp:
         assert resp.status == 404
 
 
@@ -185,8 +186,6 @@ async def test_cookie_times_are_truncated_to_the_hour() -> None:
 
 
 @pytest.mark.parametrize("cookie", ["garbage", "gAAAA" + "A" * 100, "x" * 5000])
-async def test_forged_cookies_are_no_session(
-    client: aiohttp.ClientSession, cookie: str
-) -> None:
+async def test_forged_cookies_are_no_session(client: aiohttp.ClientSession, cookie: str) -> None:
     async with client.get(QUEUE, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}) as resp:
         assert resp.status == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import intake
+from bench import alerts, intake
 
 
 def main() -> None:
@@ -13,6 +13,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs of every benchmark")
     args = parser.parse_args()
     asyncio.run(intake.main(quick=args.quick))
+    asyncio.run(alerts.main(quick=args.quick))
 
 
 if __name__ == "__main__":

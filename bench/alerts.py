@@ -110,9 +110,7 @@ async def raw_latencies(hs: Homeserver, base: Path, n: int) -> list[float]:
             times = []
             for i in range(n + 1):
                 t0 = time.perf_counter()
-                await sender.room_send(
-                    room, EVENT_TYPE, {"i": i}, ignore_unverified_devices=True
-                )
+                await sender.room_send(room, EVENT_TYPE, {"i": i}, ignore_unverified_devices=True)
                 got = await asyncio.wait_for(arrived.get(), WAIT)
                 if i:  # the first send shares the megolm session: not counted
                     times.append((got - t0) * 1000)
@@ -218,10 +216,14 @@ async def main(quick: bool = False) -> float:
             await hs.stop()
     alert_median, raw_median = statistics.median(alert), statistics.median(raw)
     ratio = alert_median / raw_median
-    print(f"alert: submit -> verified alert stored at the neighbour, {n} alerts: "
-          f"median {alert_median:.1f} ms, max {max(alert):.1f} ms")
-    print(f"raw nio encrypted message, {n} messages: "
-          f"median {raw_median:.1f} ms, max {max(raw):.1f} ms")
+    print(
+        f"alert: submit -> verified alert stored at the neighbour, {n} alerts: "
+        f"median {alert_median:.1f} ms, max {max(alert):.1f} ms"
+    )
+    print(
+        f"raw nio encrypted message, {n} messages: "
+        f"median {raw_median:.1f} ms, max {max(raw):.1f} ms"
+    )
     print(f"RESULT alert_latency_ratio {ratio:.2f}")
     sys.stdout.flush()
     return ratio

@@ -127,6 +127,8 @@ class Receiver:
             return "replayed"
         self.seen.record(alert.chapter, alert.alert_id, alert.seq, alert.expires)
         await self._count("alerts_received" if verdict.relayed_by is None else "relays_received")
+        via = f" via {verdict.relayed_by}" if verdict.relayed_by else ""
+        log.info("accepted alert seq %d from %s%s", alert.seq, alert.chapter, via)
         self._accepted += 1
         if self._accepted % PRUNE_EVERY == 0:
             self.seen.forget_expired(now)

@@ -242,6 +242,16 @@ async def _purge_job(node) -> None:  # type: ignore[no-untyped-def]
         log.error("retention run failed: %s", type(exc).__name__)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from federation.demo import DemoError
+    from federation.demo import main as run_demo
+
+    try:
+        return run_demo(args)
+    except DemoError as exc:
+        raise CliError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vecinos", description="A Vecinos chapter node.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -301,6 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("chapter_id")
     n.add_argument("--data", required=True)
     p.set_defaults(func=cmd_neighbors)
+
+    p = sub.add_parser(
+        "demo", help="a local network: a Synapse and three chapters that share alerts"
+    )
+    p.add_argument("--data", required=True, help="the demo's dir (made anew at every start)")
+    p.add_argument(
+        "--base-port",
+        type=int,
+        default=8081,
+        help="chapters on this port and the next two, Synapse on the one after",
+    )
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("status", help="homeserver, bot, outbox and alert counts")
     p.add_argument("--data", required=True)

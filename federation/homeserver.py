@@ -388,6 +388,11 @@ class Homeserver:
             proc.kill()
             await proc.wait()
             raise HomeserverError("synapse --generate-config timed out") from None
+        except BaseException:  # cancelled (Ctrl-C during start-up): leave no child behind
+            if proc.returncode is None:
+                proc.kill()
+                await asyncio.shield(proc.wait())
+            raise
         if proc.returncode != 0:
             tail = "\n".join(out.decode(errors="replace").splitlines()[-20:])
             raise HomeserverError(f"synapse --generate-config failed:\n{tail}")

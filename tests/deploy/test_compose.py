@@ -195,9 +195,7 @@ def test_no_literal_secret_in_the_compose_file() -> None:
                 assert re.fullmatch(r"\$\{[A-Z0-9_]+(:?-)?\}", str(value or "")), (
                     f"{name}: {key} must come from the environment (${{{key}:-}}), not a literal"
                 )
-        assert "secrets" not in service or all(
-            isinstance(s, str) for s in service["secrets"]
-        ), name
+        assert "secrets" not in service or all(isinstance(s, str) for s in service["secrets"]), name
 
 
 def test_every_port_in_the_file_names_loopback() -> None:
@@ -229,7 +227,14 @@ def test_dockerfile_installs_and_runs_the_node() -> None:
     assert any(line.startswith("VOLUME") and "/data" in line for line in lines)
     cmd = next(line for line in lines if line.startswith("CMD"))
     assert json.loads(cmd[3:]) == [
-        "vecinos", "run", "--data", "/data", "--host", "0.0.0.0", "--port", "8080",
+        "vecinos",
+        "run",
+        "--data",
+        "/data",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8080",
     ]
     for line in lines:  # no secret baked into the image
         if line.startswith(("ENV ", "ARG ")):
@@ -254,8 +259,12 @@ def test_dockerignore_keeps_data_and_env_out() -> None:
 def entrypoint(data: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["sh", str(NODE_ENTRYPOINT), "echo", "command-ran"],
-        env=clean_env(PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
-                      VECINOS_DATA=str(data), VECINOS_DB_WAIT_SECONDS="0", **env),
+        env=clean_env(
+            PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+            VECINOS_DATA=str(data),
+            VECINOS_DB_WAIT_SECONDS="0",
+            **env,
+        ),
         capture_output=True,
         text=True,
         timeout=60,
@@ -297,7 +306,7 @@ def test_entrypoint_writes_the_database_url_into_the_config(tmp_path: Path) -> N
     url = 'postgresql+psycopg://vecinos:pa"ss@127.0.0.1:1/vecinos'
     done = entrypoint(data, VECINOS_CHAPTER="X", VECINOS_DATABASE_URL=url)
     assert done.returncode == 0, done.stderr
-    assert "pa\"ss" not in done.stdout + done.stderr, "the password was printed"
+    assert 'pa"ss' not in done.stdout + done.stderr, "the password was printed"
     config = load_config(data / "vecinos.toml")
     assert config.get("storage", "database_url") == url
     assert not (data / "vecinos.db").exists()  # init's SQLite file, unused with PostgreSQL
@@ -335,35 +344,70 @@ def synapse_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("matrix-synapse is not installed (the test extra installs it)")
     home = tmp_path_factory.mktemp("synapse")
     subprocess.run(
-        [sys.executable, "-m", "synapse.app.homeserver", "--server-name", "chapter.example.org",
-         "--report-stats", "no", "--config-path", str(home / "homeserver.yaml"),
-         "--config-directory", str(home), "--data-directory", str(home),
-         "--generate-config", "--open-private-ports"],
-        check=True, capture_output=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "synapse.app.homeserver",
+            "--server-name",
+            "chapter.example.org",
+            "--report-stats",
+            "no",
+            "--config-path",
+            str(home / "homeserver.yaml"),
+            "--config-directory",
+            str(home),
+            "--data-directory",
+            str(home),
+            "--generate-config",
+            "--open-private-ports",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return home
 
 
 def configure(home: Path, name: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SYNAPSE_DIR / "configure.py"), str(home / "homeserver.yaml"),
-         str(home / name)],
-        env=clean_env(UID=str(os.getuid()), GID=str(os.getgid()),
-                      VECINOS_DB_WAIT_SECONDS="0", **env),
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            str(SYNAPSE_DIR / "configure.py"),
+            str(home / "homeserver.yaml"),
+            str(home / name),
+        ],
+        env=clean_env(
+            UID=str(os.getuid()), GID=str(os.getgid()), VECINOS_DB_WAIT_SECONDS="0", **env
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 def test_synapse_accepts_the_chapter_settings(synapse_config: Path) -> None:
-    done = configure(synapse_config, "runtime.yaml", SYNAPSE_SERVER_NAME="chapter.example.org",
-                     SYNAPSE_PUBLIC_BASEURL="https://matrix.chapter.example.org")
+    done = configure(
+        synapse_config,
+        "runtime.yaml",
+        SYNAPSE_SERVER_NAME="chapter.example.org",
+        SYNAPSE_PUBLIC_BASEURL="https://matrix.chapter.example.org",
+    )
     assert done.returncode == 0, done.stderr
     read = subprocess.run(
-        [sys.executable, "-c", SYNAPSE_READ,
-         "-c", str(synapse_config / "homeserver.yaml"),
-         "-c", str(SYNAPSE_DIR / "vecinos.yaml"),
-         "-c", str(synapse_config / "runtime.yaml")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            SYNAPSE_READ,
+            "-c",
+            str(synapse_config / "homeserver.yaml"),
+            "-c",
+            str(SYNAPSE_DIR / "vecinos.yaml"),
+            "-c",
+            str(synapse_config / "runtime.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert read.returncode == 0, read.stderr
     assert json.loads(read.stdout.strip().splitlines()[-1]) == {
@@ -382,8 +426,13 @@ def test_synapse_accepts_the_chapter_settings(synapse_config: Path) -> None:
 
 
 def test_synapse_runtime_settings_for_postgres(synapse_config: Path) -> None:
-    done = configure(synapse_config, "pg.yaml", SYNAPSE_DATABASE="postgres",
-                     POSTGRES_PASSWORD=SENTINEL, SYNAPSE_POSTGRES_HOST="127.0.0.1")
+    done = configure(
+        synapse_config,
+        "pg.yaml",
+        SYNAPSE_DATABASE="postgres",
+        POSTGRES_PASSWORD=SENTINEL,
+        SYNAPSE_POSTGRES_HOST="127.0.0.1",
+    )
     assert done.returncode == 0, done.stderr
     assert SENTINEL not in done.stdout + done.stderr
     path = synapse_config / "pg.yaml"

@@ -1,7 +1,8 @@
 """ChapterFederation: one chapter's Matrix side, built and started by `vecinos run`.
 
 It owns the bot (login restored from DATA/matrix, the bot lock held while it
-runs), the receiver, the delivery loop and the relayer, and it keeps the
+runs), the receiver, the delivery loop, the relayer and the member room
+intake (federation.members), and it keeps the
 neighbours' federation rooms in step with the neighbours the node has
 pinned (`reconcile`, at start, on SIGHUP from `vecinos neighbors ...`, and
 on an invite):
@@ -28,6 +29,7 @@ from typing import Any
 
 from federation.bot import BotError, ChapterBot
 from federation.delivery import Delivery
+from federation.members import MemberRoom
 from federation.neighbourhood import NeighbourCache
 from federation.receiver import Receiver
 from federation.relay import Relayer
@@ -107,6 +109,7 @@ class ChapterFederation:
         self.delivery = Delivery(
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
+        self.members = MemberRoom(node, self.bot)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconcile_lock = asyncio.Lock()
         self.connected = asyncio.Event()
@@ -134,6 +137,8 @@ class ChapterFederation:
                 await self.bot.login()
             except BotError as exc:
                 raise FederationError(str(exc)) from exc
+            if self.bot.client is not None:
+                self.members.attach(self.bot.client)
             await self.receiver.seed()
         except BaseException:
             await self.bot.close()
@@ -178,6 +183,7 @@ class ChapterFederation:
             log.warning("room set-up incomplete: %s", type(exc).__name__)
         self._spawn(self.delivery.run(), "delivery")
         self._spawn(self.relayer.run(), "relay")
+        self._spawn(self.members.run(), "members")
         self.connected.set()
         log.info("Matrix: %s connected", self.user_id)
         return True

@@ -38,8 +38,10 @@ def wait_for(host: str, port: int, seconds: int) -> None:
             return
         except OSError:
             if time.monotonic() >= deadline:
-                print(f"homeserver: {host}:{port} does not answer yet; starting anyway",
-                      file=sys.stderr)
+                print(
+                    f"homeserver: {host}:{port} does not answer yet; starting anyway",
+                    file=sys.stderr,
+                )
                 return
             time.sleep(1)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from sqlmodel import Session, select
 
 from node.outcome import Accepted, RateLimited, Refused, ReportDraft, SourceRef
@@ -282,7 +283,7 @@ async def test_a_locked_database_is_unavailable_and_keeps_nothing(
     from node.outcome import Unavailable
 
     if storage:
-        return  # SQLite's file lock; PostgreSQL has no such whole-database lock
+        pytest.skip("SQLite only: its whole-file lock")
     first = await node.submit(raid(), web(1))
     assert isinstance(first, Accepted)
     blocker = sqlite3.connect(chapter_dir / "vecinos.db", isolation_level=None)

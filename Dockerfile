@@ -22,6 +22,7 @@ COPY federation /src/federation
 COPY web /src/web
 RUN python -m venv /opt/vecinos \
  && /opt/vecinos/bin/pip install "/src[postgres]" \
+ && /opt/vecinos/bin/python -m web.vendor \
  && rm -rf /src
 
 COPY deploy/node/entrypoint.sh /usr/local/bin/vecinos-entrypoint

@@ -12,6 +12,9 @@ What it does:
 - trusts on first use every device of every member of its rooms;
 - sends alerts as timeline events (never state: state is not encrypted),
   bounded by a timeout so a down homeserver raises `SendFailed`;
+- hands decrypted room events of registered types (member messages,
+  reactions, commands) to their handlers (`add_room_handler`), including
+  those a "limited" sync left out;
 - hands decrypted custom events of the alert types to `on_alert`, counts
   what it cannot decrypt or refuses (each count also goes to `on_count`, so
   the node can keep it), and never logs event content;
@@ -50,6 +53,8 @@ from nio import (
     RoomLeaveResponse,
     RoomMessagesResponse,
     RoomPreset,
+    RoomPutStateResponse,
+    RoomRedactResponse,
     RoomSendError,
     RoomVisibility,
     SyncResponse,
@@ -88,6 +93,9 @@ InviteHandler = Callable[[str, str], Awaitable[None] | None]
 
 CountHandler = Callable[[str, int], None]
 """on_count(name, n): told of every BotStats increment (to persist the counters)."""
+
+RoomHandler = Callable[[str, Any], Awaitable[None] | None]
+"""handler(room_id, event): a room event of a type it registered (add_room_handler)."""
 
 
 class BotError(RuntimeError):
@@ -160,6 +168,7 @@ class ChapterBot:
         self._synced = asyncio.Condition()
         self._sync_count = 0
         self._batch: list[tuple[str, Any]] = []  # (room id, event) of the sync in progress
+        self._room_handlers: list[tuple[tuple[type, ...], RoomHandler]] = []
 
     def _count(self, name: str, n: int = 1) -> None:
         setattr(self.stats, name, getattr(self.stats, name) + n)
@@ -216,8 +225,26 @@ class ChapterBot:
             config=config,
         )
         client.add_event_callback(self._on_event, (UnknownEvent, MegolmEvent))
+        extra = self._handled_types()
+        if extra:
+            client.add_event_callback(self._on_event, extra)
         client.add_event_callback(self._on_invite, InviteMemberEvent)
         return client
+
+    def _handled_types(self) -> tuple[type, ...]:
+        return tuple(dict.fromkeys(t for types, _ in self._room_handlers for t in types))
+
+    def add_room_handler(self, handler: RoomHandler, types: tuple[type, ...]) -> None:
+        """Hand decrypted room events of these nio types (others' only) to `handler`.
+
+        They come in timeline order with the alerts, the events a "limited"
+        sync left out (fetched by the gap filler) first, after each sync:
+        never inside it. A handler should be quick (queue the work).
+        """
+        new = tuple(t for t in types if t not in self._handled_types())
+        self._room_handlers.append((types, handler))
+        if self.client is not None and new:
+            self.client.add_event_callback(self._on_event, new)
 
     # -- login --------------------------------------------------------------
 
@@ -526,6 +553,41 @@ class ChapterBot:
         """room id -> inviter of every invite this bot has not answered."""
         return {r.room_id: r.inviter for r in self._need_client().invited_rooms.values()}
 
+    def power_level(self, room_id: str, user_id: str) -> int:
+        """`user_id`'s power level in a room, as this bot last synced it (0 if unknown)."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        return room.power_levels.get_user_level(user_id) if room is not None else 0
+
+    async def set_power_levels(
+        self, room_id: str, users: dict[str, int], timeout: float = 15.0
+    ) -> bool:
+        """Raise (never lower) these users' power levels in a room; True if it changed."""
+        client = self._need_client()
+        resp = await asyncio.wait_for(
+            client.room_get_state_event(room_id, "m.room.power_levels"), timeout
+        )
+        content = getattr(resp, "content", None)
+        if not isinstance(content, dict):
+            raise BotError(f"cannot read power levels: {getattr(resp, 'status_code', '?')}")
+        levels = dict(content.get("users") or {})
+        changed = {u: n for u, n in users.items() if int(levels.get(u, 0)) < n}
+        if not changed:
+            return False
+        content = {**content, "users": {**levels, **changed}}
+        put = await asyncio.wait_for(
+            client.room_put_state(room_id, "m.room.power_levels", content), timeout
+        )
+        if not isinstance(put, RoomPutStateResponse):
+            raise BotError(f"cannot set power levels: {getattr(put, 'status_code', '?')}")
+        return True
+
+    async def redact(self, room_id: str, event_id: str, timeout: float = 15.0) -> None:
+        """Redact an event (the bot needs the room's redact power: it has it in rooms it made)."""
+        client = self._need_client()
+        resp = await asyncio.wait_for(client.room_redact(room_id, event_id), timeout)
+        if not isinstance(resp, RoomRedactResponse):
+            raise BotError(f"redaction failed: {getattr(resp, 'status_code', '?')}")
+
     async def leave(self, room_id: str, timeout: float = 15.0) -> None:
         client = self._need_client()
         resp = await asyncio.wait_for(client.room_leave(room_id), timeout)
@@ -629,6 +691,17 @@ class ChapterBot:
         if isinstance(event, MegolmEvent):
             self._count("undecryptable")
             log.warning("undecryptable event %s in %s", event.event_id, room_id)
+            return
+        handlers = [h for types, h in self._room_handlers if isinstance(event, types)]
+        for handler in handlers:
+            try:
+                result = handler(room_id, event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as e:
+                self._count("handler_errors")
+                log.error("room handler failed: %s", type(e).__name__)
+        if handlers:
             return
         if not isinstance(event, UnknownEvent):
             return  # membership, messages, ... (gap fills return every kind)

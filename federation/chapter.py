@@ -1,8 +1,9 @@
 """ChapterFederation: one chapter's Matrix side, built and started by `vecinos run`.
 
 It owns the bot (login restored from DATA/matrix, the bot lock held while it
-runs), the receiver, the delivery loop, the relayer and the member room
-intake (federation.members), and it keeps the
+runs), the receiver, the delivery loop, the relayer, the member room
+intake (federation.members) and the responders room (federation.responders:
+alerts in threads, moderators' commands, its members), and it keeps the
 neighbours' federation rooms in step with the neighbours the node has
 pinned (`reconcile`, at start, on SIGHUP from `vecinos neighbors ...`, and
 on an invite):
@@ -33,6 +34,7 @@ from federation.members import MemberRoom
 from federation.neighbourhood import NeighbourCache
 from federation.receiver import Receiver
 from federation.relay import Relayer
+from federation.responders import ResponderRoom
 from federation.state import BotLock, load_rooms, matrix_dir, save_rooms
 from node.keys import load_signing_key
 from node.service import Node
@@ -110,6 +112,9 @@ class ChapterFederation:
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
         self.members = MemberRoom(node, self.bot)
+        self.responders = ResponderRoom(node, self.bot, max_backoff=max_backoff)
+        self.members.attach()
+        self.responders.attach()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconcile_lock = asyncio.Lock()
         self.connected = asyncio.Event()
@@ -137,8 +142,6 @@ class ChapterFederation:
                 await self.bot.login()
             except BotError as exc:
                 raise FederationError(str(exc)) from exc
-            if self.bot.client is not None:
-                self.members.attach(self.bot.client)
             await self.receiver.seed()
         except BaseException:
             await self.bot.close()
@@ -184,6 +187,8 @@ class ChapterFederation:
         self._spawn(self.delivery.run(), "delivery")
         self._spawn(self.relayer.run(), "relay")
         self._spawn(self.members.run(), "members")
+        self._spawn(self.responders.run(), "responders")
+        self._spawn(self.responders.run_commands(), "responder commands")
         self.connected.set()
         log.info("Matrix: %s connected", self.user_id)
         return True
@@ -232,6 +237,7 @@ class ChapterFederation:
                 await self._reconcile()
             finally:
                 self.neighbours.invalidate()
+            await self.responders.reconcile()
 
     async def _reconcile(self) -> None:
         neighbours = await self.node.neighbours()

@@ -9,6 +9,9 @@ reasons), rate limited, or a question with one-word choices when the type
 or the area is missing (the draft waits in memory, by thread root, 15 min).
 Reactions 👍/👎 on an answer and words in its thread become follow-ups.
 Commands: !help, !active [area], !lang es|en, !report.
+With [matrix] redact_member_messages, the bot redacts a member's report
+(and the first message of its thread) once it has answered, so the
+homeserver keeps less.
 
 Privacy: the sender's Matrix ID lives only in memory (pending drafts, the
 language choice); nothing here writes to disk, and logs hold event kinds
@@ -25,7 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nio import AsyncClient, MatrixRoom, ReactionEvent, RoomMessageText
+from nio import ReactionEvent, RoomMessageText
 
 from federation.bot import BotError, ChapterBot
 from federation.member_text import (
@@ -38,7 +41,15 @@ from federation.member_text import (
 )
 from federation.state import load_rooms
 from node.i18n import SUPPORTED, translate
-from node.outcome import Accepted, Outcome, RateLimited, Refused, ReportDraft, SourceRef
+from node.outcome import (
+    Accepted,
+    Outcome,
+    RateLimited,
+    Refused,
+    ReportDraft,
+    SourceRef,
+    Unavailable,
+)
 from node.service import Node
 from scoring.model import Channel, FollowUpKind
 from scoring.moderation import REASON_CODE, moderate
@@ -80,20 +91,22 @@ class MemberRoom:
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(MAX_QUEUE)
         self.handled = 0
         self.dropped = 0
+        self.redact = bool(node.config.get("matrix", "redact_member_messages"))
 
-    def attach(self, client: AsyncClient) -> None:
+    def attach(self) -> None:
+        """Register with the bot (also for the events a "limited" sync left out)."""
         self.room_id = load_rooms(self.node.data_dir).member_room
-        client.add_event_callback(self._on_message, RoomMessageText)
-        client.add_event_callback(self._on_reaction, ReactionEvent)
+        self.bot.add_room_handler(self._on_message, (RoomMessageText,))
+        self.bot.add_room_handler(self._on_reaction, (ReactionEvent,))
 
-    # -- receiving (inside the sync: queue only) --------------------------------
+    # -- receiving (after each sync, in timeline order: queue only) ----------------
 
-    def _ours(self, room: MatrixRoom, event: Any) -> bool:
+    def _ours(self, room_id: str, event: Any) -> bool:
         if not self.room_id:
             self.room_id = load_rooms(self.node.data_dir).member_room
         return (
             bool(self.room_id)
-            and room.room_id == self.room_id
+            and room_id == self.room_id
             and event.sender != self.bot.user_id
             and int(getattr(event, "server_timestamp", 0) or 0) >= self.started_ms - SKEW_MS
         )
@@ -105,8 +118,8 @@ class MemberRoom:
             self.dropped += 1
             log.warning("member queue full: event dropped")
 
-    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
-        if not self._ours(room, event):
+    async def _on_message(self, room_id: str, event: RoomMessageText) -> None:
+        if not self._ours(room_id, event):
             return
         if not event.decrypted:
             self.dropped += 1
@@ -114,8 +127,8 @@ class MemberRoom:
             return
         self._enqueue("message", event)
 
-    async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
-        if self._ours(room, event):
+    async def _on_reaction(self, room_id: str, event: ReactionEvent) -> None:
+        if self._ours(room_id, event):
             self._enqueue("reaction", event)
 
     async def run(self) -> None:
@@ -188,6 +201,7 @@ class MemberRoom:
             await self._reply(
                 root, event.event_id, translate("member_refused", lang, reasons=reasons)
             )
+            await self._redact(event.event_id, root)
             return
         if report.type is None or report.area is None:
             mine = [r for r, p in self.pending.items() if p.sender == sender and r != root]
@@ -210,6 +224,8 @@ class MemberRoom:
         outcome = await self.node.submit(draft, SourceRef(Channel.MEMBER, sender.encode()))
         log.info("member report: %s", type(outcome).__name__)
         answer = await self._reply(root, event.event_id, self._outcome_text(outcome, lang))
+        if not isinstance(outcome, (RateLimited, Unavailable)):
+            await self._redact(event.event_id, root)
         if isinstance(outcome, Accepted):
             for key in (root, answer):
                 if key:
@@ -352,6 +368,17 @@ class MemberRoom:
             for r in reports[:10]
         ]
         return "\n".join(lines)
+
+    async def _redact(self, *event_ids: str) -> None:
+        """With [matrix] redact_member_messages: the member's report leaves the homeserver too."""
+        if not self.redact:
+            return
+        for event_id in dict.fromkeys(event_ids):  # the message, and the thread's first one
+            try:
+                await self.bot.redact(self.room_id, event_id)
+                log.info("member message redacted")
+            except (BotError, TimeoutError) as exc:
+                log.warning("member message not redacted: %s", type(exc).__name__)
 
     # -- sending ------------------------------------------------------------------
 

@@ -9,12 +9,18 @@ caused it; every change of the same alert gets the next seq.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from node.reports import decay_of, follow_ups_for, new_id, still_active
+from node.responders import (
+    ResponderSettings,
+    close_expired_received,
+    open_notice_clusters,
+    refresh_notice,
+)
 from node.store import Alert, OutboxAlert, Report, from_hour, to_hour
 from scoring.defaults import ScoringConfig, level_for
 from scoring.model import Verdict
@@ -24,17 +30,35 @@ OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction
 
 
 def open_alert_clusters(session: Session) -> set[tuple[str, str]]:
-    """(area, type) of every alert not yet withdrawn."""
+    """(area, type) of every alert not yet withdrawn, and of every open responder notice."""
     rows = session.exec(
         select(Alert.area_id, Alert.type).where(col(Alert.withdrawn).is_(False))
     ).all()
-    return {(area_id, report_type) for area_id, report_type in rows}
+    return {(area_id, report_type) for area_id, report_type in rows} | open_notice_clusters(
+        session
+    )
 
 
 @dataclass(frozen=True)
 class AlertSettings:
     chapter_id: str
     share_threshold: float
+    responders: ResponderSettings = field(default_factory=ResponderSettings)
+
+    @property
+    def watch_threshold(self) -> float:
+        """From this confidence a cluster may change an alert or a responder notice."""
+        return min(self.share_threshold, self.responders.threshold)
+
+
+def refresh_quiet_clusters(
+    session: Session, now: datetime, config: ScoringConfig, settings: AlertSettings
+) -> None:
+    """Retention's pass: clusters whose responder notice is open though no report changed
+    (they went quiet and expired) and neighbours' expired alerts get their all-clear."""
+    for area_id, report_type in sorted(open_notice_clusters(session)):
+        refresh_alert(session, area_id, report_type, now, config, settings)
+    close_expired_received(session, now, settings.responders)
 
 
 def refresh_alert(
@@ -50,6 +74,8 @@ def refresh_alert(
     An alert opens when an active cluster reaches the share threshold, is
     updated when its level, count or activity changes, and is withdrawn when
     the cluster is debunked, gone or expired. Same alert id, higher seq.
+    The cluster's responder notice (node.responders) is refreshed from the
+    same reads.
     """
     now_hour = to_hour(now)
     horizon = now_hour - 48
@@ -68,6 +94,7 @@ def refresh_alert(
         if still_active(row, follow_ups[row.id], shown):
             live.append((row, shown))
     best = max((r.confidence for r, _ in live), default=0.0)
+    refresh_notice(session, area_id, report_type, rows, live, now, config, settings.responders)
     alert = session.exec(
         select(Alert).where(
             Alert.area_id == area_id, Alert.type == report_type, col(Alert.withdrawn).is_(False)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from scoring.defaults import ScoringConfig
+from scoring.defaults import LEVEL_FLOORS, ScoringConfig
 
 CONFIG_NAME = "vecinos.toml"
 
@@ -74,7 +74,17 @@ def _scoring_keys() -> list[Key]:
         if f.name == "extra":
             continue
         default = f.default
-        if isinstance(default, timedelta):
+        if isinstance(default, str):  # a level name (responder_level)
+            keys.append(
+                Key(
+                    "scoring",
+                    f.name,
+                    default,
+                    f.name.replace("_", " "),
+                    choices=tuple(level.value for _, level in reversed(LEVEL_FLOORS)),
+                )
+            )
+        elif isinstance(default, timedelta):
             if default < timedelta(hours=1):
                 keys.append(
                     Key(
@@ -166,11 +176,26 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "web",
+        "public_url",
+        "",
+        "the node's public address, e.g. https://vecinos.example.org, for links in responder "
+        "alerts; empty: no link",
+    ),
+    Key(
+        "web",
         "secure_cookies",
         False,
         "mark moderator cookies Secure (set true when served over HTTPS, e.g. behind a proxy)",
     ),
     Key("web", "max_body_bytes", 16384, "largest request body accepted", low=1024, high=1_048_576),
+    Key(
+        "web",
+        "tile_url",
+        "",
+        "map tiles, e.g. https://tiles.example.org/{z}/{x}/{y}.png (your own server: the browser "
+        "asks it); empty: the map draws the areas without tiles",
+    ),
+    Key("web", "tile_attribution", "", "attribution text the tile server requires"),
     Key(
         "intake",
         "rate_limit_reports",
@@ -254,6 +279,51 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key("matrix", "homeserver", "", "homeserver URL of the chapter's bot; empty: Matrix is off"),
     Key("matrix", "user_id", "", "the bot's Matrix ID, e.g. @vecinos-bot:example.org"),
+    # --- responders (issue 4, parts 4-7) ---
+    Key(
+        "matrix",
+        "responders",
+        "",
+        "Matrix IDs the bot invites into the responders room, comma-separated",
+    ),
+    Key(
+        "matrix",
+        "responder_moderators",
+        "",
+        "Matrix IDs the bot invites into the responders room and gives the moderator power "
+        "level (they may !confirm, !debunk, !archive), comma-separated",
+    ),
+    Key(
+        "matrix",
+        "moderator_level",
+        50,
+        "power level in the responders room needed for !confirm, !debunk, !archive",
+        low=1,
+        high=100,
+    ),
+    Key(
+        "matrix",
+        "redact_member_messages",
+        False,
+        "redact a member's message once the bot has answered it (the homeserver keeps less)",
+    ),
+    Key("signal", "url", "", "signal-cli-rest-api base URL (http://127.0.0.1:8080); empty: off"),
+    Key("signal", "number", "", "the registered Signal number that sends, e.g. +15550100"),
+    Key("signal", "recipients", "", "numbers or group ids to send to, comma-separated"),
+    Key("signal", "types", "raid", "report types sent on Signal, comma-separated"),
+    Key("telegram", "chat_id", "", "the chat (group or channel) id to send to; empty: off"),
+    Key("telegram", "token", "", "the bot token from @BotFather (or use token_file)"),
+    Key("telegram", "token_file", "", "file in the data dir holding the token (mode 0600)"),
+    Key("telegram", "types", "raid", "report types sent on Telegram, comma-separated"),
+    Key("telegram", "api_url", "https://api.telegram.org", "Telegram Bot API base URL"),
+    Key("sms", "account_sid", "", "Twilio Account SID (AC...); empty: SMS is off"),
+    Key("sms", "auth_token", "", "Twilio auth token (or use auth_token_file)"),
+    Key("sms", "auth_token_file", "", "file in the data dir holding the auth token (mode 0600)"),
+    Key("sms", "from_number", "", "the Twilio number that sends (or set messaging_service_sid)"),
+    Key("sms", "messaging_service_sid", "", "a Twilio Messaging Service (MG...) instead of from"),
+    Key("sms", "to", "", "phone numbers to text, E.164, comma-separated"),
+    Key("sms", "types", "raid", "report types sent by SMS, comma-separated"),
+    Key("sms", "api_url", "https://api.twilio.com", "Twilio REST API base URL"),
     *_scoring_keys(),
 )
 

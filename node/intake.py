@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session
 
 from node.alerts import AlertSettings, open_alert_clusters, refresh_alert
 from node.gazetteer import AreaMatch, Gazetteer
 from node.keys import KeyId, KeyRing
 from node.outcome import FieldError, ReportDraft
+from node.recent import Entry, RecentIndex
 from node.reports import (
     RETENTION_CLASS,
     Bounds,
@@ -34,9 +36,10 @@ from node.reports import (
     apply_assessment,
     count_history,
     history_for,
-    neighbourhood,
     new_id,
+    recent_neighbourhood,
     rescore_around,
+    rescore_nearby,
 )
 from node.sources import Recent, RecentMemory
 from node.store import FollowUpRow, Report, to_hour
@@ -181,12 +184,32 @@ class IntakeContext:
     retention: dict[str, timedelta]
     bounds: Bounds
     nearby: Callable[[str], Sequence[str]]  # an area and its gazetteer neighbours, nearest first
+    # The recent window in memory (node.recent); without one, every read goes to the store.
+    recent: RecentIndex = field(default_factory=RecentIndex.disabled)
 
 
 @dataclass(frozen=True)
 class Stored:
-    report: Report
+    report: Report | Entry  # the stored report's values (an index entry, not an ORM object)
     review: tuple[str, ...]
+
+
+INSERT_REPORT = insert(Report.__table__)  # type: ignore[arg-type]
+# Re-scored reports: SET confidence, status, independent_sources, flags (executemany).
+UPDATE_SCORE = update(Report.__table__).where(  # type: ignore[arg-type]
+    Report.__table__.c.id == bindparam("_id")  # type: ignore[attr-defined]
+)
+NEW_REPORT = {  # the columns a new report starts with, besides those store_report sets
+    "verdict": Verdict.NONE.value,
+    "status": "unverified",
+    "confidence": 0.0,
+    "independent_sources": 1,
+    "flags": "",
+    "review_reasons": "",
+    "in_review": False,
+    "description_ct": None,
+    "description_key": None,
+}
 
 
 def store_report(
@@ -197,10 +220,12 @@ def store_report(
     sources: frozenset[bytes],
     now: datetime,
 ) -> Stored:
+    """Score a new report against the recent window, insert it, index it."""
     hour = to_hour(now)
     area = valid.area
     place = area.area.place if area.area else None
-    report = Report(
+    report = Entry(
+        **NEW_REPORT,
         id=new_id(),
         type=valid.type.value,
         area_id=area.id,
@@ -211,8 +236,6 @@ def store_report(
         highway=valid.highway,
         hour=hour,
         channel=channel.value,
-        status="unverified",
-        confidence=0.0,
         still_active_claimed=valid.still_active,
         retention_class=RETENTION_CLASS[Verdict.NONE],
         purge_after_hour=hour,
@@ -221,18 +244,18 @@ def store_report(
         report.id,
         Recent(sources=sources, fingerprint=_fingerprint(valid.description), seen_at=now),
     )
-    pool = Pool(
-        neighbourhood(session, ctx.nearby(area.id), hour, ctx.config, ctx.bounds.max_neighbours),
-        ctx.memory,
-        now,
+    rows = recent_neighbourhood(
+        session, ctx.recent, ctx.nearby(area.id), hour, ctx.config, ctx.bounds.max_neighbours
     )
+    pool = Pool(rows, ctx.memory, now)
     history = history_for(session, area.id, hour)
     assessment = apply_assessment(report, pool, now, ctx.config, history)
     reasons = review_reasons(assessment, len(valid.description or ""), valid.moderation, ctx.config)
     report.review_reasons = ",".join(reasons)
     report.in_review = bool(reasons)
     file_under(report, Verdict.NONE, valid.description, now, ctx)
-    session.add(report)
+    session.connection().execute(INSERT_REPORT, report.params())
+    ctx.recent.put(report)
     if area.known:  # a free-text area is never kept beyond its report
         count_history(session, area.id, hour, reports=1)
     mark_unsettled(session, report, now)
@@ -240,7 +263,11 @@ def store_report(
 
 
 def file_under(
-    report: Report, verdict: Verdict, description: str | None, now: datetime, ctx: IntakeContext
+    report: Report | Entry,
+    verdict: Verdict,
+    description: str | None,
+    now: datetime,
+    ctx: IntakeContext,
 ) -> None:
     """Put a report in the retention class of its verdict, from `now`.
 
@@ -257,7 +284,7 @@ def file_under(
         report.description_key = key_id.label()
 
 
-def description_of(report: Report, keys: KeyRing) -> str | None:
+def description_of(report: Report | Entry, keys: KeyRing) -> str | None:
     """The report's description, or None when it has none or its key was destroyed."""
     if report.description_ct is None or report.description_key is None:
         return None
@@ -334,7 +361,9 @@ class Unsettled:
     follow_up: bool = False  # a follow-up changed activity: the alert needs a look
 
 
-def mark_unsettled(session: Session, report: Report, now: datetime, rescore: bool = True) -> None:
+def mark_unsettled(
+    session: Session, report: Report | Entry, now: datetime, rescore: bool = True
+) -> None:
     """Leave the cluster's re-scoring and alert to settle(), once per committed batch."""
     pending: dict[tuple[str, str], Unsettled] = session.info.setdefault(UNSETTLED, {})
     entry = pending.setdefault((report.area_id, report.type), Unsettled(now))
@@ -351,37 +380,105 @@ def settle(session: Session, ctx: IntakeContext) -> None:
     Runs once per batch, inside the batch's transaction, so an alert row
     commits together with the reports that caused it. Around at most
     bounds.max_rescored changed reports per cluster (the latest ones).
+    Re-scoring reads the recent window from the index and writes the changed
+    scores with one UPDATE per batch; a center older than the index is
+    re-scored through the ORM (rescore_around) instead.
     """
     pending: dict[tuple[str, str], Unsettled] = session.info.pop(UNSETTLED, {})
     if not pending:
         return
     session.flush()
+    index = ctx.recent
     histories: dict[tuple[str, int], History] = {}
+
+    def history(area_id: str, hour: int) -> History:
+        key = (area_id, hour)
+        found = histories.get(key)
+        if found is None:
+            found = histories[key] = history_for(session, area_id, hour)
+        return found
+
+    updates: dict[str, dict[str, object]] = {}
     # A cluster's alert can change only if it has one open, or a report reached the threshold.
     open_alerts = open_alert_clusters(session)
-    threshold = ctx.alerts.share_threshold
+    threshold = ctx.alerts.watch_threshold  # alerts and responder notices
     to_refresh: dict[tuple[str, str], datetime] = {}
     for key, entry in sorted(pending.items()):
         if entry.follow_up or key in open_alerts:
             to_refresh[key] = entry.now
         for report_id in entry.rescore_around[-ctx.bounds.max_rescored :]:
-            center = session.get(Report, report_id)
-            if center is None:  # its job was rolled back
+            center = index.get(report_id)
+            if center is None:
+                _write_scores(session, updates)
+                changed = _rescore_stored(session, ctx, report_id, entry.now, histories)
+                if changed is None:  # its job was rolled back
+                    continue
+                center_row, rows = changed
+                if center_row.confidence >= threshold or center_row.verdict != Verdict.NONE:
+                    to_refresh[key] = entry.now
+                for row in rows:
+                    cluster = (row.area_id, row.type)
+                    if cluster in open_alerts or row.confidence >= threshold:
+                        to_refresh.setdefault(cluster, entry.now)
                 continue
             if center.confidence >= threshold or center.verdict != Verdict.NONE:
                 to_refresh[key] = entry.now
-            for row in rescore_around(
+            rows = recent_neighbourhood(
                 session,
-                center,
-                ctx.memory,
-                entry.now,
+                index,
+                ctx.nearby(center.area_id),
+                center.hour,
                 ctx.config,
-                ctx.bounds,
-                ctx.nearby,
-                histories,
+                ctx.bounds.max_neighbours,
+            )
+            for row, values in rescore_nearby(
+                center, rows, ctx.memory, entry.now, ctx.config, ctx.bounds, history
             ):
+                if index.get(row.id) is row:
+                    index.update(row, values)
+                else:  # older than the index: a copy, written to the store only
+                    for name, value in values.items():
+                        setattr(row, name, value)
+                updates[row.id] = values
                 cluster = (row.area_id, row.type)
                 if cluster in open_alerts or row.confidence >= threshold:
                     to_refresh.setdefault(cluster, entry.now)
+    _write_scores(session, updates)
     for (area_id, report_type), now in sorted(to_refresh.items()):
         refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)
+
+
+def _rescore_stored(
+    session: Session,
+    ctx: IntakeContext,
+    report_id: str,
+    now: datetime,
+    histories: dict[tuple[str, int], History],
+) -> tuple[Report, list[Report]] | None:
+    """Re-score around a report the index does not hold, through the ORM."""
+    center = session.get(Report, report_id)
+    if center is None:
+        return None
+    changed = rescore_around(
+        session, center, ctx.memory, now, ctx.config, ctx.bounds, ctx.nearby, histories
+    )
+    return center, changed
+
+
+def _write_scores(session: Session, updates: dict[str, dict[str, object]]) -> None:
+    """Store re-scored values: on the session's own object when it holds the report
+    (so the ORM never writes back a stale score), else with one UPDATE for all."""
+    if not updates:
+        return
+    params = []
+    for report_id, values in updates.items():
+        loaded = session.identity_map.get(Session.identity_key(Report, report_id))
+        if loaded is not None:
+            for name, value in values.items():
+                setattr(loaded, name, value)
+            session.add(loaded)
+        else:
+            params.append({"_id": report_id, **values})
+    if params:
+        session.connection().execute(UPDATE_SCORE, params)
+    updates.clear()

@@ -14,6 +14,7 @@ Rule: no key is ever written anywhere but here, and never logged.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from dataclasses import dataclass
@@ -30,13 +31,26 @@ SIGNING_KEY_FILE = "signing.key"
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Create `path` with mode 0600 (never overwriting) and make it durable."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Create `path` with mode 0600 (never overwriting) and make it durable: all or nothing.
+
+    The bytes go to a temporary file first and are linked into place only once
+    written in full and synced, so a full disk (a short write) never leaves a
+    truncated key behind: it raises OSError and `path` does not exist.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, "short write", str(tmp))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, path)  # FileExistsError if another writer made it first
     finally:
-        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 @dataclass(frozen=True)

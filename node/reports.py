@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from node.outcome import PublicReport
+from node.recent import COLUMNS, Entry, RecentIndex
 from node.sources import RecentMemory
 from node.store import FollowUpRow, Report, from_hour
 from scoring.decay import decay, visible
@@ -64,12 +65,20 @@ def window_hours(config: ScoringConfig) -> int:
     return max(1, math.ceil(config.window / timedelta(hours=1)))
 
 
+def recent_hours(config: ScoringConfig) -> int:
+    """How far back the recent index keeps reports: a neighbourhood reaches back twice
+    the window from its center, and centers a few hours old (verdicts) stay covered."""
+    return 6 * window_hours(config)
+
+
 def place_of(row: Report) -> Place | None:
     return Place(row.lat, row.lon) if row.lat is not None and row.lon is not None else None
 
 
-def evidence_of(row: Report, memory: RecentMemory, now: datetime) -> Evidence:
+def evidence_of(row: Report | Entry, memory: RecentMemory, now: datetime) -> Evidence:
     recent = memory.get(row.id, now)
+    if isinstance(row, Entry):
+        return row.evidence(recent)
     return Evidence(
         key=row.id,
         type=ReportType(row.type),
@@ -133,18 +142,7 @@ def count_history(
     session.connection().execute(COUNT_HISTORY_SQL, params)
 
 
-def neighbourhood(
-    session: Session, area_ids: Sequence[str], hour: int, config: ScoringConfig, limit: int
-) -> list[Report]:
-    """Reports that can be a neighbour of a neighbour, most recent first.
-
-    `area_ids` are the area and its gazetteer neighbours within twice the
-    radius, nearest first. Each area is read through its (area, hour) index
-    with its own limit (the area itself gets the whole `limit`), so the cost
-    stays bounded however many reports a flood has put in the window:
-    corroboration is capped, and the first few dozen carry all the evidence.
-    """
-    span = 2 * window_hours(config)
+def _neighbour_query(area_ids: Sequence[str], hour: int, span: int, limit: int, columns: str):
     share = max(4, limit // max(1, len(area_ids) - 1))
     params: dict[str, object] = {"low": hour - span, "high": hour + span}
     parts = []
@@ -152,35 +150,78 @@ def neighbourhood(
         params[f"a{index}"] = area_id
         params[f"n{index}"] = limit if index == 0 else share
         parts.append(
-            f"SELECT id, hour FROM (SELECT id, hour FROM report WHERE area_id = :a{index} "
-            f"AND hour BETWEEN :low AND :high ORDER BY hour DESC LIMIT :n{index}) AS t{index}"
+            f"SELECT {columns} FROM (SELECT {columns} FROM report WHERE area_id = :a{index} "
+            f"AND hour BETWEEN :low AND :high ORDER BY hour DESC, id DESC LIMIT :n{index})"
+            f" AS t{index}"
         )
-    found = session.connection().execute(text(" UNION ALL ".join(parts)), params).all()
-    found.sort(key=lambda row: row[1], reverse=True)
+    return text(" UNION ALL ".join(parts)), params
+
+
+def neighbourhood(
+    session: Session, area_ids: Sequence[str], hour: int, config: ScoringConfig, limit: int
+) -> list[Report]:
+    """Reports that can be a neighbour of a neighbour, most recent first (as ORM rows).
+
+    `area_ids` are the area and its gazetteer neighbours within twice the
+    radius, nearest first. Each area is read through its (area, hour) index
+    with its own limit (the area itself gets the whole `limit`), so the cost
+    stays bounded however many reports a flood has put in the window:
+    corroboration is capped, and the first few dozen carry all the evidence.
+    Ties within an hour go by id, as in node.recent.
+    """
+    query, params = _neighbour_query(area_ids, hour, 2 * window_hours(config), limit, "id, hour")
+    found = session.connection().execute(query, params).all()
+    found.sort(key=lambda row: (row[1], row[0]), reverse=True)
     ids = [row[0] for row in found[:limit]]
     if not ids:
         return []
     rows = list(session.exec(select(Report).where(col(Report.id).in_(ids))).all())
-    rows.sort(key=lambda r: r.hour, reverse=True)
+    rows.sort(key=lambda r: (r.hour, r.id), reverse=True)
     return rows
+
+
+def recent_neighbourhood(
+    session: Session,
+    index: RecentIndex,
+    area_ids: Sequence[str],
+    hour: int,
+    config: ScoringConfig,
+    limit: int,
+) -> list[Entry]:
+    """neighbourhood() as index entries: from memory when the index covers the range.
+
+    Below the index's floor (a verdict on an old report) it reads the store,
+    and hands back the index's own entries for the reports it holds.
+    """
+    span = 2 * window_hours(config)
+    found = index.around(area_ids, hour, span, limit)
+    if found is not None:
+        return found
+    query, params = _neighbour_query(area_ids, hour, span, limit, ", ".join(COLUMNS))
+    rows = [Entry(**row._mapping) for row in session.connection().execute(query, params)]
+    rows.sort(key=lambda r: (r.hour, r.id), reverse=True)
+    return [index.get(r.id) or r for r in rows[:limit]]
 
 
 class Pool:
     """Reports around one place and hour, each turned into evidence once."""
 
-    def __init__(self, rows: list[Report], memory: RecentMemory, now: datetime) -> None:
+    def __init__(self, rows: Sequence[Report | Entry], memory: RecentMemory, now: datetime) -> None:
         self.rows = rows
         self.memory = memory
         self.now = now
         self.evidence = {row.id: evidence_of(row, memory, now) for row in rows}
 
-    def of(self, row: Report) -> Evidence:
+    def of(self, row: Report | Entry) -> Evidence:
+        """The row as evidence; a row not in the pool is never added to its others."""
         found = self.evidence.get(row.id)
-        if found is None or found.verdict != row.verdict:
+        if found is None:
+            return evidence_of(row, self.memory, self.now)
+        if found.verdict != row.verdict:
             found = self.evidence[row.id] = evidence_of(row, self.memory, self.now)
         return found
 
-    def others(self, row: Report) -> list[Evidence]:
+    def others(self, row: Report | Entry) -> list[Evidence]:
         return [e for key, e in self.evidence.items() if key != row.id]
 
 
@@ -249,16 +290,28 @@ def public_view(
     )
 
 
-def apply_assessment(
-    row: Report, pool: Pool, now: datetime, config: ScoringConfig, history: History
-) -> Assessment:
-    """Score `row` against the pool, write the result into the row, return it."""
+def assessment_values(
+    row: Report | Entry, pool: Pool, now: datetime, config: ScoringConfig, history: History
+) -> tuple[Assessment, dict[str, object]]:
+    """Score `row` against the pool: the assessment, and the columns it sets."""
     result = assess(pool.of(row), pool.others(row), history, now, config)
     verdict = Verdict(row.verdict)
-    row.confidence = overridden_confidence(result.confidence, verdict)
-    row.status = status_for(level_for(row.confidence), verdict)
-    row.independent_sources = result.independent_sources
-    row.flags = ",".join(sorted(result.flags))
+    confidence = overridden_confidence(result.confidence, verdict)
+    return result, {
+        "confidence": confidence,
+        "status": status_for(level_for(confidence), verdict),
+        "independent_sources": result.independent_sources,
+        "flags": ",".join(sorted(result.flags)),
+    }
+
+
+def apply_assessment(
+    row: Report | Entry, pool: Pool, now: datetime, config: ScoringConfig, history: History
+) -> Assessment:
+    """Score `row` against the pool, write the result into the row, return it."""
+    result, values = assessment_values(row, pool, now, config, history)
+    for name, value in values.items():
+        setattr(row, name, value)
     return result
 
 
@@ -303,6 +356,44 @@ def rescore_around(
         if (row.confidence, row.status, row.independent_sources) != before:
             session.add(row)
             changed.append(row)
+    return changed
+
+
+def rescore_nearby(
+    center: Entry,
+    rows: list[Entry],
+    memory: RecentMemory,
+    now: datetime,
+    config: ScoringConfig,
+    bounds: Bounds,
+    history: Callable[[str, int], History],
+) -> list[tuple[Entry, dict[str, object]]]:
+    """rescore_around() on index entries: the entries whose score changes, and how.
+
+    `rows` is the center's neighbourhood (recent_neighbourhood); nothing is
+    written here: the caller journals the changes in the index and the store.
+    """
+    pool = Pool(rows, memory, now)  # type: ignore[arg-type]
+    window = window_hours(config)
+    me = pool.of(center)  # type: ignore[arg-type]
+    near = []
+    for r in rows:
+        if r.id == center.id or abs(r.hour - center.hour) > window:
+            continue
+        other = pool.of(r)  # type: ignore[arg-type]
+        # a report whose source was forgotten keeps its score
+        if other.sources and match_similarity(me, other, config) > 0:
+            near.append(r)
+    near.sort(key=lambda r: (r.area_id != center.area_id or r.type != center.type, -r.hour))
+    changed = []
+    for row in near[: bounds.max_rescored]:
+        _, values = assessment_values(row, pool, now, config, history(row.area_id, row.hour))
+        if (values["confidence"], values["status"], values["independent_sources"]) != (
+            row.confidence,
+            row.status,
+            row.independent_sources,
+        ):
+            changed.append((row, values))
     return changed
 
 

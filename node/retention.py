@@ -7,7 +7,8 @@ them; free-text areas all count as "unknown") and deleted with its
 follow-ups; alerts whose clusters ended are closed, and expired alerts are
 deleted with their outbox rows (sent or not: receivers would refuse them) and
 room records; delivered outbox rows are dropped; neighbours' alerts go at
-their expiry. After the commit, description
+their expiry; responder notices of clusters that went quiet get their
+all-clear, and closed notices go a day after. After the commit, description
 keys whose whole day has passed retention are shredded.
 """
 
@@ -18,8 +19,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
-from node.alerts import AlertSettings, refresh_alert
+from node.alerts import AlertSettings, refresh_alert, refresh_quiet_clusters
 from node.reports import UNKNOWN_AREA
+from node.responders import purge_notices
 from node.store import (
     Aggregate,
     Alert,
@@ -83,6 +85,8 @@ def purge(
     for alert in open_alerts:
         refresh_alert(session, alert.area_id, alert.type, now, config, alerts)
         counts.alerts_withdrawn += alert.withdrawn
+    refresh_quiet_clusters(session, now, config, alerts)  # responders' all-clears
+    purge_notices(session, now)
     # The chapter's own alerts: gone with everything about them once expired.
     expired = session.exec(select(Alert.alert_id).where(col(Alert.expires_hour) <= now_hour)).all()
     for start in range(0, len(expired), 500):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
+from node import moderation
 from node.alerts import OUTBOX_WRITTEN, AlertSettings
+from node.channels import consumers
 from node.config import NodeConfig, load_config
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.intake import (
@@ -39,6 +41,7 @@ from node.moderators import verify_moderator
 from node.outcome import (
     Accepted,
     AreaView,
+    FieldError,
     Neighbour,
     Outcome,
     OutgoingAlert,
@@ -51,13 +54,16 @@ from node.outcome import (
     SourceRef,
     Unavailable,
 )
+from node.recent import RecentIndex
 from node.reports import (
     PUBLIC_DESCRIPTION_STATUSES,
     Bounds,
     follow_ups_for,
     is_visible,
     public_view,
+    recent_hours,
 )
+from node.responders import RESPONDERS_WRITTEN, Notice, ResponderSettings, record_received
 from node.retention import PurgeCounts, purge
 from node.setup import DESCRIPTION_KEYS_DIR, KEYS_DIR, check_data_dir
 from node.sources import RateLimiter, RecentMemory, SourceKeys
@@ -68,12 +74,16 @@ from node.store import (
     OutboxAlert,
     ReceivedAlertRow,
     Report,
+    ResponderNotice,
+    ResponderOutbox,
     database_url,
     from_hour,
     make_engine,
     to_hour,
 )
+from node.trends import Trends, aggregate_counts
 from node.writer import Writer
+from scoring.defaults import level_floor
 from scoring.model import FollowUpKind, ReportType, Verdict
 from scoring.review import priority
 
@@ -117,11 +127,16 @@ class Node:
         url = database_url(data_dir, config.get("storage", "database_url"))
         synchronous = config.get("storage", "sqlite_synchronous")
         self.engine = make_engine(url, synchronous)  # readers
+        # The recent window in memory (node.recent), rebuilt from the store on every start.
+        self.recent = RecentIndex(recent_hours(config.scoring))
         self.writer = Writer(
             make_engine(url, synchronous, writer=True) if url.startswith("sqlite") else self.engine,
             before_commit=lambda session: settle(session, self.context),
             after_commit=self._after_commit,
+            journal=self.recent,
         )
+        with Session(self.writer.engine) as session:
+            self.recent.load(session, to_hour(clock()))
         self._loop: asyncio.AbstractEventLoop | None = None
         self.keys = KeyRing(data_dir / KEYS_DIR / DESCRIPTION_KEYS_DIR)
         scoring = config.scoring
@@ -147,18 +162,26 @@ class Node:
             config=scoring,
             keys=self.keys,
             memory=self.memory,
-            alerts=AlertSettings(config.chapter_id, config.get("federation", "share_threshold")),
+            alerts=AlertSettings(
+                config.chapter_id,
+                config.get("federation", "share_threshold"),
+                ResponderSettings(consumers(config), level_floor(scoring.responder_level)),
+            ),
             retention=self.retention,
             nearby=lambda area_id: self.gazetteer.nearby(area_id, 2 * scoring.radius_km),
             bounds=Bounds(
                 config.get("intake", "max_neighbours"), config.get("intake", "max_rescored")
             ),
+            recent=self.recent,
         )
         # Set whenever the outbox gets a row: federation's delivery loop awaits it.
         self.outbox_ready = asyncio.Event()
+        # One per consumer of responder notices, set whenever one is queued.
+        self._notice_events: list[asyncio.Event] = []
         self.public_statuses = PUBLIC_DESCRIPTION_STATUSES[
             config.get("web", "public_descriptions_from")
         ]
+        self.sketches = moderation.SketchCache()  # near-copy sketches, memory only
 
     @property
     def chapter_name(self) -> str:
@@ -176,9 +199,12 @@ class Node:
     # -- helpers ---------------------------------------------------------
 
     def _after_commit(self, info: dict[str, object]) -> None:
-        """On the writer thread: wake federation when a commit queued an alert."""
+        """On the writer thread: wake federation when a commit queued an alert or a notice."""
         if info.get(OUTBOX_WRITTEN) and self._loop is not None:
             self._loop.call_soon_threadsafe(self.outbox_ready.set)
+        if info.get(RESPONDERS_WRITTEN) and self._loop is not None:
+            for event in self._notice_events:
+                self._loop.call_soon_threadsafe(event.set)
 
     async def _write(self, job: Callable[[Session], T]) -> T | Unavailable:
         """Run a write on the writer; Unavailable when the store cannot take it."""
@@ -186,6 +212,9 @@ class Node:
             return await self.writer.run(job)
         except OperationalError as exc:  # locked, disk full, server gone: nothing was kept
             log.error("write not stored: %s", type(exc.orig).__name__)
+            return Unavailable(UNAVAILABLE_RETRY_S)
+        except OSError as exc:  # a new description key could not be written (disk full)
+            log.error("write not stored: %s", type(exc).__name__)
             return Unavailable(UNAVAILABLE_RETRY_S)
 
     async def _read(self, job: Callable[[Session], T]) -> T:
@@ -289,16 +318,20 @@ class Node:
         def job(session: Session) -> list[QueueItem]:
             rows = session.exec(select(Report).where(col(Report.in_review).is_(True))).all()
             follow_ups = follow_ups_for(session, [r.id for r in rows])
-            items = []
+            ranked = []
             for row in rows:
                 view = public_view(row, follow_ups[row.id], now, scoring)
                 reasons = tuple(r for r in row.review_reasons.split(",") if r)
                 rank = priority(
                     ReportType(row.type), view.still_active, row.confidence, reasons, scoring
                 )  # type: ignore[arg-type]
-                items.append(QueueItem(view, reasons, self._description(row), rank))
-            items.sort(key=lambda item: item.priority, reverse=True)
-            return items[:limit]
+                ranked.append((rank, row.hour, row, view, reasons))
+            # Highest priority first, then the most recent; only the shown ones are decrypted.
+            ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
+            return [
+                QueueItem(view, reasons, self._description(row), rank)
+                for rank, _, row, view, reasons in ranked[:limit]
+            ]
 
         return await self._read(job)
 
@@ -322,6 +355,69 @@ class Node:
 
     async def verify_moderator(self, name: str, password: str) -> bool:
         return await self._read(lambda s: verify_moderator(s, name, password))
+
+    # -- moderation tools and trends (node/moderation.py, node/trends.py) ------
+
+    async def correct_report(
+        self, report_id: str, report_type: str | None = None, area: str | None = None
+    ) -> PublicReport | tuple[FieldError, ...] | Unavailable | None:
+        """A moderator's fix of type and/or area (a gazetteer area); re-scores. None: no report."""
+        errors: list[FieldError] = []
+        kind = None
+        if report_type is not None:
+            try:
+                kind = ReportType(report_type)
+            except ValueError:
+                errors.append(FieldError("type", "invalid_type"))
+        match = self.gazetteer.match(area) if area is not None and area.strip() else None
+        if match is not None and not match.known:
+            errors.append(FieldError("area", "correction_unknown_area"))
+        if errors:
+            return tuple(errors)
+        fix = moderation.Correction(kind, match)
+        now = self.clock()
+        found = await self._write(
+            lambda s: moderation.correct_report(s, self.context, report_id, fix, now)
+        )
+        if found is None or isinstance(found, Unavailable):
+            return found
+        return await self.get_report(report_id)
+
+    async def moderate_many(
+        self, report_ids: Sequence[str], action: ModeratorAction
+    ) -> int | Unavailable:
+        """Confirm, debunk or archive up to moderation.MAX_BATCH reports; how many existed."""
+        verdict = VERDICT_OF[action]
+        now = self.clock()
+        ids = list(report_ids)
+        return await self._write(
+            lambda s: moderation.apply_verdicts(s, self.context, ids, verdict, now)
+        )
+
+    async def near_copies(self, report_id: str) -> list[str]:
+        """Undecided recent reports whose description is a near-copy of this report's."""
+        now = self.clock()
+        threshold = self.config.scoring.near_duplicate_similarity
+        sketches = await self._read(
+            lambda s: moderation.candidate_sketches(s, self.keys, self.sketches, now)
+        )
+        return moderation.near_copies(report_id, sketches, threshold)
+
+    async def near_copy_counts(self, report_ids: Sequence[str]) -> dict[str, int]:
+        """For each report, how many near-copies near_copies() would find."""
+        now = self.clock()
+        threshold = self.config.scoring.near_duplicate_similarity
+        sketches = await self._read(
+            lambda s: moderation.candidate_sketches(s, self.keys, self.sketches, now)
+        )
+        return moderation.near_copy_counts(list(report_ids), sketches, threshold)
+
+    async def trends(self, days: int | None = None) -> Trends:
+        """The aggregates of the last `days` days up to today (all of them when None)."""
+        today = self.clock().date()
+        first = today - timedelta(days=days - 1) if days is not None else None
+        rows = await self._read(lambda s: aggregate_counts(s, first))
+        return Trends(today, first, tuple(rows))
 
     # -- between chapters (called by federation/) --------------------------------
 
@@ -395,6 +491,9 @@ class Node:
             if row is not None and row.seq >= alert.seq:
                 return False
             session.merge(ReceivedAlertRow(**fields))
+            record_received(
+                session, alert, self.clock(), self.config.scoring, self.context.alerts.responders
+            )
             return True
 
         return await self.writer.run(job)
@@ -425,6 +524,56 @@ class Node:
             lambda s: {(r.chapter, r.alert_id): r.seq for r in s.exec(select(ReceivedAlertRow))}
         )
 
+    # -- responders (consumers: federation.responders, node.channels) -------------
+
+    @property
+    def public_url(self) -> str:
+        return self.config.get("web", "public_url")
+
+    def watch_notices(self) -> asyncio.Event:
+        """An event set whenever a responder notice is queued (one per consumer; it clears it)."""
+        event = asyncio.Event()
+        self._notice_events.append(event)
+        return event
+
+    async def pending_notices(self, consumer: str, limit: int = 50) -> list[Notice]:
+        """Responder notices queued for one consumer, oldest first."""
+
+        def job(session: Session) -> list[Notice]:
+            rows = session.exec(
+                select(ResponderOutbox)
+                .where(ResponderOutbox.consumer == consumer)
+                .order_by(col(ResponderOutbox.id))
+                .limit(limit)
+            ).all()
+            return [Notice(r.id or 0, r.consumer, json.loads(r.body)) for r in rows]
+
+        return await self._read(job)
+
+    async def notice_done(self, outbox_id: int) -> None:
+        """A consumer sent (or gave up on) one queued notice."""
+        await self.writer.run(
+            lambda s: s.exec(delete(ResponderOutbox).where(col(ResponderOutbox.id) == outbox_id))
+        )
+
+    async def notice_root(self, notice_id: str) -> str | None:
+        """The Matrix event that opened the notice's thread in the responders room."""
+
+        def job(session: Session) -> str | None:
+            row = session.get(ResponderNotice, notice_id)
+            return row.root_event_id if row is not None else None
+
+        return await self._read(job)
+
+    async def set_notice_root(self, notice_id: str, event_id: str) -> None:
+        def job(session: Session) -> None:
+            row = session.get(ResponderNotice, notice_id)
+            if row is not None:
+                row.root_event_id = event_id
+                session.add(row)
+
+        await self.writer.run(job)
+
     async def count(self, name: str, n: int = 1) -> None:
         """Add to a named counter (alerts_sent, rejected_bad_signature, ...); kept in the DB."""
 
@@ -444,7 +593,9 @@ class Node:
         """Run retention now: aggregate and delete what is due, then shred old keys."""
         now = self.clock()
         counts = await self.writer.run(
-            lambda s: purge(s, now, self.config.scoring, self.context.alerts)
+            lambda s: self.recent.after_purge(
+                s, purge(s, now, self.config.scoring, self.context.alerts)
+            )
         )
         counts.keys_shredded = await asyncio.to_thread(self.keys.shred_expired, now, self.retention)
         await asyncio.to_thread(self._checkpoint)

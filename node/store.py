@@ -163,6 +163,45 @@ class ReceivedAlertRow(SQLModel, table=True):
     expires_hour: int = Field(index=True)
 
 
+class ResponderNotice(SQLModel, table=True):
+    """What the responders were told about one cluster, or one neighbour's alert.
+
+    An aggregate like an alert (no description, no source, no moderator):
+    origin is "" for this chapter's cluster (source_key "area_id|type") and
+    the neighbour's chapter id for a received alert (source_key its alert
+    id). root_event_id is the Matrix event that opened the thread in the
+    responders room (an id, no content).
+    """
+
+    __tablename__ = "responder_notice"
+    notice_id: str = Field(primary_key=True, max_length=16)
+    origin: str = Field(default="", max_length=64)
+    source_key: str = Field(index=True, max_length=200)
+    type: str = Field(max_length=16)
+    area_name: str = Field(max_length=160)
+    highway: str | None = Field(default=None, max_length=16)
+    hour: int
+    level: str = Field(max_length=16)
+    confidence: float
+    reports: int
+    expires_hour: int
+    report_ids: str = Field(default="", max_length=60)  # up to 3 local report ids
+    seq: int = 0
+    closed: bool = Field(default=False, index=True)
+    root_event_id: str | None = Field(default=None, max_length=255)
+
+
+class ResponderOutbox(SQLModel, table=True):
+    """One notice seq waiting for one consumer (matrix, signal, telegram, sms); gone once sent."""
+
+    __tablename__ = "responder_outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    consumer: str = Field(index=True, max_length=16)
+    notice_id: str = Field(index=True, max_length=16)
+    seq: int
+    body: str  # JSON of the aggregate (never a description)
+
+
 class Counter(SQLModel, table=True):
     """Named counts for `vecinos status` (alerts sent, rejected by reason...)."""
 

@@ -8,7 +8,9 @@ fsync per batch instead of one per report.
 
 Rules: a job's future is resolved only after its transaction committed; if
 the commit (or the before-commit step) fails, every job of the batch gets the
-error and nothing of theirs was acknowledged. A job whose caller was
+error and nothing of theirs was acknowledged. An in-memory cache of the store
+(a Journal, e.g. node.recent.RecentIndex) follows the same rule: a failed
+job's changes to it are undone with its savepoint, a failed batch's with it. A job whose caller was
 cancelled before it started is skipped; once started, it commits, and the
 thread outlives any job's or hook's exception.
 """
@@ -21,7 +23,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -33,16 +35,27 @@ MAX_BATCH = 64
 Job = tuple[Callable[[Session], Any], Future]
 
 
+class Journal(Protocol):
+    """An in-memory cache written by jobs, kept to what the database committed."""
+
+    def attach(self, session: Session) -> None: ...  # a new batch's session
+    def mark(self) -> int: ...
+    def undo_to(self, mark: int) -> None: ...  # take back the changes made since mark
+    def committed(self) -> None: ...  # the batch committed: its changes stay
+
+
 class Writer:
     def __init__(
         self,
         engine: Engine,
         before_commit: Callable[[Session], None] | None = None,
         after_commit: Callable[[dict[str, Any]], None] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         """Hooks run on the writer thread: `before_commit(session)` once per batch,
         inside its transaction; `after_commit(session.info)` once it committed."""
         self.engine = engine
+        self.journal = journal
         self.before_commit = before_commit
         self.after_commit = after_commit
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -85,16 +98,23 @@ class Writer:
         if not batch:
             return
         results: list[tuple[Future, Any, BaseException | None]] = []
+        journal = self.journal
+        start = journal.mark() if journal is not None else 0
         try:
             with Session(self.engine, expire_on_commit=False) as session:
+                if journal is not None:
+                    journal.attach(session)
                 for job, future in batch:
                     savepoint = session.begin_nested()
+                    mark = journal.mark() if journal is not None else 0
                     try:
                         result = job(session)
                         savepoint.commit()
                         results.append((future, result, None))
                     except Exception as exc:  # one job's failure must not sink the batch
                         savepoint.rollback()
+                        if journal is not None:
+                            journal.undo_to(mark)
                         results.append((future, None, exc))
                 if self.before_commit is not None:
                     self.before_commit(session)
@@ -102,9 +122,13 @@ class Writer:
                 info = dict(session.info)
         except Exception as exc:  # the commit itself failed: nothing was stored
             log.error("database commit failed: %s", type(exc).__name__)
+            if journal is not None:
+                journal.undo_to(start)
             for _job, future in batch:
                 future.set_exception(exc)
             return
+        if journal is not None:
+            journal.committed()
         if self.after_commit is not None:
             try:
                 self.after_commit(info)

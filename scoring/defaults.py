@@ -92,6 +92,10 @@ class ScoringConfig:
     # Moderation: debunked reports stay visible as debunks this long.
     debunk_visible: timedelta = timedelta(hours=12)
 
+    # Rapid response: an active cluster at this level or above is posted to the
+    # responders room (and the configured SMS/Signal/Telegram channels).
+    responder_level: str = Level.LIKELY.value
+
     extra: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def prior(self, channel: Channel) -> float:
@@ -116,6 +120,19 @@ def level_for(confidence: float) -> Level:
         if confidence >= floor:
             return level
     return Level.UNVERIFIED
+
+
+def tell_responders(confidence: float, config: ScoringConfig) -> bool:
+    """Whether an active cluster with this confidence reaches the responders' level."""
+    return confidence >= level_floor(config.responder_level)
+
+
+def level_floor(level: str) -> float:
+    """The lowest confidence of a level (ValueError for an unknown level)."""
+    for floor, named in LEVEL_FLOORS:
+        if named.value == level:
+            return floor
+    raise ValueError(f"unknown level {level!r}")
 
 
 def tunable_fields() -> dict[str, type]:

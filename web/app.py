@@ -19,7 +19,7 @@ from aiohttp_session import session_middleware
 from yarl import URL
 
 from node.service import Node
-from web import api, pages
+from web import api, assets, layout, map_page, moderation_pages, pages, trends
 from web.auth import HourCookieStorage, LoginThrottle
 from web.context import NODE, SETTINGS, THROTTLE, WebSettings
 from web.messages import request_lang, translate
@@ -35,6 +35,15 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+CSP_KEY: web.AppKey[str] = web.AppKey("vecinos_csp", str)
+
+
+def content_security_policy(tile_origin: str | None) -> str:
+    """The CSP: the node only, plus the chapter's own tile server for images when set."""
+    if not tile_origin:
+        return CSP
+    return CSP.replace("img-src 'self' data:;", f"img-src 'self' data: {tile_origin};")
+
 STATIC_HEADERS = {
     "Content-Security-Policy": CSP,
     "Referrer-Policy": "no-referrer",
@@ -124,7 +133,7 @@ def error_response(
         if status == 413:
             body["max_bytes"] = request.app[SETTINGS].client_max_size
         return web.json_response(body, status=status, headers=headers)
-    response = pages.message_page(lang, code, status=status)
+    response = layout.message_page(request, code, status=status)
     if headers:
         response.headers.update(headers)
     return response
@@ -133,6 +142,8 @@ def error_response(
 async def _security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     headers = response.headers
     headers.update(STATIC_HEADERS)
+    if isinstance(request, web.Request):  # the chapter's tile server, when it has one
+        headers["Content-Security-Policy"] = request.app.get(CSP_KEY, CSP)
     if request.secure:
         headers["Strict-Transport-Security"] = HSTS
     headers.setdefault("Cache-Control", "no-store")
@@ -229,4 +240,10 @@ def make_app(
     app.on_response_prepare.append(_security_headers)
     api.add_routes(app)
     pages.add_routes(app)
+    map_page.add_routes(app)
+    moderation_pages.add_routes(app)
+    trends.add_routes(app)
+    assets.add_routes(app)
+    tiles = map_page.tile_url(node)
+    app[CSP_KEY] = content_security_policy(map_page.tile_origin(tiles) if tiles else None)
     return app

@@ -1,16 +1,15 @@
-"""The server-rendered pages that work without JavaScript: the report list and the report form.
+"""The reporter's pages that work without JavaScript: the report form, its answer, and /about.
 
-Plain string templates; every value that reaches the HTML goes through
-html.escape. No inline script or style (the CSP forbids both), no external
-resource: the only asset is /static/style.css, served by the node.
+The form is a plain HTML POST whose fields are named as the API's; the
+static /static/form.js only enhances it (area suggestions from the
+gazetteer, sending without a page load, errors shown in place). Every text
+comes from the catalogs, every value through layout.e (html.escape); no
+inline script or style (the CSP forbids both).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
-from pathlib import Path
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -19,57 +18,24 @@ from scoring.model import ReportType
 from web.api import field_errors
 from web.context import NODE, SETTINGS
 from web.forms import BodyNotUnderstood, draft_from_fields, read_fields
-from web.messages import LANGUAGE_NAMES, minutes, request_lang, supported_languages, translate
+from web.layout import e, href, html_response, message_page, page
+from web.messages import minutes, request_lang, translate
 from web.source import web_source
 
-STYLE_PATH = Path(__file__).parent / "static" / "style.css"
 REPORT_TYPES = tuple(t.value for t in ReportType)
 FORM_FIELDS = ("type", "area", "highway", "description", "still_active")
-STYLE: web.AppKey[bytes] = web.AppKey("vecinos_style", bytes)
-HTML = "text/html"
+FORM_SCRIPT = "/static/form.js"
+ABOUT_WHAT = ("web_about_what_1", "web_about_what_2", "web_about_what_3")
+ABOUT_NEVER = ("web_about_never_1", "web_about_never_2", "web_about_never_3", "web_about_never_4")
 
 # field -> [(code, params)]
 Errors = Mapping[str, Sequence[tuple[str, Mapping[str, str]]]]
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def page(lang: str, title: str, body: str, *, path: str = "/") -> str:
-    """A whole HTML document around `body` (already escaped HTML)."""
-    switch = " · ".join(
-        f'<a href="{_e(path)}?lang={quote(code)}" hreflang="{_e(code)}" lang="{_e(code)}"'
-        + (' aria-current="true"' if code == lang else "")
-        + f">{_e(LANGUAGE_NAMES.get(code, code))}</a>"
-        for code in supported_languages()
-    )
-    return (
-        "<!doctype html>\n"
-        f'<html lang="{_e(lang)}">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        f"<title>{_e(title)}</title>\n"
-        '<link rel="stylesheet" href="/static/style.css">\n</head>\n<body>\n'
-        f'<header><p class="site"><a href="/?lang={quote(lang)}">'
-        f"{_e(translate('web_title', lang))}</a></p>\n"
-        f'<nav aria-label="{_e(translate("web_language", lang))}">{switch}</nav></header>\n'
-        f"<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
-
-
-def html_response(
-    text: str, *, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        text=text, status=status, content_type=HTML, charset="utf-8", headers=headers
-    )
-
-
 def report_item(report: PublicReport, lang: str) -> str:
-    """One report as a list item."""
+    """One report as a list item (the list view of the map page uses it too)."""
     type_text = translate(report.type, lang)
-    where = _e(report.area) + (f" · {_e(report.highway)}" if report.highway else "")
+    where = e(report.area) + (f" · {e(report.highway)}" if report.highway else "")
     fade = max(0, min(4, round(report.opacity * 4)))
     if report.debunked:
         state = translate("web_debunked", lang)
@@ -78,27 +44,23 @@ def report_item(report: PublicReport, lang: str) -> str:
     else:
         state = translate("web_not_active", lang)
     parts = [
-        f'<li class="report status-{_e(report.status)} fade-{fade}">',
-        f"<strong>{_e(type_text)}</strong> — {where}",
-        f'<br><span class="age">{_e(translate(report.age_label, lang))}</span>',
-        f' · <span class="status">{_e(translate(report.status, lang))}</span>',
-        f" · <span>{_e(state)}</span>",
+        f'<li class="report status-{e(report.status)} fade-{fade}" data-report-id="{e(report.id)}"'
+        f' data-status="{e(report.status)}">',
+        f'<span class="swatch swatch-{e(report.status)}" aria-hidden="true"></span> ',
+        f"<strong>{e(type_text)}</strong> — {where}",
+        f'<br><span class="age">{e(translate(report.age_label, lang))}</span>',
+        f' · <span class="status">{e(translate(report.status, lang))}</span>',
+        f" · <span>{e(state)}</span>",
         " · <span>"
-        + _e(translate("web_sources", lang, count=str(report.independent_sources)))
+        + e(translate("web_sources", lang, count=str(report.independent_sources)))
         + "</span>",
     ]
+    if report.lat is None or report.lon is None:
+        parts.append(f' · <span class="off-map">{e(translate("web_not_on_map", lang))}</span>')
     if report.description:
-        parts.append(f'<p class="description">{_e(report.description)}</p>')
+        parts.append(f'<p class="description">{e(report.description)}</p>')
     parts.append("</li>")
     return "".join(parts)
-
-
-def report_list(reports: Sequence[PublicReport], lang: str) -> str:
-    heading = f"<h1>{_e(translate('web_active_reports', lang))}</h1>"
-    if not reports:
-        return heading + f"<p>{_e(translate('web_no_reports', lang))}</p>"
-    items = "".join(report_item(r, lang) for r in reports)
-    return f'{heading}<ul class="reports">{items}</ul>'
 
 
 def _field_errors(field: str, errors: Errors, lang: str) -> tuple[str, str]:
@@ -106,10 +68,44 @@ def _field_errors(field: str, errors: Errors, lang: str) -> tuple[str, str]:
     items = errors.get(field) or ()
     if not items:
         return "", ""
-    texts = "<br>".join(_e(translate(code, lang, **dict(params))) for code, params in items)
+    texts = "<br>".join(e(translate(code, lang, **dict(params))) for code, params in items)
     return (
-        f'<p class="error" id="err-{_e(field)}">{texts}</p>',
-        f' aria-invalid="true" aria-describedby="err-{_e(field)}"',
+        f'<p class="error" id="err-{e(field)}">{texts}</p>',
+        f' aria-invalid="true" aria-describedby="err-{e(field)}"',
+    )
+
+
+def _summary(errors: Errors, lang: str) -> str:
+    """The alert above the form; reasons about no field of the form show here too."""
+    if not errors:
+        return '<p class="alert" id="form-alert" role="alert" hidden></p>'
+    alert = e(translate("web_form_has_errors", lang))
+    for field, items in errors.items():
+        if field not in FORM_FIELDS:
+            alert += "".join(
+                "<br>" + e(translate(code, lang, **dict(params))) for code, params in items
+            )
+    return f'<p class="alert" id="form-alert" role="alert">{alert}</p>'
+
+
+def _highway_field(draft: ReportDraft, errors: Errors, lang: str, highways: Sequence[str]) -> str:
+    err, attrs = _field_errors("highway", errors, lang)
+    label = f'<label for="f-highway">{e(translate("web_field_highway", lang))}</label><br>'
+    value = draft.highway or ""
+    if not highways:
+        return (
+            f'<p class="field" data-field="highway">{label}<input id="f-highway" name="highway"'
+            f' type="text" value="{e(value)}" autocomplete="off"{attrs}>{err}</p>'
+        )
+    options = [f'<option value="">{e(translate("web_highway_none", lang))}</option>']
+    known = set(highways)
+    choices = list(highways) + ([value] if value and value not in known else [])
+    for name in choices:
+        selected = " selected" if name == value else ""
+        options.append(f'<option value="{e(name)}"{selected}>{e(name)}</option>')
+    return (
+        f'<p class="field" data-field="highway">{label}<select id="f-highway" name="highway"'
+        f"{attrs}>{''.join(options)}</select>{err}</p>"
     )
 
 
@@ -118,100 +114,96 @@ def report_form(
     *,
     draft: ReportDraft | None = None,
     errors: Errors | None = None,
-    areas: Sequence[str] = (),
     highways: Sequence[str] = (),
 ) -> str:
     """The plain HTML form; fields named as the API's; the draft's text kept."""
     draft = draft or ReportDraft()
     errors = errors or {}
-    out = [f"<h2>{_e(translate('web_report_form_title', lang))}</h2>"]
-    if errors:
-        alert = _e(translate("web_form_has_errors", lang))
-        # Reasons about no field of this form still show, in the summary.
-        for field, items in errors.items():
-            if field not in FORM_FIELDS:
-                alert += "".join(
-                    "<br>" + _e(translate(code, lang, **dict(params))) for code, params in items
-                )
-        out.append(f'<p class="alert" role="alert">{alert}</p>')
-    out.append(f'<form method="post" action="/report?lang={quote(lang)}" accept-charset="utf-8">')
+    strings = {
+        "sending": "web_sending",
+        "failed": "web_send_failed",
+        "sent-title": "web_sent_title",
+        "sent-body": "web_sent_body",
+        "see-map": "web_see_map",
+        "has-errors": "web_form_has_errors",
+    }
+    data = "".join(f' data-msg-{k}="{e(translate(v, lang))}"' for k, v in strings.items())
+    out = [
+        f"<h1>{e(translate('web_report_form_title', lang))}</h1>",
+        f'<form id="report-form" method="post" action="{href("/report", lang)}"'
+        f' accept-charset="utf-8" data-lang="{e(lang)}" data-map="{href("/map", lang)}"{data}>',
+        _summary(errors, lang),
+    ]
     err, attrs = _field_errors("type", errors, lang)
-    out.append(f"<fieldset{attrs}><legend>{_e(translate('web_field_type', lang))}</legend>")
+    out.append(
+        f'<fieldset class="field" data-field="type"{attrs}>'
+        f"<legend>{e(translate('web_field_type', lang))}</legend>"
+    )
     for value in REPORT_TYPES:
         checked = " checked" if draft.type == value else ""
         out.append(
-            f'<label><input type="radio" name="type" value="{_e(value)}"{checked}> '
-            f"{_e(translate(value, lang))}</label>"
+            f'<label><input type="radio" name="type" value="{e(value)}"{checked}> '
+            f"{e(translate(value, lang))}</label>"
         )
     out.append(f"{err}</fieldset>")
 
-    for name, label, options in (
-        ("area", "web_field_area", areas),
-        ("highway", "web_field_highway", highways),
-    ):
-        err, attrs = _field_errors(name, errors, lang)
-        value = getattr(draft, name) or ""
-        datalist = ""
-        if options:
-            datalist = (
-                f'<datalist id="{name}-list">'
-                + "".join(f'<option value="{_e(o)}">' for o in options)
-                + "</datalist>"
-            )
-            attrs += f' list="{name}-list"'
-        out.append(
-            f'<p><label for="f-{name}">{_e(translate(label, lang))}</label><br>'
-            f'<input id="f-{name}" name="{name}" type="text" value="{_e(value)}"'
-            f' autocomplete="off"{attrs}>{datalist}</p>{err}'
-        )
+    err, attrs = _field_errors("area", errors, lang)
+    out.append(
+        f'<p class="field" data-field="area"><label for="f-area">'
+        f"{e(translate('web_field_area', lang))}</label><br>"
+        f'<input id="f-area" name="area" type="text" value="{e(draft.area or "")}"'
+        f' autocomplete="off" maxlength="160"{attrs}>'
+        f'<span class="hint js-only" hidden>{e(translate("web_area_hint", lang))}</span>{err}</p>'
+    )
+    out.append(_highway_field(draft, errors, lang, highways))
 
     err, attrs = _field_errors("description", errors, lang)
     out.append(
-        f'<p><label for="f-description">{_e(translate("web_field_description", lang))}</label>'
-        f'<br><textarea id="f-description" name="description" rows="4"{attrs}>'
-        f"{_e(draft.description or '')}</textarea></p>{err}"
+        f'<p class="field" data-field="description"><label for="f-description">'
+        f"{e(translate('web_field_description', lang))}</label><br>"
+        f'<textarea id="f-description" name="description" rows="3"{attrs}>'
+        f"{e(draft.description or '')}</textarea>{err}</p>"
     )
     err, attrs = _field_errors("still_active", errors, lang)
     checked = " checked" if draft.still_active else ""
     out.append(
-        f'<p><label><input type="checkbox" name="still_active" value="on"{checked}{attrs}> '
-        f"{_e(translate('web_field_still_active', lang))}</label></p>{err}"
+        f'<p class="field" data-field="still_active"><label><input type="checkbox"'
+        f' name="still_active" value="on"{checked}{attrs}> '
+        f"{e(translate('web_field_still_active', lang))}</label>{err}</p>"
     )
-    out.append(f'<p><button type="submit">{_e(translate("web_submit", lang))}</button></p>')
-    out.append(f'<p class="note">{_e(translate("web_privacy_note", lang))}</p></form>')
+    out.append(
+        '<section class="before-send" aria-labelledby="before-send">'
+        f'<h2 id="before-send">{e(translate("web_before_send_title", lang))}</h2><ul>'
+        f"<li>{e(translate('web_never_include', lang))}</li>"
+        f"<li>{e(translate('web_info_only', lang))}</li></ul>"
+        f'<p><a href="{href("/about", lang)}">{e(translate("web_read_more", lang))}</a></p>'
+        "</section>"
+    )
+    out.append(
+        f'<p><button type="submit">{e(translate("web_submit", lang))}</button></p>'
+        f'<p class="note">{e(translate("web_privacy_note", lang))}</p></form>'
+    )
+    out.append(f'<p><a href="{href("/map", lang)}">{e(translate("web_see_map", lang))}</a></p>')
     return "".join(out)
 
 
-async def _index_body(
+def _form_page(
     request: web.Request,
-    lang: str,
     *,
     draft: ReportDraft | None = None,
     errors: Errors | None = None,
-) -> str:
+    status: int = 200,
+) -> web.Response:
+    lang = request_lang(request)
     node = request.app[NODE]
-    reports = await node.active_reports()
-    areas = [a.name for a in node.areas()]
-    form = report_form(
-        lang, draft=draft, errors=errors, areas=areas, highways=list(node.highways())
-    )
-    return report_list(reports, lang) + "\n" + form
+    body = report_form(lang, draft=draft, errors=errors, highways=node.highways())
+    title = translate("web_report_form_title", lang)
+    html = page(request, title, body, path="/", scripts=(FORM_SCRIPT,))
+    return html_response(html, status=status)
 
 
 async def index(request: web.Request) -> web.Response:
-    lang = request_lang(request)
-    body = await _index_body(request, lang)
-    return html_response(page(lang, translate("web_title", lang), body))
-
-
-def message_page(lang: str, code: str, *, status: int, **params: str) -> web.Response:
-    """A small page carrying one message (errors, rate limit, unavailability)."""
-    text = translate(code, lang, **params)
-    body = (
-        f'<p class="alert" role="alert">{_e(text)}</p>'
-        f'<p><a href="/?lang={quote(lang)}">{_e(translate("web_back", lang))}</a></p>'
-    )
-    return html_response(page(lang, text, body), status=status)
+    return _form_page(request)
 
 
 async def post_report(request: web.Request) -> web.Response:
@@ -220,53 +212,64 @@ async def post_report(request: web.Request) -> web.Response:
     try:
         fields = await read_fields(request)
     except BodyNotUnderstood:
-        return message_page(lang, "bad_body", status=400)
+        return message_page(request, "bad_body", status=400)
     draft, web_errs = draft_from_fields(fields)
     if web_errs:
         errors: Errors = {f: [(c, {}) for c in codes] for f, codes in web_errs.items()}
-        body = await _index_body(request, lang, draft=draft, errors=errors)
-        return html_response(page(lang, translate("web_title", lang), body), status=422)
+        return _form_page(request, draft=draft, errors=errors, status=422)
     source = web_source(request, trust_forwarded_for=request.app[SETTINGS].trust_forwarded_for)
     outcome = await request.app[NODE].submit(draft, source)
     if isinstance(outcome, Accepted):
         title = translate("web_sent_title", lang)
         body = (
-            f"<h1>{_e(title)}</h1><p>{_e(translate('web_sent_body', lang))}</p>"
+            f'<h1 id="sent">{e(title)}</h1><p>{e(translate("web_sent_body", lang))}</p>'
             f'<ul class="reports">{report_item(outcome.report, lang)}</ul>'
-            f'<p><a href="/?lang={quote(lang)}">{_e(translate("web_back", lang))}</a></p>'
+            f'<p><a href="{href("/map", lang)}">{e(translate("web_see_map", lang))}</a></p>'
+            f'<p><a href="{href("/", lang)}">{e(translate("web_nav_report", lang))}</a></p>'
         )
-        return html_response(page(lang, title, body, path="/"))
+        return html_response(page(request, title, body, path="/"))
     if isinstance(outcome, Refused):
-        body = await _index_body(
-            request, lang, draft=outcome.draft, errors=field_errors(outcome.errors)
+        return _form_page(
+            request, draft=outcome.draft, errors=field_errors(outcome.errors), status=422
         )
-        return html_response(page(lang, translate("web_title", lang), body), status=422)
     if isinstance(outcome, RateLimited):
         retry = max(1, int(outcome.retry_after_s))
-        response = message_page(lang, "rate_limited", status=429, minutes=minutes(retry))
+        response = message_page(request, "rate_limited", status=429, minutes=minutes(retry))
         response.headers["Retry-After"] = str(retry)
         return response
     if isinstance(outcome, Unavailable):
         retry = max(1, int(outcome.retry_after_s))
-        response = message_page(lang, "unavailable", status=503)
+        response = message_page(request, "unavailable", status=503)
         response.headers["Retry-After"] = str(retry)
         return response
     raise TypeError(f"unknown outcome {type(outcome).__name__}")
 
 
-async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(
-        body=request.app[STYLE],
-        content_type="text/css",
-        charset="utf-8",
-        headers={"Cache-Control": "public, max-age=86400"},
+async def about(request: web.Request) -> web.Response:
+    """What to report, and what never to include, in plain words."""
+    lang = request_lang(request)
+
+    def items(codes: Sequence[str]) -> str:
+        return "".join(f"<li>{e(translate(code, lang))}</li>" for code in codes)
+
+    title = translate("web_about_title", lang)
+    body = (
+        f"<h1>{e(title)}</h1><p>{e(translate('web_about_intro', lang))}</p>"
+        f"<h2>{e(translate('web_about_what_title', lang))}</h2>"
+        f"<ul>{items(ABOUT_WHAT)}</ul>"
+        f"<h2>{e(translate('web_about_never_title', lang))}</h2>"
+        f'<ul class="never">{items(ABOUT_NEVER)}</ul>'
+        f"<h2>{e(translate('web_about_after_title', lang))}</h2>"
+        f"<p>{e(translate('web_about_after', lang))}</p>"
+        f'<p class="alert">{e(translate("web_about_info_only", lang))}</p>'
+        f'<p><a href="{href("/", lang)}">{e(translate("web_nav_report", lang))}</a></p>'
     )
+    return html_response(page(request, title, body, path="/about"))
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the pages and the stylesheet."""
-    app[STYLE] = STYLE_PATH.read_bytes()
+    """Register the reporter's form, its POST target and /about."""
     app.router.add_get("/", index)
     app.router.add_get("/report", index)
     app.router.add_post("/report", post_report)
-    app.router.add_get("/static/style.css", stylesheet)
+    app.router.add_get("/about", about)

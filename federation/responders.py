@@ -1,0 +1,270 @@
+"""The responders room: rapid-response alerts in threads, and the moderators' commands.
+
+Alerts: the node queues responder notices (node.responders) in its
+database; this loop drains the ones for "matrix", oldest first, into the
+chapter's encrypted responders room. A notice's first post (type, area,
+highway, level, confidence, independent reports, age, report ids, link;
+"from a neighbouring chapter: ..." for a neighbour's alert) opens a
+thread; its updates and its all-clear are m.thread relations to that
+post, whose event id the node keeps (an id, no content). While the
+homeserver is away the rows wait and the loop retries with backoff (capped),
+at once when the bot syncs again; txn ids are stable ("resp.<id>.<seq>"), so a
+retry is not posted twice.
+
+Commands: `!confirm ID`, `!debunk ID`, `!archive ID` from a member whose
+power level in the room is at least [matrix] moderator_level go through
+Node.moderate, exactly as from the web; the answer comes in the thread. Others
+get a polite refusal. The moderator's Matrix ID is never stored or logged.
+
+Membership: the bot invites [matrix] responders and responder_moderators,
+and raises the moderators' power level to moderator_level (reconcile()).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from typing import Any
+
+from nio import RoomMessageText
+
+from federation.bot import BotError, ChapterBot, SendFailed
+from federation.state import load_rooms
+from node.i18n import translate
+from node.outcome import PublicReport, Unavailable
+from node.responders import MATRIX, Notice, room_text
+from node.service import ModeratorAction, Node
+
+log = logging.getLogger("vecinos.federation.responders")
+
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+MAX_COMMAND_AGE_MS = 10 * 60_000  # older commands (history after a fresh start) are not run
+MAX_QUEUE = 200
+ACTIONS = {
+    "confirm": ModeratorAction.CONFIRM,
+    "debunk": ModeratorAction.DEBUNK,
+    "archive": ModeratorAction.ARCHIVE,
+}
+REPORT_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+
+
+def split_ids(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class ResponderRoom:
+    """attach() before the bot starts; run() and run_commands() as tasks; reconcile() on start."""
+
+    def __init__(
+        self,
+        node: Node,
+        bot: ChapterBot,
+        *,
+        first_backoff: float = FIRST_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+    ) -> None:
+        self.node = node
+        self.bot = bot
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+        self.ready = node.watch_notices()
+        config = node.config
+        self.moderator_level = int(config.get("matrix", "moderator_level"))
+        self.moderators = split_ids(config.get("matrix", "responder_moderators"))
+        self.responders = split_ids(config.get("matrix", "responders"))
+        self.lang = node.default_language
+        self.commands: asyncio.Queue[Any] = asyncio.Queue(MAX_QUEUE)
+        self.posted = 0
+        self.answered = 0
+
+    @property
+    def room_id(self) -> str:
+        return load_rooms(self.node.data_dir).responders_room
+
+    def attach(self) -> None:
+        self.bot.add_room_handler(self._on_message, (RoomMessageText,))
+
+    # -- alerts ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Drain the notices queued for the room; until cancelled."""
+        backoff = self.first_backoff
+        while True:
+            try:
+                self.ready.clear()
+                batch = await self.node.pending_notices(MATRIX)
+                if not batch:
+                    await self.ready.wait()
+                    continue
+                room = self.room_id
+                for notice in batch:
+                    await self.post(room, notice)
+                backoff = self.first_backoff
+            except asyncio.CancelledError:
+                raise
+            except SendFailed as exc:
+                log.warning(
+                    "responder alert not posted (%s); retrying in up to %.1f s", exc, backoff
+                )
+                await self._pause(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+            except Exception as exc:  # the node's DB, most likely; never give up
+                log.error("responder alert error: %s", type(exc).__name__)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait `delay` seconds, or less if the bot syncs again (the homeserver is back)."""
+        seen = self.bot.sync_count
+        with contextlib.suppress(TimeoutError):
+            await self.bot.wait_until(lambda: self.bot.sync_count > seen, delay)
+
+    async def post(self, room: str, notice: Notice) -> None:
+        """Post one notice (SendFailed leaves it queued)."""
+        body = notice.body
+        now = self.node.clock()
+        if not room:
+            await self._drop(notice, "responders_no_room")
+            return
+        if notice.kind != "all_clear" and notice.expires <= now:
+            await self._drop(notice, "responders_expired_unsent")
+            return
+        root = None if notice.kind == "new" else await self.node.notice_root(notice.notice_id)
+        if root is None and notice.kind == "all_clear":
+            await self._drop(notice, "responders_expired_unsent")  # its alert was never posted
+            return
+        content: dict[str, Any] = {
+            "msgtype": "m.text",  # not m.notice: clients notify of these
+            "body": room_text(body, self.lang, now, self.node.public_url),
+        }
+        if root is not None:
+            content["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            }
+        event_id = await self.bot.send_alert(
+            room, content, "m.room.message", txn_id=f"resp.{notice.notice_id}.{body['seq']}"
+        )
+        if root is None:
+            await self.node.set_notice_root(notice.notice_id, event_id)
+        await self.node.notice_done(notice.outbox_id)
+        self.posted += 1
+        log.info("responder %s posted", notice.kind)
+
+    async def _drop(self, notice: Notice, counter: str) -> None:
+        await self.node.count(counter)
+        await self.node.notice_done(notice.outbox_id)
+
+    # -- membership -------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """Invite the configured responders and moderators; give moderators their level."""
+        room = self.room_id
+        client = self.bot.client
+        if not room or client is None or room not in client.rooms:
+            return
+        users = client.rooms[room].users
+        for user_id in dict.fromkeys([*self.moderators, *self.responders]):
+            if user_id not in users and user_id != self.bot.user_id:
+                try:
+                    await self.bot.invite(room, user_id)
+                    log.info("invited a responder")
+                except (BotError, TimeoutError) as exc:
+                    log.warning("responder invite failed: %s", type(exc).__name__)
+        if self.moderators:
+            try:
+                levels = dict.fromkeys(self.moderators, self.moderator_level)
+                if await self.bot.set_power_levels(room, levels):
+                    log.info("responder moderators' power level set")
+            except (BotError, TimeoutError) as exc:
+                log.warning("moderator power levels not set: %s", type(exc).__name__)
+
+    # -- commands ---------------------------------------------------------------------
+
+    async def _on_message(self, room_id: str, event: RoomMessageText) -> None:
+        if room_id != self.room_id or event.sender == self.bot.user_id:
+            return
+        if not (event.body or "").lstrip().startswith("!"):
+            return
+        age = int(time.time() * 1000) - int(getattr(event, "server_timestamp", 0) or 0)
+        if age > MAX_COMMAND_AGE_MS or not event.decrypted:
+            return
+        try:
+            self.commands.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("responder command queue full: dropped")
+
+    async def run_commands(self) -> None:
+        while True:
+            event = await self.commands.get()
+            try:
+                await self.handle_command(event)
+            except Exception as exc:  # one bad command must not stop the room
+                log.error("responder command not handled: %s", type(exc).__name__)
+
+    async def handle_command(self, event: RoomMessageText) -> None:
+        word, _, rest = event.body.strip()[1:].partition(" ")
+        action = ACTIONS.get(word.lower())
+        content = event.source.get("content", {})
+        relates = content.get("m.relates_to") if isinstance(content, dict) else None
+        root = event.event_id
+        if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
+            root = str(relates.get("event_id") or root)
+        room = self.room_id
+        if action is None:
+            if word.lower() == "help":
+                await self._answer(
+                    room, root, event.event_id, translate("responders_usage", self.lang)
+                )
+            return
+        if self.bot.power_level(room, event.sender) < self.moderator_level:
+            log.info("responder command refused: not a moderator")
+            await self._answer(
+                room, root, event.event_id, translate("responders_not_allowed", self.lang)
+            )
+            return
+        report_id = rest.strip().split()[0] if rest.strip() else ""
+        if not report_id:
+            await self._answer(room, root, event.event_id, translate("responders_usage", self.lang))
+            return
+        result: PublicReport | Unavailable | None = None
+        if REPORT_ID.fullmatch(report_id):
+            result = await self.node.moderate(report_id, action)
+        if result is None:
+            text = translate("responders_unknown_id", self.lang, id=report_id[:40])
+        elif isinstance(result, Unavailable):
+            text = translate("responders_unavailable", self.lang, seconds=result.retry_after_s)
+        else:
+            text = translate(
+                "responders_moderated",
+                self.lang,
+                id=result.id,
+                type=translate(result.type, self.lang),
+                area=result.area,
+                status=translate(result.status, self.lang),
+            )
+        log.info("responder command %s: %s", action.value, type(result).__name__)
+        await self._answer(room, root, event.event_id, text)
+
+    async def _answer(self, room: str, root: str, in_reply_to: str, text: str) -> None:
+        content = {
+            "msgtype": "m.notice",
+            "body": text,
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": in_reply_to},
+            },
+        }
+        try:
+            await self.bot.send_alert(room, content, "m.room.message")
+            self.answered += 1
+        except (BotError, TimeoutError) as exc:
+            log.warning("responder answer not sent: %s", type(exc).__name__)

@@ -1,0 +1,326 @@
+"""The recent window of reports, in memory: what scoring reads instead of rows.
+
+A RecentIndex holds every stored report whose hour is at or after its
+`floor` hour (the last `keep_hours`), per area and sorted by (hour, id), so
+the neighbourhood of a new report is found without a query. It is a cache of
+the store, never a source of truth:
+
+- it is built from the store when the node opens (a restart scores the same);
+- it is written only on the writer thread: by the intake's fast path
+  (put/update), and by `attach`ed sessions' flushes of Report objects (any
+  other writer job that changes a report through the ORM keeps it right);
+- every change is journaled, and the writer undoes a failed job's changes
+  (undo_to) and a failed batch's (undo_to its start mark), so the index
+  never holds what the database did not commit;
+- a range below `floor` is not covered (`covers`): callers read the store.
+
+Ties within an hour are broken by id, in the index and in the store's
+fallback query alike, so both give the same neighbours.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import event, select
+from sqlmodel import Session
+
+from node.store import Report, from_hour
+from scoring.model import Channel, Evidence, Place, ReportType, Verdict
+
+# Columns of a report row, in the order of the table (an Entry carries them all).
+COLUMNS: tuple[str, ...] = tuple(c.name for c in Report.__table__.columns)  # type: ignore[attr-defined]
+T = TypeVar("T")
+NEVER = 2**62  # the floor of an index that covers nothing
+MAX_ENTRIES = 200_000  # a flood beyond this raises the floor instead of growing memory
+
+
+class Entry:
+    """One report as the index keeps it: the row's columns, plus its evidence parts."""
+
+    __slots__ = (*COLUMNS, "seq", "_static", "_evidence", "_recent")
+
+    id: str
+    type: str
+    area_id: str
+    area_name: str
+    area_known: bool
+    lat: float | None
+    lon: float | None
+    highway: str | None
+    hour: int
+    channel: str
+    verdict: str
+    status: str
+    confidence: float
+    independent_sources: int
+    still_active_claimed: bool
+    flags: str
+    review_reasons: str
+    in_review: bool
+    description_ct: bytes | None
+    description_key: str | None
+    retention_class: str
+    purge_after_hour: int
+
+    def __init__(self, **fields: Any) -> None:
+        for name in COLUMNS:
+            setattr(self, name, fields[name])
+        self._static: tuple[ReportType, Place | None, datetime, Channel] | None = None
+        self._evidence: Evidence | None = None
+        self._recent: object = None
+
+    @classmethod
+    def of_row(cls, row: Any) -> Entry:
+        return cls(**{name: getattr(row, name) for name in COLUMNS})
+
+    def copy(self) -> Entry:
+        return Entry(**self.params())
+
+    def params(self) -> dict[str, Any]:
+        """The row's values by column name (for an INSERT)."""
+        return {name: getattr(self, name) for name in COLUMNS}
+
+    def evidence(self, recent: Any) -> Evidence:
+        """This report as evidence, with what memory still holds of it (`recent`, or None)."""
+        found = self._evidence
+        if found is not None and self._recent is recent:
+            return found
+        static = self._static
+        if static is None:
+            known = self.lat is not None and self.lon is not None
+            place = Place(self.lat, self.lon) if known else None  # type: ignore[arg-type]
+            static = self._static = (
+                ReportType(self.type),
+                place,
+                from_hour(self.hour),
+                Channel(self.channel),
+            )
+        found = Evidence(
+            key=self.id,
+            type=static[0],
+            area=self.area_id,
+            place=static[1],
+            hour=static[2],
+            channel=static[3],
+            sources=recent.sources if recent is not None else frozenset(),
+            fingerprint=recent.fingerprint if recent is not None else None,
+            verdict=Verdict(self.verdict),
+            seen_at=recent.seen_at if recent is not None else None,
+        )
+        self._evidence, self._recent = found, recent
+        return found
+
+
+# Journal records: ("put", entry, replaced entry or None) | ("set", entry, {column: old value})
+Change = tuple[str, Entry, Any]
+
+
+class RecentIndex:
+    """Reports of the last `keep_hours`, per area; written on the writer thread only."""
+
+    def __init__(self, keep_hours: int, max_entries: int = MAX_ENTRIES) -> None:
+        self.keep_hours = keep_hours
+        self.max_entries = max_entries
+        self.floor = 0  # hours from here on are complete in the index
+        self._by_id: dict[str, Entry] = {}
+        self._by_area: dict[str, list[tuple[int, str]]] = {}
+        self._journal: list[Change] = []
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    @classmethod
+    def disabled(cls) -> RecentIndex:
+        """An index that covers nothing: every read goes to the store."""
+        index = cls(keep_hours=0)
+        index.floor = NEVER
+        return index
+
+    # -- building -------------------------------------------------------------
+
+    def load(self, session: Session, now_hour: int) -> None:
+        """(Re)build from the store: every report from now_hour - keep_hours on."""
+        self._by_id.clear()
+        self._by_area.clear()
+        self._journal.clear()
+        self.floor = now_hour - self.keep_hours
+        columns = [Report.__table__.c[name] for name in COLUMNS]  # type: ignore[attr-defined]
+        query = select(*columns).where(Report.__table__.c.hour >= self.floor)  # type: ignore[attr-defined]
+        for row in session.connection().execute(query):
+            self._insert(Entry(**row._mapping))
+
+    def after_purge(self, session: Session, result: T) -> T:
+        """Forget (journaled) what the store no longer has, after a purge's bulk delete."""
+        table = Report.__table__  # type: ignore[attr-defined]
+        query = select(table.c.id).where(table.c.hour >= self.floor)
+        stored = {row[0] for row in session.connection().execute(query)}
+        for report_id in [i for i in self._by_id if i not in stored]:
+            self.drop(report_id)
+        return result
+
+    def attach(self, session: Session) -> None:
+        """Follow this session's flushes of Report objects (other writer jobs' changes)."""
+        event.listen(session, "after_flush", self._after_flush)
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        for obj in session.deleted:
+            if isinstance(obj, Report):
+                self.drop(obj.id)
+        for obj in (*session.new, *session.dirty):
+            if isinstance(obj, Report) and obj.hour >= self.floor:
+                current = self._by_id.get(obj.id)
+                if current is None:
+                    self.put(Entry.of_row(obj))
+                else:
+                    self.update(current, {name: getattr(obj, name) for name in COLUMNS})
+
+    # -- reading ----------------------------------------------------------------
+
+    def get(self, report_id: str) -> Entry | None:
+        return self._by_id.get(report_id)
+
+    def covers(self, low_hour: int) -> bool:
+        return low_hour >= self.floor
+
+    def around(
+        self, area_ids: Sequence[str], hour: int, span: int, limit: int
+    ) -> list[Entry] | None:
+        """Reports within `span` hours of `hour` in these areas, latest first; None: not covered.
+
+        The first area gets the whole `limit`, each other area a share of it
+        (at least 4), and the result is cut to `limit`: the same rule as the
+        store's query (node.reports.neighbourhood).
+        """
+        low, high = hour - span, hour + span
+        if not self.covers(low):
+            return None
+        share = max(4, limit // max(1, len(area_ids) - 1))
+        found: list[tuple[int, str]] = []
+        for index, area_id in enumerate(area_ids):
+            keys = self._by_area.get(area_id)
+            if not keys:
+                continue
+            n = limit if index == 0 else share
+            end = bisect.bisect_right(keys, (high, "\uffff"))
+            start = bisect.bisect_left(keys, (low, ""), 0, end)
+            found.extend(keys[max(start, end - n) : end])
+        found.sort(reverse=True)
+        by_id = self._by_id
+        return [by_id[key[1]] for key in found[:limit]]
+
+    def entries(self) -> Iterable[Entry]:
+        return self._by_id.values()
+
+    # -- writing (journaled) ----------------------------------------------------
+
+    def put(self, entry: Entry) -> None:
+        """Add a report (or replace the one with its id)."""
+        if entry.hour < self.floor:
+            return
+        old = self._by_id.get(entry.id)
+        if old is not None:
+            self._remove(old)
+        self._insert(entry)
+        self._journal.append(("put", entry, old))
+        if len(self._by_id) > self.max_entries:
+            self._raise_floor(entry.hour)
+
+    def update(self, entry: Entry, values: dict[str, Any]) -> None:
+        """Change columns of an indexed entry (area, type or hour changes move it)."""
+        old = {name: getattr(entry, name) for name in values}
+        if old == values:
+            return
+        moved = values.get("area_id", entry.area_id) != entry.area_id or (
+            values.get("hour", entry.hour) != entry.hour
+        )
+        if moved:
+            self._remove(entry)
+        for name, value in values.items():
+            setattr(entry, name, value)
+        entry._static = entry._evidence = None
+        if moved:
+            self._insert(entry)
+        self._journal.append(("set", entry, old))
+
+    def drop(self, report_id: str) -> None:
+        old = self._by_id.get(report_id)
+        if old is not None:
+            self._remove(old)
+            self._journal.append(("drop", old, None))
+
+    def evict(self, now_hour: int) -> None:
+        """Forget what left the window (not journaled: the store still has it)."""
+        floor = now_hour - self.keep_hours
+        if self.floor < floor < NEVER:
+            self._raise_floor(floor, exclusive=False)
+
+    # -- the journal ---------------------------------------------------------------
+
+    def mark(self) -> int:
+        return len(self._journal)
+
+    def undo_to(self, mark: int) -> None:
+        """Take back every change made since `mark` (a rolled-back job or batch)."""
+        while len(self._journal) > mark:
+            kind, entry, old = self._journal.pop()
+            if kind == "put":
+                if self._by_id.get(entry.id) is entry:
+                    self._remove(entry)
+                if old is not None:
+                    self._insert(old)
+            elif kind == "drop":
+                if entry.hour >= self.floor:
+                    self._insert(entry)
+            else:
+                moved = old.get("area_id", entry.area_id) != entry.area_id or (
+                    old.get("hour", entry.hour) != entry.hour
+                )
+                indexed = self._by_id.get(entry.id) is entry
+                if moved and indexed:
+                    self._remove(entry)
+                for name, value in old.items():
+                    setattr(entry, name, value)
+                entry._static = entry._evidence = None
+                if moved and indexed:
+                    self._insert(entry)
+
+    def committed(self) -> None:
+        """The batch committed: its changes stay."""
+        self._journal.clear()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _insert(self, entry: Entry) -> None:
+        self._by_id[entry.id] = entry
+        bisect.insort(self._by_area.setdefault(entry.area_id, []), (entry.hour, entry.id))
+
+    def _remove(self, entry: Entry) -> None:
+        del self._by_id[entry.id]
+        keys = self._by_area[entry.area_id]
+        i = bisect.bisect_left(keys, (entry.hour, entry.id))
+        if i < len(keys) and keys[i] == (entry.hour, entry.id):
+            del keys[i]
+        if not keys:
+            del self._by_area[entry.area_id]
+
+    def _raise_floor(self, floor: int, exclusive: bool = True) -> None:
+        """Drop every hour below `floor` (and, when full, the oldest hours until it fits)."""
+        if exclusive:  # full: drop whole hours, oldest first, until under the bound
+            hours = sorted({e.hour for e in self._by_id.values()})
+            count: dict[int, int] = {}
+            for e in self._by_id.values():
+                count[e.hour] = count.get(e.hour, 0) + 1
+            total = len(self._by_id)
+            floor = self.floor
+            for h in hours:
+                if total <= self.max_entries * 3 // 4:
+                    break
+                total -= count[h]
+                floor = h + 1
+        self.floor = max(self.floor, floor)
+        for entry in [e for e in self._by_id.values() if e.hour < self.floor]:
+            self._remove(entry)

@@ -1,0 +1,168 @@
+// Vecinos: draws the map page's reports and neighbours' alerts on Leaflet, and keeps them fresh.
+// Leaflet is served by this node. Tiles only from the chapter's own configured tile URL; with
+// none, the gazetteer's areas are drawn as faint labelled circles on a blank background.
+// Every 30 s (while the page is visible) /map/data.json is asked again with If-None-Match;
+// a 304 costs almost nothing. The list under the map is replaced by the server's own HTML of
+// the same data, so the list and the map never disagree.
+(function () {
+  "use strict";
+  var body = document.body;
+  var holder = document.getElementById("map");
+  if (!holder || !window.L || !window.fetch) { return; }
+
+  // Colour and size by level: unverified gray and small ... confirmed red and prominent.
+  var STYLE = {
+    unverified: { color: "#6b6b6b", fill: "#9e9e9e", radius: 6, weight: 1 },
+    possible: { color: "#8a6d00", fill: "#ffd400", radius: 8, weight: 1.5 },
+    likely: { color: "#a34a00", fill: "#ff8c00", radius: 11, weight: 2 },
+    confirmed: { color: "#7a0000", fill: "#e00000", radius: 15, weight: 3 },
+    debunked: { color: "#333333", fill: "#ffffff", radius: 9, weight: 2 },
+    archived: { color: "#6b6b6b", fill: "#d0d0d0", radius: 5, weight: 1 }
+  };
+  var dataUrl = body.getAttribute("data-map-data");
+  var areasUrl = body.getAttribute("data-map-areas");
+  var tiles = body.getAttribute("data-map-tiles");
+  var poll = (parseInt(body.getAttribute("data-map-poll"), 10) || 30) * 1000;
+  var status = document.getElementById("live-status");
+  var list = document.getElementById("map-list");
+
+  Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) {
+    el.hidden = false;
+  });
+  holder.hidden = false;
+
+  var map = L.map(holder, { zoomControl: true, attributionControl: !!tiles });
+  map.setView([32.7, -117.1], 9);
+  if (tiles) {
+    L.tileLayer(tiles, {
+      maxZoom: 16,
+      attribution: body.getAttribute("data-map-attribution") || ""
+    }).addTo(map);
+  } else {
+    holder.classList.add("no-tiles");
+  }
+  var areaLayer = L.layerGroup().addTo(map);
+  var alertLayer = L.layerGroup().addTo(map);
+  var reportLayer = L.layerGroup().addTo(map);
+  var framed = false;
+  var areaBounds = null;
+  var etag = null;
+
+  function frame(points) {
+    if (framed) { return; }
+    var bounds = areaBounds ? L.latLngBounds(areaBounds.getSouthWest(), areaBounds.getNorthEast()) : null;
+    points.forEach(function (p) { bounds = bounds ? bounds.extend(p) : L.latLngBounds(p, p); });
+    if (bounds && bounds.isValid()) {
+      map.fitBounds(bounds.pad(0.1), { maxZoom: 13 });
+      framed = true;
+    }
+  }
+
+  function drawAreas(areas) {
+    areas.forEach(function (a) {
+      if (typeof a.lat !== "number" || typeof a.lon !== "number") { return; }
+      var ll = L.latLng(a.lat, a.lon);
+      areaBounds = areaBounds ? areaBounds.extend(ll) : L.latLngBounds(ll, ll);
+      if (tiles) { return; } // the tiles already show the places
+      L.circle(ll, {
+        radius: 1000, color: "#7a8aa0", weight: 1, opacity: 0.5, fillOpacity: 0.06,
+        className: "area-circle", interactive: false
+      }).addTo(areaLayer).bindTooltip(a.name, {
+        permanent: true, direction: "center", className: "area-label", interactive: false
+      });
+    });
+  }
+
+  function drawReports(reports) {
+    reportLayer.clearLayers();
+    var points = [];
+    reports.forEach(function (r) {
+      if (typeof r.lat !== "number" || typeof r.lon !== "number") { return; }
+      var s = STYLE[r.status] || STYLE.unverified;
+      var opacity = Math.max(0.25, Math.min(1, r.opacity));
+      var scale = Math.max(0.5, Math.min(1.5, r.scale));
+      var debunked = r.status === "debunked";
+      var marker = L.circleMarker([r.lat, r.lon], {
+        radius: s.radius * scale,
+        color: s.color,
+        weight: s.weight,
+        opacity: opacity,
+        fillColor: s.fill,
+        fillOpacity: debunked ? 0.15 : 0.35 + 0.55 * opacity,
+        dashArray: debunked ? "4 3" : null,
+        className: "report-marker level-" + r.status + (debunked ? " debunked" : "")
+      });
+      var label = r.type_text + " · " + r.status_text + " · " + r.age_text;
+      marker.bindTooltip(label, {
+        permanent: true, direction: "right", offset: [s.radius * scale, 0],
+        className: "age-label level-" + r.status, opacity: Math.max(0.6, opacity)
+      });
+      marker.addTo(reportLayer);
+      var path = marker.getElement && marker.getElement();
+      if (path) { path.setAttribute("data-report-id", r.id); }
+      points.push([r.lat, r.lon]);
+    });
+    return points;
+  }
+
+  function drawAlerts(alerts) {
+    alertLayer.clearLayers();
+    var points = [];
+    alerts.forEach(function (a) {
+      if (typeof a.lat !== "number" || typeof a.lon !== "number") { return; }
+      var icon = L.divIcon({
+        className: "alert-icon level-" + a.level,
+        iconSize: [18, 18],
+        iconAnchor: [9, 9]
+      });
+      L.marker([a.lat, a.lon], { icon: icon, keyboard: false, title: a.type_text })
+        .bindTooltip(a.type_text + " · " + a.level_text + " · " + a.chapter, {
+          direction: "top", className: "alert-label"
+        })
+        .addTo(alertLayer);
+      points.push([a.lat, a.lon]);
+    });
+    return points;
+  }
+
+  function say(text) { if (status) { status.textContent = text; } }
+
+  function refresh() {
+    var headers = { "Accept": "application/json" };
+    if (etag) { headers["If-None-Match"] = etag; }
+    return fetch(dataUrl, { headers: headers, credentials: "omit", cache: "no-cache" })
+      .then(function (r) {
+        if (r.status === 304) { return null; }
+        if (!r.ok) { throw new Error(String(r.status)); }
+        etag = r.headers.get("ETag");
+        return r.json();
+      })
+      .then(function (data) {
+        if (data) {
+          var points = drawReports(data.reports || []).concat(drawAlerts(data.alerts || []));
+          frame(points);
+          if (list && typeof data.list_html === "string") { list.innerHTML = data.list_html; }
+          holder.setAttribute("data-reports", String((data.reports || []).length));
+        }
+        say(body.getAttribute("data-msg-updated"));
+        holder.setAttribute("data-loaded", "true");
+      })
+      .catch(function () { say(body.getAttribute("data-msg-offline")); });
+  }
+
+  var timer = null;
+  function schedule() {
+    if (timer) { clearInterval(timer); }
+    timer = setInterval(function () { if (!document.hidden) { refresh(); } }, poll);
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) { refresh(); }
+  });
+
+  fetch(areasUrl, { headers: { "Accept": "application/json" }, credentials: "omit" })
+    .then(function (r) { return r.ok ? r.json() : { areas: [] }; })
+    .catch(function () { return { areas: [] }; })
+    .then(function (data) { drawAreas(data.areas || []); })
+    .then(refresh)
+    .then(function () { frame([]); schedule(); });
+})();

@@ -11,7 +11,8 @@ chapter operators and one homeserver admin would do, with the same commands:
    B with C (relay off, so C never sees A's alerts);
 4. a demo member account, invited into A's member room by A's bot and joined
    (with a matrix-nio client), so that logging in with any Matrix client
-   shows the room;
+   shows the room and a report gets an answer at once; likewise a demo
+   responder in A's responders room, whom A's config makes a moderator there;
 5. `vecinos run` for each chapter, as subprocesses (ports BASE, BASE+1,
    BASE+2; Synapse on BASE+3), waiting until each federation room is joined;
 6. a scenario seeded through each node's real JSON API, reports coming from
@@ -56,7 +57,7 @@ import aiohttp
 from federation.bot import CREDENTIALS_FILE
 from federation.homeserver import Homeserver, HomeserverError
 from federation.state import MATRIX_DIR, load_rooms
-from node.config import load_config
+from node.config import load_config, set_values
 
 __all__ = ["DemoError", "main", "run_demo"]
 
@@ -68,6 +69,7 @@ SECRET_FILE = "registration-secret"
 MODERATORS_FILE = "moderators.txt"
 WIPED = ("a", "b", "c", "homeserver", "logs", SECRET_FILE, MODERATORS_FILE)
 MEMBER = "vecina-demo"
+RESPONDER = "respondedora-demo"
 
 STEP_TIMEOUT = 120.0  # one CLI command
 NODE_START_TIMEOUT = 60.0  # `vecinos run` until it serves
@@ -344,6 +346,8 @@ class Demo:
             c.key: secrets.token_urlsafe(12) for c in CHAPTERS if c.moderator
         }
         self.member_user = ""
+        self.responder_password = secrets.token_urlsafe(12)
+        self.responder_user = ""
         self.started_at = time.monotonic()
 
     def step(self, text: str) -> None:
@@ -358,9 +362,11 @@ class Demo:
         print(f"vecinos demo: building a fresh network in {self.data}", flush=True)
         await _together(self._start_homeserver(), self._create_chapters())
         self.member_user = self.hs.user_id(MEMBER)
+        self.responder_user = self.hs.user_id(RESPONDER)
         await _together(self._set_up_bots(), self._register_member())
         await self._exchange_tokens()
         await self._seat_member()
+        await self._seat_responder()
         await self._start_nodes()
         await self._wait_for_rooms()
         self.step("seeding the scenario through the nodes' JSON API")
@@ -415,6 +421,7 @@ class Demo:
     async def _register_member(self) -> None:
         try:
             await self.hs.register(MEMBER, self.member_password)
+            await self.hs.register(RESPONDER, self.responder_password)
         except HomeserverError as exc:
             raise DemoError(f"cannot register the demo member: {exc}") from None
 
@@ -444,35 +451,54 @@ class Demo:
 
     async def _seat_member(self) -> None:
         """A's bot invites the member into A's member room; the member joins (matrix-nio)."""
+        room = load_rooms(self.dir("a")).member_room
+        await self._seat(room, self.member_user, self.member_password)
+        self.step("demo member joined A's member room")
+
+    async def _seat_responder(self) -> None:
+        """The same for a responder in A's responders room. A's config names her a
+        responder moderator (her power level is raised when A starts) and sets A's
+        public URL, so that alerts link to A's pages."""
+        a = self.dir("a")
+        room = load_rooms(a).responders_room
+        await self._seat(room, self.responder_user, self.responder_password)
+        set_values(
+            a / "vecinos.toml",
+            {
+                ("matrix", "responder_moderators"): self.responder_user,
+                ("web", "public_url"): f"http://{HOST}:{self.base_port}",
+            },
+        )
+        self.step("demo responder joined A's responders room (moderator)")
+
+    async def _seat(self, room: str, user: str, password: str) -> None:
         from nio import AsyncClient, AsyncClientConfig, JoinError, LoginResponse
 
         a = self.dir("a")
-        room = load_rooms(a).member_room
         creds = json.loads((a / MATRIX_DIR / CREDENTIALS_FILE).read_text(encoding="utf-8"))
         url = f"{self.hs.base_url}/_matrix/client/v3/rooms/{quote(room, safe='')}/invite"
         headers = {"Authorization": f"Bearer {creds['access_token']}"}
         timeout = aiohttp.ClientTimeout(total=30)
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,
-            http.post(url, json={"user_id": self.member_user}, headers=headers) as resp,
+            http.post(url, json={"user_id": user}, headers=headers) as resp,
         ):
             if resp.status != 200:
-                raise DemoError(f"A's bot could not invite the demo member: HTTP {resp.status}")
-        member = AsyncClient(
-            self.hs.base_url, self.member_user, config=AsyncClientConfig(encryption_enabled=False)
+                raise DemoError(f"A's bot could not invite {user}: HTTP {resp.status}")
+        person = AsyncClient(
+            self.hs.base_url, user, config=AsyncClientConfig(encryption_enabled=False)
         )
         try:
-            login = await member.login(self.member_password, device_name="vecinos demo set-up")
+            login = await person.login(password, device_name="vecinos demo set-up")
             if not isinstance(login, LoginResponse):
-                raise DemoError(f"the demo member cannot log in: {login}")
-            joined = await member.join(room)
+                raise DemoError(f"{user} cannot log in: {login}")
+            joined = await person.join(room)
             if isinstance(joined, JoinError):
-                raise DemoError(f"the demo member cannot join A's member room: {joined.message}")
+                raise DemoError(f"{user} cannot join A's room: {joined.message}")
             # Log this set-up device out: the person's own client makes its own device.
-            await member.logout()
+            await person.logout()
         finally:
-            await member.close()
-        self.step("demo member joined A's member room")
+            await person.close()
 
     async def _start_nodes(self) -> None:
         for i, c in enumerate(CHAPTERS):
@@ -594,6 +620,10 @@ class Demo:
             f"  homeserver {self.hs.base_url}",
             f"  user {self.member_user}",
             f"  password {self.member_password}",
+            "Demo responder (a moderator) of A's responders room: rapid-response alerts in "
+            "threads; !confirm ID, !debunk ID, !archive ID:",
+            f"  responder {self.responder_user}",
+            f"  responder-password {self.responder_password}",
             f"Moderator logins (JSON API): {self.data / MODERATORS_FILE}. "
             "Everything listens on 127.0.0.1 only.",
             "Ctrl-C stops everything (the data dir is wiped at the next `vecinos demo`).",

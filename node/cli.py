@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import getpass
 import logging
@@ -90,6 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aiohttp import web
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    from node.channels import build_channels
     from node.service import open_node
     from web.app import make_app
 
@@ -100,6 +102,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         node = await open_node(data)
+        try:
+            senders = build_channels(node.config, data)  # a secret file it cannot read: say so now
+        except ConfigError:
+            await node.close()
+            raise
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
             _purge_job,
@@ -137,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 await runner.cleanup()
                 await node.close()
                 raise
+        channels = _start_channels(node, senders)
         scheduler.start()
         print(f"{config.chapter_name}: serving on http://{host}:{port}/", flush=True)
         if federation is None:
@@ -153,6 +161,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signal.SIGHUP, federation.request_reconcile)
         await stop.wait()
         scheduler.shutdown(wait=False)
+        if channels is not None:
+            channels.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await channels
         if federation is not None:
             await federation.stop()
         await runner.cleanup()
@@ -161,6 +173,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def _start_channels(node, channels):  # type: ignore[no-untyped-def]
+    """SMS / Signal / Telegram for responders, when configured: a task draining their notices."""
+    from node.channels.dispatch import ChannelDispatch
+
+    if not channels:
+        return None
+    print("responder texts: " + ", ".join(c.name for c in channels), flush=True)
+    return asyncio.create_task(ChannelDispatch(node, channels).run(), name="channels")
 
 
 async def _start_federation(node):  # type: ignore[no-untyped-def]

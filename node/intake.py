@@ -36,10 +36,11 @@ from node.reports import (
     apply_assessment,
     count_history,
     history_for,
+    near_to_rescore,
     new_id,
     recent_neighbourhood,
     rescore_around,
-    rescore_nearby,
+    rescored_values,
 )
 from node.sources import Recent, RecentMemory
 from node.store import FollowUpRow, Report, to_hour
@@ -399,6 +400,7 @@ def settle(session: Session, ctx: IntakeContext) -> None:
         return found
 
     updates: dict[str, dict[str, object]] = {}
+    to_rescore: dict[str, tuple[Entry, datetime]] = {}  # each re-scored once per batch
     # A cluster's alert can change only if it has one open, or a report reached the threshold.
     open_alerts = open_alert_clusters(session)
     threshold = ctx.alerts.watch_threshold  # alerts and responder notices
@@ -408,7 +410,7 @@ def settle(session: Session, ctx: IntakeContext) -> None:
             to_refresh[key] = entry.now
         for report_id in entry.rescore_around[-ctx.bounds.max_rescored :]:
             center = index.get(report_id)
-            if center is None:
+            if center is None:  # older than the index: through the ORM
                 _write_scores(session, updates)
                 changed = _rescore_stored(session, ctx, report_id, entry.now, histories)
                 if changed is None:  # its job was rolled back
@@ -423,29 +425,47 @@ def settle(session: Session, ctx: IntakeContext) -> None:
                 continue
             if center.confidence >= threshold or center.verdict != Verdict.NONE:
                 to_refresh[key] = entry.now
-            rows = recent_neighbourhood(
-                session,
-                index,
-                ctx.nearby(center.area_id),
-                center.hour,
-                ctx.config,
-                ctx.bounds.max_neighbours,
-            )
-            for row, values in rescore_nearby(
-                center, rows, ctx.memory, entry.now, ctx.config, ctx.bounds, history
-            ):
-                if index.get(row.id) is row:
-                    index.update(row, values)
-                else:  # older than the index: a copy, written to the store only
-                    for name, value in values.items():
-                        setattr(row, name, value)
-                updates[row.id] = values
-                cluster = (row.area_id, row.type)
-                if cluster in open_alerts or row.confidence >= threshold:
-                    to_refresh.setdefault(cluster, entry.now)
+            rows = _neighbourhood_of(session, ctx, center)
+            for row in near_to_rescore(center, rows, ctx.memory, entry.now, ctx.config, ctx.bounds):
+                to_rescore[row.id] = (
+                    row,
+                    max(entry.now, to_rescore.get(row.id, (row, entry.now))[1]),
+                )
+    # Each chosen report is scored against its own neighbourhood, as when it arrived.
+    for row, now in to_rescore.values():
+        values = rescored_values(
+            row,
+            _neighbourhood_of(session, ctx, row),
+            ctx.memory,
+            now,
+            ctx.config,
+            history(row.area_id, row.hour),
+        )
+        if values is None:
+            continue
+        if index.get(row.id) is row:
+            index.update(row, values)
+        else:  # older than the index: a copy, written to the store only
+            for name, value in values.items():
+                setattr(row, name, value)
+        updates[row.id] = values
+        cluster = (row.area_id, row.type)
+        if cluster in open_alerts or row.confidence >= threshold:
+            to_refresh.setdefault(cluster, now)
     _write_scores(session, updates)
     for (area_id, report_type), now in sorted(to_refresh.items()):
         refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)
+
+
+def _neighbourhood_of(session: Session, ctx: IntakeContext, row: Entry) -> list[Entry]:
+    return recent_neighbourhood(
+        session,
+        ctx.recent,
+        ctx.nearby(row.area_id),
+        row.hour,
+        ctx.config,
+        ctx.bounds.max_neighbours,
+    )
 
 
 def _rescore_stored(

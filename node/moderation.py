@@ -10,7 +10,8 @@ Rules kept here:
 - Near-copies use the NEAR_DUPLICATE rule of intake (bottom-k sketches of
   scoring.text fingerprints of descriptions of MIN_FINGERPRINT_WORDS words or
   more, compared with scoring's near_duplicate_similarity). Sketches are kept
-  in memory only, bounded, like the intake's own.
+  in memory only, and only for the current candidates (undecided reports of
+  the last NEAR_COPY_HOURS): each look-up forgets the others.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from node.intake import (
     description_of,
     mark_unsettled,
 )
-from node.keys import KeyRing
+from node.keys import KeyId, KeyRing
 from node.reports import (
     Pool,
     apply_assessment,
@@ -168,39 +169,62 @@ class SketchCache:
         self._items: OrderedDict[str, Sketch | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, row: Report, keys: KeyRing) -> Sketch | None:
+    def known(self, report_ids: Iterable[str]) -> dict[str, Sketch | None]:
+        """The cached sketches among these ids (None: cached as too short to be a copy)."""
         with self._lock:
-            if row.id in self._items:
-                self._items.move_to_end(row.id)
-                return self._items[row.id]
-        found = sketch_of(description_of(row, keys))
+            found = {i: self._items[i] for i in report_ids if i in self._items}
+            for report_id in found:
+                self._items.move_to_end(report_id)
+        return found
+
+    def keep_only(self, report_ids: Iterable[str]) -> None:
+        """Forget every sketch but these (reports decided, purged or too old are not kept)."""
+        wanted = set(report_ids)
         with self._lock:
-            self._items[row.id] = found
+            for report_id in [i for i in self._items if i not in wanted]:
+                del self._items[report_id]
+
+    def add(self, report_id: str, sketch: Sketch | None) -> None:
+        with self._lock:
+            self._items[report_id] = sketch
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
-        return found
 
 
 def candidate_sketches(
     session: Session, keys: KeyRing, cache: SketchCache, now: datetime
 ) -> dict[str, Sketch]:
-    """Sketches of the undecided reports of the last NEAR_COPY_HOURS (most recent first)."""
-    rows = session.exec(
-        select(Report)
+    """Sketches of the undecided reports of the last NEAR_COPY_HOURS (most recent first).
+
+    Only the ids are read for every candidate; a description is read and
+    decrypted once per report, then its sketch comes from the cache.
+    """
+    ids = session.exec(
+        select(Report.id)
         .where(
             col(Report.verdict) == Verdict.NONE.value,
             col(Report.hour) >= to_hour(now) - NEAR_COPY_HOURS,
             col(Report.description_ct).is_not(None),
         )
-        .order_by(col(Report.hour).desc())
+        .order_by(col(Report.hour).desc(), col(Report.id).desc())
         .limit(MAX_NEAR_COPY_CANDIDATES)
     ).all()
-    found = {}
-    for row in rows:
-        sketch = cache.get(row, keys)
-        if sketch is not None:
-            found[row.id] = sketch
-    return found
+    cache.keep_only(ids)
+    known = cache.known(ids)
+    missing = [i for i in ids if i not in known]
+    for start in range(0, len(missing), 500):
+        rows = session.exec(
+            select(Report.id, Report.description_ct, Report.description_key).where(
+                col(Report.id).in_(missing[start : start + 500])
+            )
+        ).all()
+        for report_id, blob, label in rows:
+            text = None
+            if blob is not None and label is not None:
+                text = keys.decrypt(KeyId.parse(label), blob, report_id)
+            known[report_id] = sketch_of(text)
+            cache.add(report_id, known[report_id])
+    return {i: sketch for i in ids if (sketch := known.get(i)) is not None}
 
 
 def near_copies(target: str, sketches: Mapping[str, Sketch], threshold: float) -> list[str]:

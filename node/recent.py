@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 from sqlalchemy import event, select
 from sqlmodel import Session
 
-from node.store import Report, from_hour
-from scoring.model import Channel, Evidence, Place, ReportType, Verdict
+from node.store import AreaHour, Report, from_hour
+from scoring.model import Channel, Evidence, History, Place, ReportType, Verdict
 
 # Columns of a report row, in the order of the table (an Entry carries them all).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in Report.__table__.columns)  # type: ignore[attr-defined]
@@ -115,8 +115,11 @@ class Entry:
         return found
 
 
-# Journal records: ("put", entry, replaced entry or None) | ("set", entry, {column: old value})
-Change = tuple[str, Entry, Any]
+# Journal records: ("put", entry, replaced entry or None), ("set", entry, {column: old value}),
+# ("drop", entry, None), ("hist", (area_id, hour_of_week), old [reports, confirmed] or None).
+Change = tuple[str, Any, Any]
+INFO_KEY = "vecinos_recent"  # session.info: the index attached to a writer session
+HOURS_PER_WEEK = 168
 
 
 class RecentIndex:
@@ -129,6 +132,8 @@ class RecentIndex:
         self._by_id: dict[str, Entry] = {}
         self._by_area: dict[str, list[tuple[int, str]]] = {}
         self._journal: list[Change] = []
+        # area_hour, mirrored: area -> hour of week -> [reports, confirmed]
+        self._history: dict[str, dict[int, list[int]]] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -152,6 +157,11 @@ class RecentIndex:
         query = select(*columns).where(Report.__table__.c.hour >= self.floor)  # type: ignore[attr-defined]
         for row in session.connection().execute(query):
             self._insert(Entry(**row._mapping))
+        self._history.clear()
+        counts = AreaHour.__table__.c  # type: ignore[attr-defined]
+        query = select(counts.area_id, counts.hour_of_week, counts.reports, counts.confirmed)
+        for area_id, how, reports, confirmed in session.connection().execute(query):
+            self._history.setdefault(area_id, {})[how] = [reports, confirmed]
 
     def after_purge(self, session: Session, result: T) -> T:
         """Forget (journaled) what the store no longer has, after a purge's bulk delete."""
@@ -163,8 +173,10 @@ class RecentIndex:
         return result
 
     def attach(self, session: Session) -> None:
-        """Follow this session's flushes of Report objects (other writer jobs' changes)."""
+        """Follow this session's flushes of Report objects (other writer jobs' changes),
+        and serve its history reads (node.reports.history_for) from memory."""
         event.listen(session, "after_flush", self._after_flush)
+        session.info[INFO_KEY] = self
 
     def _after_flush(self, session: Session, _context: Any) -> None:
         for obj in session.deleted:
@@ -214,6 +226,34 @@ class RecentIndex:
 
     def entries(self) -> Iterable[Entry]:
         return self._by_id.values()
+
+    def history(self, area_id: str, hour_of_week: int) -> History:
+        """The same sums as node.reports.HISTORY_SQL, from the mirrored counters."""
+        counts = self._history.get(area_id)
+        if not counts:
+            return History(0, 0, 0, 0)
+        weeks = {(hour_of_week + d) % HOURS_PER_WEEK for d in (-1, 0, 1)}
+        days = {(hour_of_week % 24 + d) % 24 for d in (-1, 0, 1)}
+        same_week = confirmed = reports = same_day = 0
+        for how, (n, c) in counts.items():
+            confirmed += c
+            reports += n
+            if how in weeks:
+                same_week += c
+            if how % 24 in days:
+                same_day += n
+        return History(same_week, confirmed, reports, same_day)
+
+    def count(self, area_id: str, hour_of_week: int, reports: int, confirmed: int) -> None:
+        """Mirror node.reports.COUNT_HISTORY_SQL's upsert (journaled)."""
+        counts = self._history.setdefault(area_id, {})
+        found = counts.get(hour_of_week)
+        self._journal.append(("hist", (area_id, hour_of_week), None if found is None else found[:]))
+        if found is None:
+            counts[hour_of_week] = [reports, confirmed]
+        else:
+            found[0] += reports
+            found[1] = max(0, found[1] + confirmed)
 
     # -- writing (journaled) ----------------------------------------------------
 
@@ -267,7 +307,13 @@ class RecentIndex:
         """Take back every change made since `mark` (a rolled-back job or batch)."""
         while len(self._journal) > mark:
             kind, entry, old = self._journal.pop()
-            if kind == "put":
+            if kind == "hist":
+                area_id, how = entry
+                if old is None:
+                    self._history[area_id].pop(how, None)
+                else:
+                    self._history[area_id][how] = old
+            elif kind == "put":
                 if self._by_id.get(entry.id) is entry:
                     self._remove(entry)
                 if old is not None:

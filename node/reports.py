@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from node.outcome import PublicReport
-from node.recent import COLUMNS, Entry, RecentIndex
+from node.recent import COLUMNS, INFO_KEY, Entry, RecentIndex
 from node.sources import RecentMemory
 from node.store import FollowUpRow, Report, from_hour
 from scoring.decay import decay, visible
@@ -119,8 +119,14 @@ COUNT_HISTORY_SQL = text(
 
 
 def history_for(session: Session, area_id: str, hour: int) -> History:
-    """The area's past from its hour-of-week counters (which hold no report)."""
+    """The area's past from its hour-of-week counters (which hold no report).
+
+    On a writer session with the recent index attached, from its mirror in memory.
+    """
     how = hour_of_week(hour)
+    index: RecentIndex | None = session.info.get(INFO_KEY)
+    if index is not None:
+        return index.history(area_id, how)
     params: dict[str, object] = {"area": area_id}
     for d in (-1, 0, 1):
         params[f"w{d + 1}"] = (how + d) % HOURS_PER_WEEK
@@ -140,6 +146,9 @@ def count_history(
         "confirmed": confirmed,
     }
     session.connection().execute(COUNT_HISTORY_SQL, params)
+    index: RecentIndex | None = session.info.get(INFO_KEY)
+    if index is not None:
+        index.count(area_id, params["how"], reports, confirmed)  # type: ignore[arg-type]
 
 
 def _neighbour_query(area_ids: Sequence[str], hour: int, span: int, limit: int, columns: str):
@@ -359,42 +368,51 @@ def rescore_around(
     return changed
 
 
-def rescore_nearby(
+def near_to_rescore(
     center: Entry,
     rows: list[Entry],
     memory: RecentMemory,
     now: datetime,
     config: ScoringConfig,
     bounds: Bounds,
-    history: Callable[[str, int], History],
-) -> list[tuple[Entry, dict[str, object]]]:
-    """rescore_around() on index entries: the entries whose score changes, and how.
+) -> list[Entry]:
+    """The entries whose score `center` can change: rescore_around()'s choice, on entries.
 
-    `rows` is the center's neighbourhood (recent_neighbourhood); nothing is
-    written here: the caller journals the changes in the index and the store.
+    `rows` is the center's neighbourhood (recent_neighbourhood). At most
+    bounds.max_rescored: the same area and type first, then the most recent.
     """
-    pool = Pool(rows, memory, now)  # type: ignore[arg-type]
     window = window_hours(config)
-    me = pool.of(center)  # type: ignore[arg-type]
+    me = center.evidence(memory.get(center.id, now))
     near = []
     for r in rows:
         if r.id == center.id or abs(r.hour - center.hour) > window:
             continue
-        other = pool.of(r)  # type: ignore[arg-type]
+        other = r.evidence(memory.get(r.id, now))
         # a report whose source was forgotten keeps its score
         if other.sources and match_similarity(me, other, config) > 0:
             near.append(r)
     near.sort(key=lambda r: (r.area_id != center.area_id or r.type != center.type, -r.hour))
-    changed = []
-    for row in near[: bounds.max_rescored]:
-        _, values = assessment_values(row, pool, now, config, history(row.area_id, row.hour))
-        if (values["confidence"], values["status"], values["independent_sources"]) != (
-            row.confidence,
-            row.status,
-            row.independent_sources,
-        ):
-            changed.append((row, values))
-    return changed
+    return near[: bounds.max_rescored]
+
+
+def rescored_values(
+    row: Entry,
+    rows: list[Entry],
+    memory: RecentMemory,
+    now: datetime,
+    config: ScoringConfig,
+    history: History,
+) -> dict[str, object] | None:
+    """Score `row` again against its own neighbourhood `rows`; None when nothing changes."""
+    pool = Pool(rows, memory, now)
+    _, values = assessment_values(row, pool, now, config, history)
+    if (values["confidence"], values["status"], values["independent_sources"]) == (
+        row.confidence,
+        row.status,
+        row.independent_sources,
+    ):
+        return None
+    return values
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from scoring.defaults import ScoringConfig, level_for
 from scoring.geo import distance_km
-from scoring.model import Assessment, Evidence, Flag, History, Level, Verdict
+from scoring.model import Assessment, Evidence, Flag, History, Level, Place, Verdict
 from scoring.text import similarity as text_similarity
 
 HOUR = timedelta(hours=1)  # the bucket width of every report time (see scoring.model)
@@ -65,27 +66,45 @@ def _kernel(x: float) -> float:
 
 
 def _bucket(t: datetime) -> datetime:
-    return t.replace(minute=0, second=0, microsecond=0)
+    if t.minute or t.second or t.microsecond:
+        return t.replace(minute=0, second=0, microsecond=0)
+    return t
 
 
-def _distance(a: Evidence, b: Evidence) -> float | None:
-    """Distance in km, or None when the two cannot be compared (different unknown areas)."""
-    if a.place is None or b.place is None:
-        return 0.0 if a.area == b.area else None
-    return distance_km(a.place, b.place)
+# The kernels depend on a handful of values (area centroids, whole-hour gaps):
+# they are memoised, which keeps the scorer pure (same arguments, same numbers).
+@lru_cache(maxsize=1 << 16)
+def _distance_kernel(lat1: float, lon1: float, lat2: float, lon2: float, radius_km: float) -> float:
+    """k_dist between two centroids; 0 beyond the radius."""
+    d = distance_km(Place(lat1, lon1), Place(lat2, lon2))
+    if d > radius_km:
+        return 0.0
+    # d <= radius here, so a zero radius means the very same centroid
+    return _kernel(d / radius_km) if radius_km > 0 else 1.0
+
+
+@lru_cache(maxsize=1 << 12)
+def _time_kernel(dt: timedelta, window: timedelta) -> float:
+    """k_time for a gap between two hour buckets; 0 beyond the window."""
+    if dt > window:
+        return 0.0
+    return _kernel(dt / (window + HOUR))
 
 
 def match_similarity(candidate: Evidence, other: Evidence, config: ScoringConfig) -> float:
     """type factor x distance kernel x time kernel, in [0, 1]; 0 when out of range."""
-    d = _distance(candidate, other)
-    if d is None or d > config.radius_km:
+    a, b = candidate.place, other.place
+    if a is None or b is None:
+        if candidate.area != other.area:
+            return 0.0
+        k_dist = 1.0  # the same unknown area: distance 0
+    else:
+        k_dist = _distance_kernel(a.lat, a.lon, b.lat, b.lon, config.radius_km)
+        if k_dist == 0.0:
+            return 0.0
+    k_time = _time_kernel(abs(_bucket(candidate.hour) - _bucket(other.hour)), config.window)
+    if k_time == 0.0:
         return 0.0
-    dt = abs(_bucket(candidate.hour) - _bucket(other.hour))
-    if dt > config.window:
-        return 0.0
-    # d <= radius here, so a zero radius means the very same centroid
-    k_dist = _kernel(d / config.radius_km) if config.radius_km > 0 else 1.0
-    k_time = _kernel(dt / (config.window + HOUR))
     type_factor = 1.0 if other.type == candidate.type else config.other_type_weight
     return max(0.0, min(1.0, type_factor)) * k_dist * k_time
 

@@ -136,7 +136,7 @@ async def map_page(request: web.Request) -> web.Response:
         out.append(
             '<div id="map" class="map" role="region"'
             f' aria-label="{e(translate("web_map_label", lang))}" hidden></div>'
-            f'<noscript><p class="notice">{e(translate("web_map_needs_js", lang))}</p></noscript>'
+            f'<p class="notice no-js-only">{e(translate("web_map_needs_js", lang))}</p>'
         )
         if not tiles:
             out.append(

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
-from aiohttp_session import get_session
+from aiohttp_session import get_session, new_session
 
 from node.moderation import MAX_BATCH
 from node.outcome import FieldError, PublicReport, QueueItem, Unavailable
@@ -145,12 +145,15 @@ def login_form(
 
 
 async def _login_token(request: web.Request) -> str:
-    """The pre-login session's CSRF token (made on first use)."""
-    session = await get_session(request)
-    token = session.get(LOGIN_TOKEN)
+    """The pre-login session's CSRF token; a new session for it when there is none.
+
+    A new session, not the loaded one: an expired session keeps its old
+    "created" time, and a token put in it would expire with it.
+    """
+    token = (await get_session(request)).get(LOGIN_TOKEN)
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)
-        session[LOGIN_TOKEN] = token
+        (await new_session(request))[LOGIN_TOKEN] = token
     return token
 
 
@@ -358,7 +361,10 @@ def queue_page(
         f'<form method="post" action="{href("/logout", lang)}" class="logout">'
         f'{_csrf_input(token)}<button type="submit">{_t("web_mod_logout", lang)}</button></form>'
     )
-    out.append(f'<p class="note">{_t("web_mod_order_note", lang)}</p>')
+    out.append(
+        f'<p class="note">{_t("web_mod_order_note", lang)} '
+        f'<a href="{href("/trends", lang)}">{_t("web_trends_title", lang)}</a></p>'
+    )
     out.append(shortcuts_help(lang))
     if not items:
         out.append(f'<p class="empty">{_t("web_mod_queue_empty", lang)}</p>')
@@ -498,10 +504,13 @@ async def act(request: web.Request) -> web.Response:
         if await node.get_report(report_id) is None:
             return _notice(request, "web_not_found", status=404)
         ids = [report_id, *await node.near_copies(report_id)]
-        many = await node.moderate_many(ids, ModeratorAction.DEBUNK)
-        if isinstance(many, Unavailable):
-            return _unavailable(request, many)
-        return _redirect(_url("/moderation", lang, done=action, n=str(many)))
+        done = 0
+        for start in range(0, len(ids), MAX_BATCH):  # one transaction per MAX_BATCH reports
+            many = await node.moderate_many(ids[start : start + MAX_BATCH], ModeratorAction.DEBUNK)
+            if isinstance(many, Unavailable):
+                return _unavailable(request, many)
+            done += many
+        return _redirect(_url("/moderation", lang, done=action, n=str(done)))
     if found is None:
         return _notice(request, "web_not_found", status=404)
     if isinstance(found, Unavailable):

@@ -94,8 +94,8 @@ def _highway_field(draft: ReportDraft, errors: Errors, lang: str, highways: Sequ
     value = draft.highway or ""
     if not highways:
         return (
-            f'<p class="field" data-field="highway">{label}<input id="f-highway" name="highway"'
-            f' type="text" value="{e(value)}" autocomplete="off"{attrs}>{err}</p>'
+            f'<div class="field" data-field="highway">{label}<input id="f-highway" name="highway"'
+            f' type="text" value="{e(value)}" autocomplete="off"{attrs}>{err}</div>'
         )
     options = [f'<option value="">{e(translate("web_highway_none", lang))}</option>']
     known = set(highways)
@@ -104,8 +104,8 @@ def _highway_field(draft: ReportDraft, errors: Errors, lang: str, highways: Sequ
         selected = " selected" if name == value else ""
         options.append(f'<option value="{e(name)}"{selected}>{e(name)}</option>')
     return (
-        f'<p class="field" data-field="highway">{label}<select id="f-highway" name="highway"'
-        f"{attrs}>{''.join(options)}</select>{err}</p>"
+        f'<div class="field" data-field="highway">{label}<select id="f-highway" name="highway"'
+        f"{attrs}>{''.join(options)}</select>{err}</div>"
     )
 
 
@@ -149,27 +149,27 @@ def report_form(
 
     err, attrs = _field_errors("area", errors, lang)
     out.append(
-        f'<p class="field" data-field="area"><label for="f-area">'
+        f'<div class="field" data-field="area"><label for="f-area">'
         f"{e(translate('web_field_area', lang))}</label><br>"
         f'<input id="f-area" name="area" type="text" value="{e(draft.area or "")}"'
-        f' autocomplete="off" maxlength="160"{attrs}>'
-        f'<span class="hint js-only" hidden>{e(translate("web_area_hint", lang))}</span>{err}</p>'
+        f' autocomplete="off"{attrs}>'
+        f'<span class="hint js-only" hidden>{e(translate("web_area_hint", lang))}</span>{err}</div>'
     )
     out.append(_highway_field(draft, errors, lang, highways))
 
     err, attrs = _field_errors("description", errors, lang)
     out.append(
-        f'<p class="field" data-field="description"><label for="f-description">'
+        f'<div class="field" data-field="description"><label for="f-description">'
         f"{e(translate('web_field_description', lang))}</label><br>"
         f'<textarea id="f-description" name="description" rows="3"{attrs}>'
-        f"{e(draft.description or '')}</textarea>{err}</p>"
+        f"{e(draft.description or '')}</textarea>{err}</div>"
     )
     err, attrs = _field_errors("still_active", errors, lang)
     checked = " checked" if draft.still_active else ""
     out.append(
-        f'<p class="field" data-field="still_active"><label><input type="checkbox"'
+        f'<div class="field" data-field="still_active"><label><input type="checkbox"'
         f' name="still_active" value="on"{checked}{attrs}> '
-        f"{e(translate('web_field_still_active', lang))}</label>{err}</p>"
+        f"{e(translate('web_field_still_active', lang))}</label>{err}</div>"
     )
     out.append(
         '<section class="before-send" aria-labelledby="before-send">'

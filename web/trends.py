@@ -107,13 +107,14 @@ def bar_chart(series: Sequence[tuple[date, Mapping[str, int]]], lang: str) -> st
                 f'fill="{colour}" data-day="{day.isoformat()}" data-type="{e(report_type)}" '
                 f'data-count="{count}"><title>{e(tip)}</title></rect>'
             )
-    for index in sorted({0, (len(series) - 1) // 2, len(series) - 1}):
-        if not series:
-            break
+    last = len(series) - 1
+    for index in sorted({0, last // 2, last}) if series else ():
         x = BAR_LEFT + index * slot + slot / 2
+        anchor = "start" if index == 0 and last else "end" if index == last and last else "middle"
+        x = BAR_LEFT if anchor == "start" else BAR_W - 4 if anchor == "end" else x
         out.append(
-            f'<text x="{x:.1f}" y="{BAR_H - 8}" text-anchor="middle" font-size="11" fill="#444">'
-            f"{e(_short_date(series[index][0], lang))}</text>"
+            f'<text x="{x:.1f}" y="{BAR_H - 8}" text-anchor="{anchor}" font-size="11" '
+            f'fill="#444">{e(_short_date(series[index][0], lang))}</text>'
         )
     out.append("</svg>")
     return "".join(out)
@@ -200,7 +201,7 @@ def _choices(lang: str, days: int, area: str, areas: Mapping[str, str], used: se
 def totals_table(rows: Sequence[AggregateCount], lang: str) -> str:
     head = "".join(
         f'<th scope="col">{e(translate(code, lang))}</th>'
-        for code in ("web_field_type", "web_trends_reports", "confirmed", "debunked")
+        for code in ("web_trends_type", "web_trends_reports", "confirmed", "debunked")
     )
     body = "".join(
         f'<tr data-type="{e(t)}"><th scope="row">{e(translate(t, lang))}</th>'

@@ -48,6 +48,17 @@ class ChannelDispatch:
         self.max_backoff = max_backoff
         self.timeout = timeout
         self._ready = {ch.name: node.watch_notices() for ch in self.channels}
+        self.handled = 0  # notices sent, dropped or refused (tests await it)
+        self._handled = asyncio.Condition()
+
+    async def wait_handled(self, n: int, timeout: float) -> None:
+        """Wait until `n` notices in all have been handled (sent or dropped)."""
+
+        async def until() -> None:
+            async with self._handled:
+                await self._handled.wait_for(lambda: self.handled >= n)
+
+        await asyncio.wait_for(until(), timeout)
 
     async def run(self) -> None:
         if not self.channels:
@@ -92,6 +103,9 @@ class ChannelDispatch:
         if notice.kind != "all_clear" and notice.expires <= now:
             await self.node.count(f"{channel.name}_expired_unsent")
             await self.node.notice_done(notice.outbox_id)
+            async with self._handled:
+                self.handled += 1
+                self._handled.notify_all()
             return
         text = short_text(notice.body, self.node.default_language, now, self.node.public_url)
         try:
@@ -104,3 +118,6 @@ class ChannelDispatch:
         else:
             await self.node.count(f"{channel.name}_sent")
         await self.node.notice_done(notice.outbox_id)
+        async with self._handled:
+            self.handled += 1
+            self._handled.notify_all()

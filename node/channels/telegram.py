@@ -22,5 +22,9 @@ class TelegramChannel:
         return "TelegramChannel()"
 
     async def send(self, http: aiohttp.ClientSession, text: str, key: str) -> None:
-        body = {"chat_id": self.chat_id, "text": text, "disable_web_page_preview": True}
+        body = {
+            "chat_id": self.chat_id,
+            "text": text,
+            "link_preview_options": {"is_disabled": True},
+        }
         await post(self.name, http, self._url, json=body)

@@ -32,7 +32,7 @@ class TwilioChannel:
         api_url: str = "https://api.twilio.com",
     ) -> None:
         self.url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._auth = aiohttp.BasicAuth(account_sid, auth_token)
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token)}
         self.to = list(to)
         self.sender = (
             {"MessagingServiceSid": messaging_service_sid}
@@ -52,6 +52,6 @@ class TwilioChannel:
             if number in done:
                 continue
             form = {"To": number, **self.sender, "Body": text}
-            await post(self.name, http, self.url, data=form, auth=self._auth)
+            await post(self.name, http, self.url, data=form, headers=self._headers)
             done.add(number)
         self._done.pop(key, None)

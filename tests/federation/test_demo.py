@@ -3,8 +3,9 @@
 The demo runs as a subprocess on free loopback ports with a tmp data dir.
 The test reads its output until the ready lines (bounded, never sleeps),
 checks that every chapter answers, that A's alert is at B and nothing is at
-C (no relay), that the printed member login works and shows A's member room
-as joined, then sends SIGINT and checks the exit status and that no
+C (no relay), that the printed member login works, shows A's member room
+as joined and gets an answer to a report, that the printed responder login is
+a moderator in A's responders room, then sends SIGINT and checks the exit status and that no
 Synapse or `vecinos run` process of that data dir is left.
 """
 
@@ -25,8 +26,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from nio import AsyncClient, AsyncClientConfig, LoginResponse, SyncResponse
+from nio import AsyncClient, AsyncClientConfig, LoginResponse, RoomMessageNotice, SyncResponse
 
+from federation.bot import ChapterBot
 from federation.state import load_rooms
 from node.config import load_config
 
@@ -130,16 +132,49 @@ async def check_network(urls: dict[str, str], ids: dict[str, str]) -> None:
     assert any(r["debunked"] for r in reports_c)  # the rumour, shown as a debunk
 
 
-async def check_member(homeserver: str, user: str, password: str, room: str) -> None:
-    """The printed login works in a Matrix client, and A's member room is already joined."""
+async def check_member(homeserver: str, user: str, password: str, room: str, tmp: Path) -> None:
+    """The printed login works in a Matrix client (end-to-end encrypted, a new device), A's
+    member room is already joined, and a report there gets the bot's answer at once."""
+    client = ChapterBot(homeserver, user, tmp / "member-client")
+    answers: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
+
+    def on_notice(room_id: str, event: RoomMessageNotice) -> None:
+        if room_id == room:
+            answers.put_nowait((event.sender, event.source["content"]))
+
+    client.add_room_handler(on_notice, (RoomMessageNotice,))
+    try:
+        await client.login(password)
+        await client.start()
+        assert client.client is not None
+        assert room in client.client.rooms and client.client.rooms[room].encrypted
+        sent = await client.send_alert(
+            room, {"msgtype": "m.text", "body": "checkpoint on I-8 near Alpine, still there"},
+            "m.room.message",
+        )  # fmt: skip
+
+        async def answer() -> dict:
+            while True:
+                _, content = await answers.get()
+                if content["m.relates_to"]["m.in_reply_to"]["event_id"] == sent:
+                    return content
+
+        content = await asyncio.wait_for(answer(), 30)
+        assert content["body"].startswith("Received: checkpoint at Alpine"), content
+    finally:
+        await client.close()
+
+
+async def check_responder(homeserver: str, user: str, password: str, room: str) -> None:
+    """The printed responder login is in A's responders room, with a moderator's power level."""
     client = AsyncClient(homeserver, user, config=AsyncClientConfig(encryption_enabled=False))
     try:
         login = await client.login(password, device_name="test")
         assert isinstance(login, LoginResponse), login
         sync = await client.sync(timeout=0, full_state=True)
         assert isinstance(sync, SyncResponse), sync
-        assert room in client.rooms and room not in client.invited_rooms
-        assert client.rooms[room].encrypted
+        assert room in client.rooms and client.rooms[room].encrypted
+        assert client.rooms[room].power_levels.get_user_level(user) >= 50
         await client.logout()
     finally:
         await client.close()
@@ -173,8 +208,20 @@ def test_demo_network_runs_and_stops_clean(tmp_path: Path) -> None:
 
         homeserver = out.value("homeserver")
         assert homeserver == f"http://127.0.0.1:{base + 3}"
-        room = load_rooms(data / "a").member_room
-        asyncio.run(check_member(homeserver, out.value("user"), out.value("password"), room))
+        rooms = load_rooms(data / "a")
+        asyncio.run(
+            check_member(
+                homeserver, out.value("user"), out.value("password"), rooms.member_room, tmp_path
+            )
+        )
+        asyncio.run(
+            check_responder(
+                homeserver,
+                out.value("responder"),
+                out.value("responder-password"),
+                rooms.responders_room,
+            )
+        )
 
         assert processes_of(data)  # the network is running...
         proc.send_signal(signal.SIGINT)

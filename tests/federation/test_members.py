@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from federation_harness import Chapter, make_chapter
 from network import WAIT, Site, make_site
-from nio import MatrixRoom, RoomMessageNotice, RoomMessageText
+from nio import MatrixRoom, RedactedEvent, RoomMessageNotice, RoomMessageText
 
+from federation.chapter import ChapterFederation
 from federation.homeserver import Homeserver
 from federation.state import MATRIX_DIR, load_rooms
 from node.i18n import translate
@@ -219,3 +220,38 @@ async def test_commands_answer_short(room: Room) -> None:
     assert answer["body"].startswith("redada en Chula Vista")
     _, answer = await room.beto.report("!help")
     assert "!report" in answer["body"] and len(answer["body"]) < 400
+
+
+async def test_reports_sent_while_the_bot_was_away_are_answered(room: Room) -> None:
+    """More than a sync's 100 events while the bot is stopped: the gap filler hands the
+    member messages it fetches to the member room too, oldest first."""
+    site = room.site
+    await site.fed.stop()
+    sent = [
+        await room.ana.say(text)
+        for text in ("raid in Chula Vista", "checkpoint in San Ysidro", "patrol in Alpine")
+    ]
+    for i in range(110):  # conversation, not reports: the bot reads and ignores it
+        await room.beto.say(f"hola {i}")
+    site.fed = ChapterFederation(site.node)
+    await site.fed.start()
+    for event_id, area in zip(sent, ("Chula Vista", "San Ysidro", "Alpine"), strict=True):
+        answer = await room.ana.answer_to(event_id)
+        assert area in answer["body"] and answer["body"].startswith("Received")
+    areas = {r.area for r in await site.node.active_reports()}
+    assert areas == {"Chula Vista", "San Ysidro", "Alpine"}
+
+
+async def test_redaction_leaves_the_homeserver_less(room: Room) -> None:
+    room.site.fed.members.redact = True  # [matrix] redact_member_messages = true
+    sent, answer = await room.ana.report("raid in National City, three vans")
+    assert answer["body"].startswith("Received")
+    refused, _ = await room.beto.report("raid in Chula Vista, call me at 619-555-0134")
+    await room.ana.report("!help")  # handled in order: the redactions above are done
+    client = room.ana.chapter.bot.client
+    assert client is not None
+    for event_id in (sent, refused):
+        got = await client.room_get_event(room.ana.room_id, event_id)
+        assert isinstance(got.event, RedactedEvent), got
+    kept = await client.room_get_event(room.ana.room_id, answer["event_id"])
+    assert not isinstance(kept.event, RedactedEvent)  # the bot's answer stays

@@ -127,6 +127,9 @@ async def test_near_copies_follow_the_intake_rule(node: Node) -> None:
     # Decided reports are no longer candidates.
     await node.moderate_many(copies[1:3], ModeratorAction.DEBUNK)
     assert await node.near_copies(copies[0]) == [copies[3]]
+    # Sketches are kept for the undecided candidates only.
+    everything = [*copies, other, short]
+    assert set(node.sketches.known(everything)) == {copies[0], copies[3], other, short}
 
 
 def test_near_copy_counts_match_near_copies_pairwise() -> None:

@@ -16,7 +16,12 @@ from node.service import ModeratorAction, Node, open_node
 from scoring.model import Channel
 from tests.support import neighbour_alert, set_config
 
-DESCRIPTION = "three white vans by the swap meet"
+DESCRIPTIONS = (
+    "three white vans by the swap meet",
+    "agents with vans near the school",
+    "they stopped vans at the plaza corner",
+    "officers and vans outside the market",
+)
 
 
 def web(n: int) -> SourceRef:
@@ -42,7 +47,8 @@ async def rnode(chapter_dir: Path, clock) -> AsyncIterator[Node]:
 
 async def report(node: Node, clock, n: int, kind: str = "raid", area: str = "Chula Vista") -> str:
     outcome = await node.submit(
-        ReportDraft(type=kind, area=area, description=DESCRIPTION, still_active=True), web(n)
+        ReportDraft(type=kind, area=area, description=DESCRIPTIONS[n - 1], still_active=True),
+        web(n),
     )
     assert isinstance(outcome, Accepted), outcome
     clock.advance(minutes=4)
@@ -90,7 +96,8 @@ async def test_a_likely_cluster_is_told_updated_and_cleared(rnode: Node, clock) 
 
     for report_id in ids:
         await rnode.moderate(report_id, ModeratorAction.DEBUNK)
-    [clear] = await drained(rnode, "matrix")
+    *lowered, clear = await drained(rnode, "matrix")
+    assert [b["kind"] for b in lowered] == ["update"] * len(lowered)  # the level falls first
     assert (clear["kind"], clear["reason"], clear["notice_id"]) == (
         "all_clear",
         "debunked",

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import SIZES
 from nodeproc import NodeProcess, source_address, submit
+from proof_sizes import SIZES
 from sqlalchemy import create_engine, text
 
 from node.config import load_config

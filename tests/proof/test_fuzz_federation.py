@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SIZES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from network import connect, make_site
+from proof_sizes import SIZES
 from signedjson.key import encode_verify_key_base64, generate_signing_key, get_verify_key
 from test_hostile import Attacker
 
@@ -52,7 +52,6 @@ from node.keys import load_signing_key
 from node.outcome import Neighbour
 from node.service import open_node
 from node.setup import KEYS_DIR, init_chapter
-from tests.conftest import Clock
 from tests.support import set_config
 
 NEIGHBOUR = "vecinos-norte"
@@ -283,7 +282,7 @@ def rejected(counters: dict[str, int]) -> int:
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def test_receiver_refuses_every_hostile_event(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, clock
 ) -> None:
     data = tmp_path / "b"
     init_chapter(data, "Receiving Chapter")
@@ -291,7 +290,6 @@ def test_receiver_refuses_every_hostile_event(
         set_config(
             data, "storage", "database_url", f'"{request.getfixturevalue("postgres_database")}"'
         )
-    clock = Clock()
     key = generate_signing_key("1")
     with asyncio.Runner() as runner:
         node = runner.run(open_node(data, clock=clock))

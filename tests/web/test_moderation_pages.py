@@ -177,6 +177,7 @@ async def test_an_expired_session_sends_back_to_the_login(
     assert location.startswith("/login") and "expired=1" in location
     _, html = await page(client, location)
     assert "Your session ended. Log in again." in html
+    await log_in(client, moderator)  # and logging in again works, with the clock still moved
 
 
 async def test_logout_needs_csrf_and_ends_the_session(

@@ -248,7 +248,7 @@ async def test_map_page_lists_reports_and_alerts_with_their_levels(
     assert '<script src="/static/vendor/leaflet/leaflet.js" defer></script>' in html
     assert '<script src="/static/map.js" defer></script>' in html
     assert 'data-map-tiles=""' in html
-    assert translate("web_map_needs_js", "es") in html  # inside <noscript>
+    assert translate("web_map_needs_js", "es") in html  # hidden by map.js when it runs
 
 
 async def test_map_without_leaflet_still_lists(
@@ -387,3 +387,25 @@ def self_signed(tmp_path: Path) -> tuple[object, Path]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
     return context, cert_path
+
+
+@pytest.mark.parametrize(
+    "path", ["/about", "/map", "/map/data.json", "/static/map.js", "/static/form.js", "/nope"]
+)
+async def test_the_new_paths_carry_the_security_headers(
+    client: aiohttp.ClientSession, path: str
+) -> None:
+    async with client.get(path) as resp:
+        first = resp.headers
+        etag = resp.headers.get("ETag")
+    answers = [first]
+    if etag:  # a 304 is a response too
+        async with client.get(path, headers={"If-None-Match": etag}) as resp:
+            assert resp.status == 304
+            answers.append(resp.headers)
+    for headers in answers:
+        assert headers["Content-Security-Policy"] == CSP
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert "Set-Cookie" not in headers

@@ -64,7 +64,7 @@ async def test_handler_bug_is_500_logged_by_class_only(
         assert resp.status == 500
         assert resp.headers["X-Frame-Options"] == "DENY"
         assert (await resp.json())["error"] == "web_server_error"
-    async with client.get("/") as resp:
+    async with client.get("/map") as resp:  # the page that lists reports
         assert resp.status == 500
         assert "text/html" in resp.headers["Content-Type"]
     assert "RuntimeError" in caplog.text

@@ -29,6 +29,9 @@
   Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) {
     el.hidden = false;
   });
+  Array.prototype.forEach.call(document.querySelectorAll(".no-js-only"), function (el) {
+    el.hidden = true;
+  });
   holder.hidden = false;
 
   var map = L.map(holder, { zoomControl: true, attributionControl: !!tiles });
@@ -48,15 +51,22 @@
   var areaBounds = null;
   var etag = null;
 
+  // Frame what is reported (and neighbours' alerts) when there is any, else the known areas.
   function frame(points) {
     if (framed) { return; }
-    var bounds = areaBounds ? L.latLngBounds(areaBounds.getSouthWest(), areaBounds.getNorthEast()) : null;
+    var bounds = null;
     points.forEach(function (p) { bounds = bounds ? bounds.extend(p) : L.latLngBounds(p, p); });
+    if (!bounds && areaBounds) { bounds = areaBounds; }
     if (bounds && bounds.isValid()) {
-      map.fitBounds(bounds.pad(0.1), { maxZoom: 13 });
+      map.fitBounds(bounds.pad(0.2), { maxZoom: points.length ? 11 : 12 });
       framed = true;
     }
   }
+
+  // Area names only when zoomed in enough to read them.
+  function labels() { holder.classList.toggle("labels-off", map.getZoom() < 10); }
+  map.on("zoomend", labels);
+  labels();
 
   function drawAreas(areas) {
     areas.forEach(function (a) {
@@ -94,7 +104,7 @@
       });
       var label = r.type_text + " · " + r.status_text + " · " + r.age_text;
       marker.bindTooltip(label, {
-        permanent: true, direction: "right", offset: [s.radius * scale, 0],
+        permanent: true, direction: "auto", offset: [s.radius * scale, 0],
         className: "age-label level-" + r.status, opacity: Math.max(0.6, opacity)
       });
       marker.addTo(reportLayer);
@@ -112,6 +122,7 @@
       if (typeof a.lat !== "number" || typeof a.lon !== "number") { return; }
       var icon = L.divIcon({
         className: "alert-icon level-" + a.level,
+        html: '<span class="alert-diamond"></span>',
         iconSize: [18, 18],
         iconAnchor: [9, 9]
       });

@@ -1,0 +1,334 @@
+"""SMS (Twilio), Signal (signal-cli-rest-api) and Telegram (Bot API) senders.
+
+The real services cannot be reached from here: each test runs a local HTTP
+server on 127.0.0.1 that checks the exact request the real API expects
+(method, path, auth, content type, body) and answers as it would. Then
+the dispatcher, on a real node: a likely raid reaches every channel as a
+short text with no description, a failing service is retried without
+holding up the others, and a refusing one is counted and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from node.channels import build_channels, consumers
+from node.channels.base import ChannelError
+from node.channels.dispatch import ChannelDispatch
+from node.channels.signal import SignalChannel
+from node.channels.telegram import TelegramChannel
+from node.channels.twilio import TwilioChannel
+from node.config import ConfigError, load_config
+from node.outcome import Accepted, ReportDraft, SourceRef
+from node.service import ModeratorAction, open_node
+from scoring.model import Channel
+from tests.support import set_config
+
+WAIT = 10.0
+SID = "AC0123456789abcdef0123456789abcdef"
+TOKEN = "123456:ABC-secret-token"
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class FakeService:
+    """A local HTTP server: records every request, answers from `replies` (then `default`)."""
+
+    url: str = ""
+    requests: asyncio.Queue[Seen] = field(default_factory=asyncio.Queue)
+    replies: list[tuple[int, dict]] = field(default_factory=list)
+    default: tuple[int, dict] = (201, {})
+
+    async def handle(self, request: web.Request) -> web.Response:
+        seen = Seen(request.method, request.path, dict(request.headers), await request.read())
+        self.requests.put_nowait(seen)
+        status, body = self.replies.pop(0) if self.replies else self.default
+        return web.json_response(body, status=status)
+
+    async def next(self) -> Seen:
+        return await asyncio.wait_for(self.requests.get(), WAIT)
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[FakeService]:
+    fake = FakeService()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    fake.url = f"http://{host}:{port}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+
+
+async def send(channel, text: str = "raid (likely) at Chula Vista, 3 reports, just reported."):
+    async with aiohttp.ClientSession() as http:
+        await channel.send(http, text, "n1.1")
+
+
+async def test_signal_posts_the_v2_send_request(service: FakeService) -> None:
+    await send(SignalChannel(service.url + "/", "+15550100", ["+15550111", "group.abc="]))
+    seen = await service.next()
+    assert (seen.method, seen.path) == ("POST", "/v2/send")
+    assert seen.headers["Content-Type"] == "application/json"
+    assert json.loads(seen.body) == {
+        "message": "raid (likely) at Chula Vista, 3 reports, just reported.",
+        "number": "+15550100",
+        "recipients": ["+15550111", "group.abc="],
+    }
+
+
+async def test_telegram_posts_send_message_with_the_token_in_the_path(
+    service: FakeService,
+) -> None:
+    service.default = (200, {"ok": True, "result": {"message_id": 1}})
+    channel = TelegramChannel(TOKEN, "-100123", service.url)
+    assert TOKEN not in repr(channel)
+    await send(channel)
+    seen = await service.next()
+    assert (seen.method, seen.path) == ("POST", f"/bot{TOKEN}/sendMessage")
+    assert seen.headers["Content-Type"] == "application/json"
+    body = json.loads(seen.body)
+    assert body["chat_id"] == "-100123"
+    assert body["text"] == "raid (likely) at Chula Vista, 3 reports, just reported."
+    assert set(body) <= {"chat_id", "text", "link_preview_options"}
+
+
+async def test_twilio_posts_one_form_per_number_with_basic_auth(service: FakeService) -> None:
+    channel = TwilioChannel(
+        SID, "auth-secret", ["+15550111", "+15550112"], from_number="+15550100",
+        api_url=service.url,
+    )  # fmt: skip
+    assert "auth-secret" not in repr(channel)
+    await send(channel)
+    expected_auth = "Basic " + base64.b64encode(f"{SID}:auth-secret".encode()).decode()
+    for number in ("+15550111", "+15550112"):
+        seen = await service.next()
+        assert (seen.method, seen.path) == ("POST", f"/2010-04-01/Accounts/{SID}/Messages.json")
+        assert seen.headers["Authorization"] == expected_auth
+        assert seen.headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert parse_qs(seen.body.decode(), strict_parsing=True) == {
+            "To": [number],
+            "From": ["+15550100"],
+            "Body": ["raid (likely) at Chula Vista, 3 reports, just reported."],
+        }
+
+
+async def test_twilio_messaging_service_and_a_retry_skips_who_has_it(
+    service: FakeService,
+) -> None:
+    channel = TwilioChannel(
+        SID, "t", ["+15550111", "+15550112"], messaging_service_sid="MG01", api_url=service.url
+    )
+    service.replies = [(201, {}), (503, {"code": 20500})]
+    with pytest.raises(ChannelError) as failed:
+        await send(channel)
+    assert failed.value.retry
+    first, second = await service.next(), await service.next()
+    assert parse_qs(first.body.decode())["MessagingServiceSid"] == ["MG01"]
+    assert "From" not in parse_qs(first.body.decode())
+    await send(channel)  # the retry: only the number that did not get it
+    again = await service.next()
+    assert parse_qs(again.body.decode())["To"] == parse_qs(second.body.decode())["To"]
+    assert service.requests.empty()
+
+
+@pytest.mark.parametrize(
+    ("status", "retry"), [(400, False), (401, False), (429, True), (500, True)]
+)
+async def test_statuses_say_whether_to_retry(
+    service: FakeService, status: int, retry: bool
+) -> None:
+    service.default = (status, {"ok": False})
+    with pytest.raises(ChannelError) as failed:
+        await send(TelegramChannel(TOKEN, "1", service.url))
+    assert failed.value.retry is retry and TOKEN not in str(failed.value)
+
+
+async def test_a_service_that_is_down_is_a_retry() -> None:
+    with pytest.raises(ChannelError) as failed:
+        await send(SignalChannel("http://127.0.0.1:9", "+1", ["+2"]))
+    assert failed.value.retry
+
+
+# -- configuration ----------------------------------------------------------------------
+
+
+def configure(data: Path, url: str, *, telegram_file: bool = False) -> None:
+    set_config(data, "sms", "account_sid", f'"{SID}"')
+    set_config(data, "sms", "auth_token", '"auth-secret"')
+    set_config(data, "sms", "to", '"+15550111"')
+    set_config(data, "sms", "from_number", '"+15550100"')
+    set_config(data, "sms", "api_url", f'"{url}"')
+    set_config(data, "signal", "url", f'"{url}"')
+    set_config(data, "signal", "number", '"+15550100"')
+    set_config(data, "signal", "recipients", '"+15550111"')
+    set_config(data, "signal", "types", '"raid,checkpoint"')
+    set_config(data, "telegram", "chat_id", '"-100123"')
+    set_config(data, "telegram", "api_url", f'"{url}"')
+    if telegram_file:
+        set_config(data, "telegram", "token_file", '"telegram.token"')
+    else:
+        set_config(data, "telegram", "token", f'"{TOKEN}"')
+
+
+def test_channels_are_off_unless_configured_and_half_a_config_is_an_error(
+    chapter_dir: Path,
+) -> None:
+    config = load_config(chapter_dir / "vecinos.toml")
+    assert consumers(config) == () and build_channels(config, chapter_dir) == []
+    set_config(chapter_dir, "sms", "account_sid", f'"{SID}"')
+    with pytest.raises(ConfigError, match=r"\[sms\] auth_token or auth_token_file"):
+        consumers(load_config(chapter_dir / "vecinos.toml"))
+    set_config(chapter_dir, "sms", "auth_token", '"x"')
+    set_config(chapter_dir, "sms", "to", '"+15550111"')
+    with pytest.raises(ConfigError, match="from_number or messaging_service_sid"):
+        consumers(load_config(chapter_dir / "vecinos.toml"))
+    set_config(chapter_dir, "sms", "from_number", '"+15550100"')
+    set_config(chapter_dir, "sms", "types", '"raid,parade"')
+    with pytest.raises(ConfigError, match="parade"):
+        consumers(load_config(chapter_dir / "vecinos.toml"))
+
+
+def test_a_token_file_must_be_private(chapter_dir: Path) -> None:
+    configure(chapter_dir, "http://127.0.0.1:9", telegram_file=True)
+    token = chapter_dir / "telegram.token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o644)
+    config = load_config(chapter_dir / "vecinos.toml")
+    with pytest.raises(ConfigError, match="chmod 600"):
+        build_channels(config, chapter_dir)
+    token.chmod(0o600)
+    names = [c.name for c in build_channels(config, chapter_dir)]
+    assert names == ["signal", "telegram", "sms"]
+
+
+# -- the dispatcher on a real node ---------------------------------------------------------
+
+
+async def corroborate(node, clock, kind: str, area: str, n: int = 3) -> list[str]:
+    texts = ["tres camionetas blancas", "agentes en la plaza", "vans at the market", "otra vez"]
+    ids = []
+    for i in range(n):
+        outcome = await node.submit(
+            ReportDraft(type=kind, area=area, description=texts[i], still_active=True),
+            SourceRef(Channel.WEB, f"{kind}-{i}".encode()),
+        )
+        assert isinstance(outcome, Accepted)
+        ids.append(outcome.report.id)
+        clock.advance(minutes=4)
+    return ids
+
+
+def by_path(seen: list[Seen]) -> dict[str, list[Seen]]:
+    found: dict[str, list[Seen]] = {}
+    for s in seen:
+        key = "sms" if "Messages.json" in s.path else "telegram" if "/bot" in s.path else "signal"
+        found.setdefault(key, []).append(s)
+    return found
+
+
+def text_of(seen: Seen) -> str:
+    if "Messages.json" in seen.path:
+        return parse_qs(seen.body.decode())["Body"][0]
+    body = json.loads(seen.body)
+    return body.get("text") or body["message"]
+
+
+async def test_raids_reach_every_channel_short_and_without_description(
+    chapter_dir: Path, clock, service: FakeService
+) -> None:
+    configure(chapter_dir, service.url)
+    set_config(chapter_dir, "web", "public_url", '"https://vecinos.example.org"')
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        dispatch = ChannelDispatch(node, build_channels(node.config, chapter_dir))
+        ids = await corroborate(node, clock, "raid", "Chula Vista")
+        await corroborate(node, clock, "vehicle", "Encanto")  # no channel wants vehicles
+        task = asyncio.create_task(dispatch.run())
+        try:
+            seen = by_path([await service.next() for _ in range(3)])
+            assert sorted(seen) == ["signal", "sms", "telegram"]
+            for [one] in seen.values():
+                text = text_of(one)
+                assert text.startswith("redada (probable) en Chula Vista, 3 reportes")
+                assert "api/v1/reports/" in text and len(text) < 160
+                assert "camionetas" not in text and "plaza" not in text
+            for report_id in ids:
+                await node.moderate(report_id, ModeratorAction.DEBUNK)
+            seen = by_path([await service.next() for _ in range(3)])
+            for [one] in seen.values():
+                assert text_of(one).startswith("Despejado: redada en Chula Vista. https:")
+            await dispatch.wait_handled(6, WAIT)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert service.requests.empty()
+        counters = await node.counters()
+        assert {counters.get(f"{c}_sent") for c in ("sms", "signal", "telegram")} == {2}
+        for consumer in ("sms", "signal", "telegram"):
+            assert await node.pending_notices(consumer) == []
+    finally:
+        await node.close()
+
+
+async def test_a_failing_service_is_retried_and_a_refusing_one_skipped(
+    chapter_dir: Path, clock, service: FakeService
+) -> None:
+    set_config(chapter_dir, "sms", "account_sid", f'"{SID}"')
+    set_config(chapter_dir, "sms", "auth_token", '"t"')
+    set_config(chapter_dir, "sms", "to", '"+15550111"')
+    set_config(chapter_dir, "sms", "from_number", '"+15550100"')
+    set_config(chapter_dir, "sms", "api_url", f'"{service.url}"')
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        dispatch = ChannelDispatch(
+            node, build_channels(node.config, chapter_dir), first_backoff=0.01, max_backoff=0.05
+        )
+        service.replies = [(503, {}), (503, {})]
+        await corroborate(node, clock, "raid", "Chula Vista")
+        task = asyncio.create_task(dispatch.run())
+        try:
+            attempts = [await service.next() for _ in range(3)]  # two 503s, then 201
+            assert len({a.body for a in attempts}) == 1  # the same text each time
+            # Intake is not held up by the channel: a report is accepted meanwhile.
+            service.default = (400, {"code": 21211, "message": "invalid To"})
+            await corroborate(node, clock, "raid", "National City")
+            await service.next()  # refused: dropped and counted, not retried
+            await dispatch.wait_handled(2, WAIT)
+            service.default = (201, {})
+            await corroborate(node, clock, "raid", "San Ysidro")
+            third = await service.next()
+            assert "San Ysidro" in parse_qs(third.body.decode())["Body"][0]
+            await dispatch.wait_handled(3, WAIT)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        counters = await node.counters()
+        assert counters["sms_sent"] == 2 and counters["sms_refused"] == 1
+    finally:
+        await node.close()

@@ -1,9 +1,13 @@
 """Intake speed, as ratios measured in one run on this machine.
 
-intake_ratio: requests/s of the full intake path (HTTP, validate, moderate,
-score against the stored reports, durable group commit) divided by requests/s
-of a bare aiohttp handler that answers the same POST with a fixed 201, both
-served by one process on loopback and driven by the same client. Goal >= 0.5.
+intake_ratio: requests/s of the full intake path (HTTP, JSON, validate,
+moderate, score against the stored reports, durable group commit, re-scoring,
+alert outbox) divided by requests/s of a bare aiohttp handler that parses the
+same JSON body and answers a fixed 201, both served by one process on
+loopback and driven by the same client (32 keep-alive connections). The
+workload is bench.workload.realistic_mix (a surge week of a large chapter,
+replayed); intake_ratio_one_area_flood is the same ratio for the worst case,
+bench.workload.one_area_flood. Goal >= 0.5 (for the mix).
 
 scoring_scale: time per report of the node's intake (scoring against stored
 neighbours and history, storing, re-scoring) with 1M reports stored, divided
@@ -18,134 +22,76 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import socket
 import sqlite3
-import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 
+from bench.workload import (
+    MIX_STEP,
+    TYPES,
+    Request,
+    bench_chapter,
+    one_area_flood,
+    realistic_mix,
+    serve,
+    set_key,
+    stop,
+)
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.service import open_node
-from node.setup import init_chapter
 from node.store import DB_NAME, to_hour
 from scoring.model import Channel
 
-TYPES = ("checkpoint", "raid", "vehicle", "patrol")
-WORDS = (
-    "dos camionetas blancas",
-    "three unmarked vans",
-    "agentes en la esquina",
-    "patrol car parked",
-    "retén en la salida",
-    "people detained near the store",
-)
-SERVER = r"""
-import asyncio, sys
-from aiohttp import web
-from pathlib import Path
-
-async def main(kind, port, data):
-    if kind == "bare":
-        async def handle(request):
-            await request.json()
-            return web.json_response({"id": "x", "status": "unverified"}, status=201)
-        app = web.Application()
-        app.router.add_post("/api/v1/reports", handle)
-    else:
-        from node.service import open_node
-        from web.app import make_app
-        node = await open_node(Path(data))
-        app = make_app(node)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    print("ready", flush=True)
-    await asyncio.Event().wait()
-
-asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
-"""
+WORDS = ("dos camionetas blancas", "three unmarked vans", "agentes en la esquina")
+CONCURRENCY = 32
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def bench_chapter(root: Path) -> Path:
-    data = root / "chapter"
-    init_chapter(data, "Bench")
-    config = data / "vecinos.toml"
-    text = config.read_text().replace("# rate_limit_reports = 5", "rate_limit_reports = 1000")
-    config.write_text(text)
-    return data
-
-
-async def drive(port: int, requests: int, concurrency: int, areas: list[str]) -> float:
-    """Requests/s for `requests` POSTs, `concurrency` clients each on its own 127.0.0.x."""
-    rng = random.Random(7)
-    bodies = [
-        {
-            "type": rng.choice(TYPES),
-            "area": rng.choice(areas),
-            "description": f"{rng.choice(WORDS)} {i}",
-        }
-        for i in range(requests)
-    ]
+async def drive(port: int, requests: list[Request], concurrency: int = CONCURRENCY) -> float:
+    """Requests/s for these POSTs over `concurrency` keep-alive connections, in order."""
     url = f"http://127.0.0.1:{port}/api/v1/reports"
-    queue: asyncio.Queue[dict] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    failures = 0
+    queue: asyncio.Queue[Request] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
+    statuses: dict[int, int] = {}
 
-    async def client(n: int) -> None:
-        nonlocal failures
-        connector = aiohttp.TCPConnector(local_addr=(f"127.0.0.{n + 2}", 0), limit=1)
-        async with aiohttp.ClientSession(connector=connector) as http:
-            while not queue.empty():
-                body = queue.get_nowait()
-                async with http.post(url, json=body) as response:
-                    await response.read()
-                    failures += response.status != 201
+    async def client(http: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            request = queue.get_nowait()
+            headers = {"X-Forwarded-For": request.reporter}
+            async with http.post(url, json=request.body, headers=headers) as response:
+                await response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise SystemExit(f"bench: {failures} requests did not get 201")
-    return requests / elapsed
-
-
-async def serve(kind: str, data: Path) -> tuple[asyncio.subprocess.Process, int]:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SERVER, kind, str(port), str(data), stdout=asyncio.subprocess.PIPE
-    )
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
-    assert line.strip() == b"ready", line
-    return process, port
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if set(statuses) != {201}:
+        raise SystemExit(f"bench: not every request got 201: {statuses}")
+    return len(requests) / elapsed
 
 
-async def intake_ratio(root: Path, requests: int, concurrency: int) -> float:
-    data = bench_chapter(root)
-    from node.gazetteer import DEFAULT_PATH, Gazetteer
-
-    areas = [a.name for a in Gazetteer.load(DEFAULT_PATH).areas]
+async def ratio(
+    root: Path, name: str, requests: list[Request], step: timedelta | None
+) -> tuple[float, float, float]:
+    """(node/bare, node req/s, bare req/s): bare first, then the node on a fresh chapter."""
+    warm, timed = requests[:300], requests[300:]
     rates = {}
     for kind in ("bare", "node"):
-        process, port = await serve(kind, data)
+        data = bench_chapter(root / f"{name}-{kind}")
+        process, port = await serve(kind, data, step if kind == "node" else None)
         try:
-            await drive(port, min(500, requests), concurrency, areas)  # warm-up
-            rates[kind] = await drive(port, requests, concurrency, areas)
+            await drive(port, warm)
+            rates[kind] = await drive(port, timed)
         finally:
-            process.terminate()
-            await process.wait()
-        print(f"  {kind}: {rates[kind]:.0f} requests/s", flush=True)
-    return rates["node"] / rates["bare"]
+            await stop(process)
+        print(f"  {name} {kind}: {rates[kind]:.0f} requests/s", flush=True)
+    return rates["node"] / rates["bare"], rates["node"], rates["bare"]
 
 
 def fill(data: Path, stored: int) -> None:
@@ -224,6 +170,7 @@ async def scoring_scale(root: Path, reports: int) -> float:
     seconds = {}
     for stored in (10_000, 1_000_000):
         data = bench_chapter(root / f"s{stored}")
+        set_key(data, "intake", "rate_limit_reports", "1000")
         started = time.perf_counter()
         fill(data, stored)
         print(f"  filled {stored} reports in {time.perf_counter() - started:.1f} s", flush=True)
@@ -232,15 +179,36 @@ async def scoring_scale(root: Path, reports: int) -> float:
     return seconds[1_000_000] / seconds[10_000]
 
 
-async def main(quick: bool = False) -> None:
-    requests = 3000 if quick else 20_000
+async def main(quick: bool = False) -> dict[str, float]:
+    n = 3000 if quick else 20_000
+    results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="vecinos-bench-") as tmp:
         root = Path(tmp)
-        ratio = await intake_ratio(root / "intake", requests, concurrency=32)
-        print(f"RESULT intake_ratio {ratio:.3f}", flush=True)
+        mix, node_rate, bare_rate = await ratio(root, "mix", realistic_mix(n), MIX_STEP)
+        results["intake_ratio"] = mix
+        print(
+            f"  realistic mix, {n - 300} reports: node {node_rate:.0f} req/s, "
+            f"bare {bare_rate:.0f} req/s",
+            flush=True,
+        )
+        print(f"RESULT intake_ratio {mix:.3f}", flush=True)
+        flood_n = 1500 if quick else 6000
+        worst, node_rate, bare_rate = await ratio(root, "flood", one_area_flood(flood_n), None)
+        results["intake_ratio_one_area_flood"] = worst
+        print(
+            f"  one area flooded, {flood_n - 300} reports in one hour: node {node_rate:.0f} "
+            f"req/s, bare {bare_rate:.0f} req/s",
+            flush=True,
+        )
+        print(f"RESULT intake_ratio_one_area_flood {worst:.3f}", flush=True)
         scale = await scoring_scale(root, 300 if quick else 1000)
+        results["scoring_scale"] = scale
         print(f"RESULT scoring_scale {scale:.3f}", flush=True)
-    print(f"intake_ratio {ratio:.3f} (goal >= 0.5), scoring_scale {scale:.3f} (goal <= 1.5)")
+    print(
+        f"intake_ratio {mix:.3f} (goal >= 0.5; one area flooded {worst:.3f}), "
+        f"scoring_scale {scale:.3f} (goal <= 1.5)"
+    )
+    return results
 
 
 if __name__ == "__main__":

@@ -453,6 +453,7 @@ def settle(session: Session, ctx: IntakeContext) -> None:
         if cluster in open_alerts or row.confidence >= threshold:
             to_refresh.setdefault(cluster, now)
     _write_scores(session, updates)
+    index.evict(to_hour(max(entry.now for entry in pending.values())))
     for (area_id, report_type), now in sorted(to_refresh.items()):
         refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)
 

@@ -219,7 +219,14 @@ class Pool:
         self.rows = rows
         self.memory = memory
         self.now = now
-        self.evidence = {row.id: evidence_of(row, memory, now) for row in rows}
+        memory.forget_old(now)
+        peek = memory.peek
+        self.evidence = {
+            row.id: row.evidence(peek(row.id))
+            if isinstance(row, Entry)
+            else evidence_of(row, memory, now)
+            for row in rows
+        }
 
     def of(self, row: Report | Entry) -> Evidence:
         """The row as evidence; a row not in the pool is never added to its others."""
@@ -382,12 +389,13 @@ def near_to_rescore(
     bounds.max_rescored: the same area and type first, then the most recent.
     """
     window = window_hours(config)
-    me = center.evidence(memory.get(center.id, now))
+    memory.forget_old(now)
+    me = center.evidence(memory.peek(center.id))
     near = []
     for r in rows:
         if r.id == center.id or abs(r.hour - center.hour) > window:
             continue
-        other = r.evidence(memory.get(r.id, now))
+        other = r.evidence(memory.peek(r.id))
         # a report whose source was forgotten keeps its score
         if other.sources and match_similarity(me, other, config) > 0:
             near.append(r)

@@ -98,6 +98,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def responder_settings(config: NodeConfig) -> ResponderSettings:
+    """Who drains responder notices; with nobody, settle watches nothing more than alerts."""
+    found = consumers(config)
+    threshold = level_floor(config.scoring.responder_level) if found else 1.0
+    return ResponderSettings(found, threshold)
+
+
 class ModeratorAction(StrEnum):
     CONFIRM = "confirm"
     DEBUNK = "debunk"
@@ -165,7 +172,7 @@ class Node:
             alerts=AlertSettings(
                 config.chapter_id,
                 config.get("federation", "share_threshold"),
-                ResponderSettings(consumers(config), level_floor(scoring.responder_level)),
+                responder_settings(config),
             ),
             retention=self.retention,
             nearby=lambda area_id: self.gazetteer.nearby(area_id, 2 * scoring.radius_km),

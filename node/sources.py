@@ -107,6 +107,10 @@ class RecentMemory:
         self.forget_old(now)
         return self._items.get(report_id)
 
+    def peek(self, report_id: str) -> Recent | None:
+        """get() without forgetting first: for many lookups after one forget_old(now)."""
+        return self._items.get(report_id)
+
     def follow_up_sources(self, report_id: str, now: datetime) -> set[bytes]:
         """The (mutable) set of sources that followed this report up so far."""
         self.forget_old(now)

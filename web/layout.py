@@ -29,6 +29,7 @@ DEFAULT_HOTLINE = next(k.default for k in SCHEMA if (k.section, k.name) == ("cha
 NAV: tuple[tuple[str, str], ...] = (
     ("/", "web_nav_report"),
     ("/map", "web_nav_map"),
+    ("/trends", "web_trends_title"),
     ("/about", "web_nav_about"),
 )
 

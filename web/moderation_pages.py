@@ -145,11 +145,7 @@ def login_form(
 
 
 async def _login_token(request: web.Request) -> str:
-    """The pre-login session's CSRF token; a new session for it when there is none.
-
-    A new session, not the loaded one: an expired session keeps its old
-    "created" time, and a token put in it would expire with it.
-    """
+    """The pre-login session's CSRF token; a fresh session for it when there is none."""
     token = (await get_session(request)).get(LOGIN_TOKEN)
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)

@@ -111,9 +111,7 @@ async def test_batch_verdicts_in_one_call(node: Node) -> None:
 async def test_near_copies_follow_the_intake_rule(node: Node) -> None:
     copies = [
         await submit(node, n, type="raid", area="Downtown", description=text)
-        for n, text in enumerate(
-            [COPY, COPY, COPY.upper() + "!", COPY + " hurry"], start=1
-        )
+        for n, text in enumerate([COPY, COPY, COPY.upper() + "!", COPY + " hurry"], start=1)
     ]
     other = await submit(
         node, 9, type="raid", area="Downtown", description="a patrol car parked by the school gate"

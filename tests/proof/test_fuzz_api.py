@@ -147,11 +147,12 @@ async def log_in(base: str) -> Login:
 # -- 1. schemathesis -------------------------------------------------------------------
 
 
-def schemathesis_cases(base: str, per_operation: int, emit: Callable[[Any], None]) -> int:
-    """Emit cases for every operation of the served document, positive and negative."""
+def schemathesis_cases(base: str, target: int, emit: Callable[[Any], None]) -> int:
+    """Emit about `target` cases for every operation of the served document, in both modes."""
     schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10, [op.path for op in operations]
+    per_operation = max(10, target // (2 * len(operations)))
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
@@ -342,9 +343,7 @@ async def fuzz(
 
     def produce() -> None:
         try:
-            target = int(SIZES.api_requests * SCHEMATHESIS_SHARE)
-            per_operation = max(10, target // (2 * len(routes)))
-            schemathesis_cases(base, per_operation, emit_case)
+            schemathesis_cases(base, int(SIZES.api_requests * SCHEMATHESIS_SHARE), emit_case)
             generate_raw(routes, ids, login.csrf, SIZES.api_requests - made["cases"], emit)
         finally:
             for _ in range(IN_FLIGHT):
@@ -398,7 +397,7 @@ async def test_fuzz_every_endpoint(tmp_path: Path) -> None:
         code = await node.stop()
     assert code == 0
     assert tally.sent >= SIZES.api_requests, tally.statuses
-    assert documented >= 1000, tally.statuses
+    assert documented >= SIZES.api_requests * SCHEMATHESIS_SHARE / 2, tally.statuses
     routes_hit = {where for where, _ in tally.statuses}
     assert sum(1 for w in routes_hit if w.startswith("schemathesis")) >= 10, routes_hit
     assert "Traceback" not in node.text and "unhandled" not in node.text, node.text[-3000:]

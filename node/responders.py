@@ -17,9 +17,16 @@ Rules kept here:
   settle, a received alert, a purge), so an outage of the homeserver or of
   an SMS service loses nothing. Consumers (federation.responders for the
   Matrix room, node.channels for SMS/Signal/Telegram) drain their own rows.
+- An all-clear says why, in this order: past its active time ("expired"),
+  debunked by a moderator (a report of this notice's span debunked), or no
+  longer reported active ("gone"); a neighbour's: "withdrawn" or "expired".
 - Texts are built here from the catalogs, in the chapter's language. Short
   texts (SMS, Signal, Telegram: not end-to-end encrypted by us) carry only
-  type, area, highway, level, count, age and link, under 160 characters.
+  type, area, highway, level, count, age and link, under 160 characters:
+  the place is shortened before the link is given up.
+- Links go to the public map, never to the JSON API: a local cluster's to
+  its first report's list item (/map#r-ID), a neighbour's to the map's list
+  of neighbours' alerts.
 """
 
 from __future__ import annotations
@@ -44,7 +51,9 @@ RESPONDERS_WRITTEN = "vecinos_responders_written"  # session.info flag: a notice
 MAX_IDS = 3  # report ids a notice names
 SHORT_MAX = 159  # a short text stays under 160 characters
 KEEP_CLOSED_HOURS = 24  # a closed notice (and what is still queued for it) goes this long after
-REPORT_PATH = "/api/v1/reports/{id}"  # the node's page of one report, after [web] public_url
+REPORT_PATH = "/map#r-{id}"  # one report on the public map, after [web] public_url
+NEIGHBOUR_PATH = "/map#alerts-title"  # the map's list of neighbours' alerts
+MIN_PLACE = 12  # a short text shortens its place to this many characters before dropping the link
 _RANK = {level.value: i for i, (_, level) in enumerate(reversed(LEVEL_FLOORS))}
 
 
@@ -138,10 +147,10 @@ def refresh_notice(
         return
     notice.closed = True
     session.add(notice)
-    if any(r.verdict == Verdict.DEBUNKED for r in rows):
-        reason = "debunked"
-    elif to_hour(now) >= notice.expires_hour:
+    if to_hour(now) >= notice.expires_hour:
         reason = "expired"
+    elif any(r.verdict == Verdict.DEBUNKED and r.hour >= notice.hour for r in rows):
+        reason = "debunked"
     else:
         reason = "gone"
     _queue(session, notice, "all_clear", settings, reason=reason)
@@ -322,7 +331,7 @@ def link(body: dict[str, Any], public_url: str) -> str:
         return ""
     ids = body.get("report_ids") or []
     if body.get("origin") or not ids:
-        return f"{base}/"
+        return base + NEIGHBOUR_PATH if body.get("origin") else f"{base}/map"
     return base + REPORT_PATH.format(id=ids[0])
 
 
@@ -342,16 +351,29 @@ def room_text(body: dict[str, Any], lang: str, now: datetime, public_url: str = 
 
 
 def short_text(body: dict[str, Any], lang: str, now: datetime, public_url: str = "") -> str:
-    """An SMS/Signal/Telegram text under 160 characters: no description, ever."""
+    """An SMS/Signal/Telegram text under 160 characters: no description, ever.
+
+    A local notice's link (its report on the map, where the full place is)
+    is kept by shortening the place, down to MIN_PLACE characters; a
+    neighbour's link (the map's list) only comes when the whole text fits.
+    """
     params = _params(body, lang, now)
     key = "short_all_clear" if body["kind"] == "all_clear" else f"short_{body['kind']}"
     prefix = f"[{params['chapter']}] " if body.get("origin") else ""
+    place = str(params["area"])
+
+    def render(tail: str, shorten: bool) -> str:
+        params["area"] = place
+        text = prefix + translate(key, lang, **params) + tail
+        over = len(text) - SHORT_MAX
+        if over > 0 and shorten:
+            params["area"] = place[: max(MIN_PLACE, len(place) - over - 1)] + "…"
+            text = prefix + translate(key, lang, **params) + tail
+        return text
+
     url = link(body, public_url)
-    text = prefix + translate(key, lang, **params)
-    if url and len(text) + 1 + len(url) <= SHORT_MAX:
-        return f"{text} {url}"
-    if len(text) > SHORT_MAX:  # a very long free-text area: shorten the place
-        room = max(10, len(params["area"]) - (len(text) - SHORT_MAX) - 1)  # type: ignore[arg-type]
-        params["area"] = str(params["area"])[:room] + "…"
-        text = (prefix + translate(key, lang, **params))[:SHORT_MAX]
-    return text
+    if url:
+        text = render(f" {url}", shorten=not body.get("origin"))
+        if len(text) <= SHORT_MAX:
+            return text
+    return render("", shorten=True)[:SHORT_MAX]

@@ -224,22 +224,13 @@ async def login(request: web.Request) -> web.Response:
             if not isinstance(value, str) or not value
         }
         return field_refusal(request, missing)
-    throttle = request.app[THROTTLE]
-    wait = throttle.retry_after(name)
-    if wait is not None:
-        return rate_limited(request, wait, "web_login_throttled")
-    ok = False
-    if len(name) <= auth.MAX_NAME_CHARS and len(password) <= auth.MAX_PASSWORD_CHARS:
-        try:
-            ok = await request.app[NODE].verify_moderator(name, password)
-        except UnicodeError:
-            ok = False
-    if not ok:
-        throttle.failed(name)
+    verify = request.app[NODE].verify_moderator
+    result = await auth.log_in(request, request.app[THROTTLE], verify, name, password)
+    if isinstance(result, auth.Throttled):
+        return rate_limited(request, result.retry_after_s, "web_login_throttled")
+    if result is None:
         return json_error(request, 401, "web_login_failed")
-    throttle.succeeded(name)
-    token = await auth.start_moderator_session(request)
-    return web.json_response({"csrf_token": token})
+    return web.json_response({"csrf_token": result})
 
 
 async def session_state(request: web.Request) -> web.Response:
@@ -255,7 +246,7 @@ async def logout(request: web.Request) -> web.Response:
         return web.Response(status=204)
     if not auth.csrf_ok(request, session, {}):
         return json_error(request, 403, "web_csrf_failed")
-    session.invalidate()
+    auth.end_moderator_session(request, session)
     return web.Response(status=204)
 
 

@@ -22,7 +22,7 @@ from node.service import Node
 from web import api, assets, layout, map_page, moderation_pages, pages, trends
 from web.auth import HourCookieStorage, LoginThrottle
 from web.context import NODE, SETTINGS, THROTTLE, WebSettings
-from web.messages import request_lang, translate
+from web.messages import translate
 
 log = logging.getLogger("vecinos.web")
 access_log = logging.getLogger("vecinos.web.access")
@@ -43,6 +43,7 @@ def content_security_policy(tile_origin: str | None) -> str:
     if not tile_origin:
         return CSP
     return CSP.replace("img-src 'self' data:;", f"img-src 'self' data: {tile_origin};")
+
 
 STATIC_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -116,18 +117,11 @@ def _is_api(request: web.BaseRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def _lang(request: web.Request) -> str:
-    try:
-        return request_lang(request)
-    except Exception:  # negotiation must never turn an error page into a 500
-        return "en"
-
-
 def error_response(
     request: web.Request, status: int, code: str, headers: dict[str, str] | None = None
 ) -> web.StreamResponse:
     """An error in the shape of the path: JSON under /api/, a small page elsewhere."""
-    lang = _lang(request)
+    lang = layout.page_lang(request)
     if _is_api(request):
         body: dict[str, object] = {"error": code, "message": translate(code, lang)}
         if status == 413:
@@ -245,5 +239,10 @@ def make_app(
     trends.add_routes(app)
     assets.add_routes(app)
     tiles = map_page.tile_url(node)
+    if tiles is None and str(node.config.get("web", "tile_url") or "").strip():
+        log.warning(
+            "[web] tile_url ignored: not an http(s) URL of a plain host with {z}, {x} and {y} "
+            "(see vecinos.toml); the map draws the areas without tiles"
+        )
     app[CSP_KEY] = content_security_policy(map_page.tile_origin(tiles) if tiles else None)
     return app

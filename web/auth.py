@@ -4,7 +4,9 @@ A session holds only a moderator flag, the login hour and a CSRF token; never
 the moderator's name. The cookie is encrypted with a random key held in
 memory only, so a restart logs everyone out and nothing about sessions is on
 disk. Times inside the cookie (and in the token's own header) are truncated
-to the hour.
+to the hour. Logging out revokes the session on the server too (a keyed
+hash of its token, in memory until the session would have expired), so a
+copy of the cookie taken before is worth nothing after.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import os
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp_session import AbstractStorage, Session, get_session, new_session
+from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session, new_session
 from cryptography.fernet import Fernet, InvalidToken
 
 COOKIE_NAME = "vecinos_mod"
@@ -57,6 +60,26 @@ class HourCookieStorage(AbstractStorage):
             raise ValueError("the session key must be 32 bytes")
         self._fernet = Fernet(base64.urlsafe_b64encode(key))
         self._max_age_s = max_age_s
+        self._hash_key = os.urandom(32)
+        self._revoked: dict[bytes, float] = {}  # keyed hash of a CSRF token -> forget after
+
+    def _token_key(self, token: str) -> bytes:
+        return hmac.new(self._hash_key, token.encode("utf-8", "replace"), hashlib.sha256).digest()
+
+    def revoke(self, session: Session) -> None:
+        """Refuse this session's cookie from now on (until it would have expired anyway)."""
+        now = time.monotonic()
+        self._revoked = {k: until for k, until in self._revoked.items() if until > now}
+        token = session.get("csrf")
+        if isinstance(token, str):
+            self._revoked[self._token_key(token)] = now + self.max_age + 3600
+
+    def _is_revoked(self, data: Mapping[str, object]) -> bool:
+        token = data.get("csrf")
+        if not isinstance(token, str) or not self._revoked:
+            return False
+        until = self._revoked.get(self._token_key(token))
+        return until is not None and until > time.monotonic()
 
     @property
     def max_age(self) -> int:
@@ -77,6 +100,7 @@ class HourCookieStorage(AbstractStorage):
             not isinstance(data, dict)
             or not isinstance(data.get("created"), int)
             or not isinstance(data.get("session"), dict)
+            or self._is_revoked(data["session"])
         ):
             return Session(None, data=None, new=True, max_age=self.max_age)
         return Session(None, data=data, new=False, max_age=self.max_age)
@@ -163,6 +187,49 @@ class LoginThrottle:
 
     def succeeded(self, name: str) -> None:
         self._names.pop(self._name_key(name), None)
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """The login is locked for now (too many failures)."""
+
+    retry_after_s: int
+
+
+async def log_in(
+    request: web.Request,
+    throttle: LoginThrottle,
+    verify: Callable[[str, str], Awaitable[bool]],
+    name: str,
+    password: str,
+) -> str | Throttled | None:
+    """One login attempt through the throttle (the JSON API's and the HTML form's).
+
+    Returns the new session's CSRF token, Throttled (the password is not even
+    checked), or None for a wrong name or password.
+    """
+    wait = throttle.retry_after(name)
+    if wait is not None:
+        return Throttled(wait)
+    ok = False
+    if len(name) <= MAX_NAME_CHARS and len(password) <= MAX_PASSWORD_CHARS:
+        try:
+            ok = await verify(name, password)
+        except UnicodeError:  # a lone surrogate cannot be a password
+            ok = False
+    if not ok:
+        throttle.failed(name)
+        return None
+    throttle.succeeded(name)
+    return await start_moderator_session(request)
+
+
+def end_moderator_session(request: web.Request, session: Session) -> None:
+    """Log out: the browser forgets the cookie and the server refuses any copy of it."""
+    storage = request.get(STORAGE_KEY)
+    if isinstance(storage, HourCookieStorage):
+        storage.revoke(session)
+    session.invalidate()
 
 
 async def start_moderator_session(request: web.Request) -> str:

@@ -27,6 +27,31 @@ class BodyNotUnderstood(Exception):
     """The body is neither a JSON object nor a urlencoded form."""
 
 
+def form_pairs(raw: bytes, max_fields: int = MAX_FORM_FIELDS) -> list[tuple[str, str]]:
+    """A urlencoded body as (name, value) pairs in order (repeated names kept).
+
+    Raises BodyNotUnderstood for invalid UTF-8 or more than `max_fields` fields.
+    """
+    try:
+        return parse_qsl(
+            raw.decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=max_fields,
+        )
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        raise BodyNotUnderstood from exc
+
+
+def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The fields of a form, the first value of a repeated name winning."""
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
 async def read_fields(request: web.Request) -> dict[str, object]:
     """The body as a dict: a JSON object, or a form (first value of a repeated name wins).
 
@@ -45,20 +70,7 @@ async def read_fields(request: web.Request) -> dict[str, object]:
             raise BodyNotUnderstood
         return data
     if ctype == "application/x-www-form-urlencoded":
-        try:
-            pairs = parse_qsl(
-                raw.decode("utf-8"),
-                keep_blank_values=True,
-                encoding="utf-8",
-                errors="strict",
-                max_num_fields=MAX_FORM_FIELDS,
-            )
-        except ValueError as exc:
-            raise BodyNotUnderstood from exc
-        fields: dict[str, object] = {}
-        for name, value in pairs:
-            fields.setdefault(name, value)
-        return fields
+        return dict(first_values(form_pairs(raw)))
     raise BodyNotUnderstood
 
 

@@ -44,15 +44,20 @@ def href(path: str, lang: str, **query: str) -> str:
     return e(path + "?" + urlencode({"lang": lang, **query}))
 
 
+def page_lang(request: web.Request) -> str:
+    """The request's language; English when even that fails (an error page must not)."""
+    try:
+        return request_lang(request)
+    except Exception:  # negotiation must never turn an error page into a 500
+        return "en"
+
+
 def _lang_and_node(request_or_lang: web.Request | str) -> tuple[str, str, str]:
     """(lang, hotline, chapter name) for a request, or for a bare language code."""
     if isinstance(request_or_lang, str):
         return request_or_lang, DEFAULT_HOTLINE, ""
     node = request_or_lang.app.get(NODE)
-    try:
-        lang = request_lang(request_or_lang)
-    except Exception:  # negotiation must never turn an error page into a 500
-        lang = "en"
+    lang = page_lang(request_or_lang)
     if node is None:
         return lang, DEFAULT_HOTLINE, ""
     return lang, node.hotline or DEFAULT_HOTLINE, node.chapter_name

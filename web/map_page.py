@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 
 from aiohttp import web
-from yarl import URL
 
 from node.outcome import PublicReport, ReceivedAlert
 from node.service import Node
@@ -39,24 +39,40 @@ POLL_SECONDS = 30
 LEVELS = ("unverified", "possible", "likely", "confirmed", "debunked")
 
 
+# What a usable tile URL template looks like: http(s), a host name (or IPv4, or [IPv6]) that may
+# start with Leaflet's {s}. subdomain placeholder, an optional port, and a path of plain URL
+# characters and {z} {x} {y} {r} {s} placeholders. Nothing else: the origin goes into the CSP
+# header, where a space, ';' or ',' would add sources or directives.
+TILE_URL = re.compile(
+    r"(?P<scheme>https?)://(?P<sub>\{s\}\.)?"
+    r"(?P<host>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]"
+    r"(?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])"
+    r"(?P<port>:[0-9]{1,5})?"
+    r"(?P<path>/(?:[A-Za-z0-9._~!$&'()*+=:@%/-]|\{[zxyrs]\})*"
+    r"(?:\?(?:[A-Za-z0-9._~!$&'()*+=:@%/?-]|\{[zxyrs]\})*)?)"
+)
+MAX_TILE_URL = 512
+
+
 def tile_url(node: Node) -> str | None:
-    """The configured tile URL template when usable (http(s), with {z} {x} {y}), else None."""
+    """The configured [web] tile_url template when it is safe and usable, else None."""
     url = str(node.config.get("web", "tile_url") or "").strip()
-    if not url or not all(part in url for part in ("{z}", "{x}", "{y}")):
-        return None
-    origin = tile_origin(url)
-    return url if origin else None
+    return url if url and tile_origin(url) else None
 
 
 def tile_origin(url: str) -> str | None:
-    """scheme://host[:port] of a tile URL template, None when it is not http(s)."""
-    try:
-        parsed = URL(url.replace("{", "").replace("}", ""))
-    except ValueError:
+    """The CSP source of a tile URL template (https://*.host for {s}.), None when unusable.
+
+    Usable: matches TILE_URL, has {z}, {x} and {y}, and a port in 1..65535.
+    """
+    found = TILE_URL.fullmatch(url) if len(url) <= MAX_TILE_URL else None
+    if found is None or not all(part in found["path"] for part in ("{z}", "{x}", "{y}")):
         return None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    port = found["port"] or ""
+    if port and not 0 < int(port[1:]) < 65536:
         return None
-    return str(parsed.origin())
+    wildcard = "*." if found["sub"] else ""
+    return f"{found['scheme'].lower()}://{wildcard}{found['host'].lower()}{port}"
 
 
 def _alert_item(alert: ReceivedAlert, lang: str) -> str:

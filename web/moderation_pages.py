@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
@@ -26,19 +26,18 @@ from aiohttp_session import get_session, new_session
 from node.moderation import MAX_BATCH
 from node.outcome import FieldError, PublicReport, QueueItem, Unavailable
 from node.service import ModeratorAction
-from scoring.model import ReportType
 from web import auth
 from web.api import REPORT_ID
 from web.context import NODE, THROTTLE
-from web.forms import BodyNotUnderstood, read_fields
+from web.forms import BodyNotUnderstood, first_values, form_pairs, read_fields
 from web.layout import e, href, html_response, page
 from web.messages import minutes, request_lang, translate
+from web.present import REPORT_TYPES, state_code
 
 LOGIN_TOKEN = "login_csrf"  # the pre-login session's CSRF token
 QUEUE_PAGE = 100  # reports shown at once (the most important ones)
 STYLES = ("/static/moderation.css",)
 SCRIPTS = ("/static/moderation.js",)
-REPORT_TYPES = tuple(t.value for t in ReportType)
 VERDICT_ACTIONS = ("confirm", "debunk", "archive")
 ROW_ACTIONS = (*VERDICT_ACTIONS, "correct", "debunk_copies")
 # What the queue page says after an action (?done=<action>&n=<count>).
@@ -219,25 +218,17 @@ async def login_post(request: web.Request) -> web.Response:
         alert = translate("web_form_has_errors", lang)
         return await _login_page(request, status=422, name=name, alert=alert, errors=missing)
     assert isinstance(password, str)
-    throttle = request.app[THROTTLE]
-    wait = throttle.retry_after(name)
-    if wait is not None:
+    verify = request.app[NODE].verify_moderator
+    result = await auth.log_in(request, request.app[THROTTLE], verify, name, password)
+    if isinstance(result, auth.Throttled):
+        wait = result.retry_after_s
         alert = translate("web_login_throttled", lang, minutes=minutes(wait))
-        retry = {"Retry-After": str(max(1, wait))}
+        retry = {"Retry-After": str(wait)}
         return await _login_page(request, status=429, name=name, alert=alert, headers=retry)
-    ok = False
-    if len(password) <= auth.MAX_PASSWORD_CHARS:
-        try:
-            ok = await request.app[NODE].verify_moderator(name, password)
-        except UnicodeError:
-            ok = False
-    if not ok:
-        throttle.failed(name)
+    if result is None:
         alert = translate("web_login_failed", lang)
         return await _login_page(request, status=401, name=name, alert=alert)
-    throttle.succeeded(name)
-    await auth.start_moderator_session(request)  # a new session: the login token goes with it
-    return _redirect(_url("/moderation", lang))
+    return _redirect(_url("/moderation", lang))  # a new session: the login token went with it
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -251,7 +242,7 @@ async def logout(request: web.Request) -> web.Response:
         fields = {}
     if not auth.csrf_ok(request, session, fields):
         return _notice(request, "web_csrf_failed", status=403)
-    session.invalidate()
+    auth.end_moderator_session(request, session)
     return _redirect(_url("/login", lang, bye="1"))
 
 
@@ -263,24 +254,18 @@ def _reasons(reasons: Sequence[str], lang: str) -> str:
 
 
 def _facts(report: PublicReport, lang: str) -> str:
-    if report.debunked:
-        state = "web_debunked"
-    elif report.still_active:
-        state = "web_still_active"
-    else:
-        state = "web_not_active"
     parts = [
         e(report.hour.strftime("%Y-%m-%d %H:00 UTC")),
         f'<span class="age">{_t(report.age_label, lang)}</span>',
         f'<span class="status">{_t(report.status, lang)}</span>',
         _t("web_mod_confidence", lang, percent=str(round(report.confidence * 100))),
         _t("web_sources", lang, count=str(report.independent_sources)),
-        f'<span class="state">{_t(state, lang)}</span>',
+        f'<span class="state">{_t(state_code(report), lang)}</span>',
     ]
     return " · ".join(parts)
 
 
-def queue_item(item: QueueItem, lang: str, token: str, copies: int) -> str:
+def queue_item(item: QueueItem, lang: str, token: str, copies: int, selected: bool = False) -> str:
     """One report of the queue: its facts, reasons, text, and its one form of actions."""
     report = item.report
     rid = e(report.id)
@@ -291,7 +276,7 @@ def queue_item(item: QueueItem, lang: str, token: str, copies: int) -> str:
         f'<li class="queue-item{" active" if report.still_active else ""}" '
         f'id="r-{rid}" data-report-id="{rid}" tabindex="-1">',
         f'<p class="select"><label><input type="checkbox" name="ids" value="{rid}" '
-        f'form="batch"> {_t("web_mod_select", lang)}</label></p>',
+        f'form="batch"{" checked" if selected else ""}> {_t("web_mod_select", lang)}</label></p>',
         f"<h2><strong>{_t(report.type, lang)}</strong> — {where}</h2>",
         f'<p class="facts">{_facts(report, lang)}</p>',
         f'<p class="reasons">{_t("web_mod_reasons", lang)} {_reasons(item.reasons, lang)}</p>',
@@ -348,8 +333,13 @@ def queue_page(
     *,
     areas: Sequence[str],
     done: str | None = None,
+    all_selected: bool = False,
 ) -> str:
-    """The body of /moderation; `done` already translated."""
+    """The body of /moderation; `done` already translated; `all_selected`: every box ticked.
+
+    "Select all shown" is a plain link (?all=1) that comes back with every box
+    ticked, so clearing a flood takes a click per page with JavaScript or not.
+    """
     out = [f"<h1>{_t('web_mod_queue_title', lang)}</h1>"]
     if done:
         out.append(f'<p class="notice" role="status">{e(done)}</p>')
@@ -375,10 +365,20 @@ def queue_page(
             f"{_t(BUTTON_TEXT[action], lang)}</button> "
             for action in VERDICT_ACTIONS
         )
+        + (
+            f'<a href="{href("/moderation", lang)}" class="select-all">'
+            f"{_t('web_mod_select_none', lang)}</a>"
+            if all_selected
+            else f'<a href="{href("/moderation", lang, all="1")}" class="select-all">'
+            f"{_t('web_mod_select_all', lang)}</a>"
+        )
         + "</form>"
     )
     out.append('<ol class="queue">')
-    out.extend(queue_item(item, lang, token, copies.get(item.report.id, 0)) for item in items)
+    out.extend(
+        queue_item(item, lang, token, copies.get(item.report.id, 0), all_selected)
+        for item in items
+    )
     out.append("</ol>")
     out.append(
         '<datalist id="mod-areas">'
@@ -393,7 +393,7 @@ def _done_text(request: web.Request, lang: str) -> str | None:
     count = request.query.get("n", "")
     if done == "none_selected":
         return translate("web_mod_none_selected", lang)
-    if done not in DONE_TEXT or not count.isdigit() or len(count) > 6:
+    if done not in DONE_TEXT or not (count.isascii() and count.isdigit()) or len(count) > 6:
         return None
     return translate(DONE_TEXT[done], lang, count=count)
 
@@ -423,6 +423,7 @@ async def queue(request: web.Request) -> web.Response:
         token,
         areas=[area.name for area in node.areas()],
         done=_done_text(request, lang),
+        all_selected=request.query.get("all") == "1",
     )
     return _mod_page(request, translate("web_mod_queue_title", lang), body, path="/moderation")
 
@@ -430,29 +431,25 @@ async def queue(request: web.Request) -> web.Response:
 async def _checked_post(
     request: web.Request, max_fields: int
 ) -> web.Response | list[tuple[str, str]]:
-    """The form's pairs after the session and CSRF checks, or the response that refuses it."""
+    """The form's pairs after the session and CSRF checks, or the response that refuses it.
+
+    An unreadable body (not a urlencoded form, invalid UTF-8, too many fields)
+    is a 400 before any CSRF check: it can change nothing either way.
+    """
     session = await auth.moderator_session(request)
     if session is None:
         lang = request_lang(request)
         query = {"expired": "1"} if await _expired(request) else {}
         return _redirect(_url("/login", lang, **query))
     raw = await request.read()
-    pairs: list[tuple[str, str]] | None = None
-    if request.content_type.lower() == "application/x-www-form-urlencoded":
-        try:
-            pairs = parse_qsl(
-                raw.decode("utf-8"),
-                keep_blank_values=True,
-                errors="strict",
-                max_num_fields=max_fields,
-            )
-        except ValueError:
-            pairs = None
-    fields = dict(reversed(pairs or []))  # the first value of a repeated name
-    if not auth.csrf_ok(request, session, fields):
-        return _notice(request, "web_csrf_failed", status=403)
-    if pairs is None:
+    try:
+        if request.content_type.lower() != "application/x-www-form-urlencoded":
+            raise BodyNotUnderstood
+        pairs = form_pairs(raw, max_fields)
+    except BodyNotUnderstood:
         return _notice(request, "web_bad_request", status=400)
+    if not auth.csrf_ok(request, session, first_values(pairs)):
+        return _notice(request, "web_csrf_failed", status=403)
     return pairs
 
 
@@ -478,7 +475,7 @@ async def act(request: web.Request) -> web.Response:
     checked = await _checked_post(request, max_fields=16)
     if isinstance(checked, web.Response):
         return checked
-    fields = dict(reversed(checked))
+    fields = first_values(checked)
     report_id = request.match_info["id"]
     action = fields.get("action")
     if action not in ROW_ACTIONS:
@@ -520,7 +517,7 @@ async def batch(request: web.Request) -> web.Response:
     checked = await _checked_post(request, max_fields=MAX_BATCH + 8)
     if isinstance(checked, web.Response):
         return checked
-    fields = dict(reversed(checked))
+    fields = first_values(checked)
     action = fields.get("action")
     if action not in VERDICT_ACTIONS:
         return _notice(request, "web_invalid_action", status=422)

@@ -14,15 +14,14 @@ from collections.abc import Mapping, Sequence
 from aiohttp import web
 
 from node.outcome import Accepted, PublicReport, RateLimited, Refused, ReportDraft, Unavailable
-from scoring.model import ReportType
 from web.api import field_errors
 from web.context import NODE, SETTINGS
 from web.forms import BodyNotUnderstood, draft_from_fields, read_fields
 from web.layout import e, href, html_response, message_page, page
 from web.messages import minutes, request_lang, translate
+from web.present import REPORT_TYPES, state_code
 from web.source import web_source
 
-REPORT_TYPES = tuple(t.value for t in ReportType)
 FORM_FIELDS = ("type", "area", "highway", "description", "still_active")
 FORM_SCRIPT = "/static/form.js"
 ABOUT_WHAT = ("web_about_what_1", "web_about_what_2", "web_about_what_3")
@@ -37,12 +36,7 @@ def report_item(report: PublicReport, lang: str) -> str:
     type_text = translate(report.type, lang)
     where = e(report.area) + (f" · {e(report.highway)}" if report.highway else "")
     fade = max(0, min(4, round(report.opacity * 4)))
-    if report.debunked:
-        state = translate("web_debunked", lang)
-    elif report.still_active:
-        state = translate("web_still_active", lang)
-    else:
-        state = translate("web_not_active", lang)
+    state = translate(state_code(report), lang)
     parts = [
         f'<li class="report status-{e(report.status)} fade-{fade}" data-report-id="{e(report.id)}"'
         f' data-status="{e(report.status)}">',

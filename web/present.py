@@ -1,11 +1,22 @@
-"""How the node's values are presented: reports, areas and queue items as JSON-ready dicts."""
+"""How the node's values are presented: reports, areas, alerts and queue items as JSON-ready
+dicts, and the few facts about a report that every page words the same way."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from node.outcome import AreaView, PublicReport, QueueItem, ReceivedAlert
+from scoring.model import ReportType
 from web.messages import translate
+
+REPORT_TYPES: tuple[str, ...] = tuple(t.value for t in ReportType)  # in the forms' order
+
+
+def state_code(report: PublicReport) -> str:
+    """The message id of whether a report is debunked, still active, or no longer active."""
+    if report.debunked:
+        return "web_debunked"
+    return "web_still_active" if report.still_active else "web_not_active"
 
 
 def _iso(moment: datetime) -> str:

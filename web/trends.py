@@ -44,6 +44,8 @@ TYPE_COLOURS: tuple[tuple[str, str], ...] = (
 )
 HEAT_COLOUR = "#7A0019"
 EMPTY_COLOUR = "#EEEEEE"
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP's list, plus LF).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 CSV_COLUMNS = (
     "day",
     "hour_of_day_utc",
@@ -61,9 +63,12 @@ BAR_W, BAR_H, BAR_LEFT, BAR_BOTTOM, BAR_TOP = 720, 240, 40, 28, 10
 CELL_W, CELL_H, HEAT_LEFT, HEAT_TOP = 26, 22, 48, 18
 
 
-def _days(request: web.Request) -> int:
-    raw = request.query.get("days", "")
-    return int(raw) if raw.isdigit() and int(raw) in PERIODS else DEFAULT_DAYS
+def period(raw: str | None) -> int | None:
+    """The period a ?days= value names when it is one of PERIODS, else None.
+
+    Compared as text: str.isdigit() accepts "²" and other digits int() refuses.
+    """
+    return next((d for d in PERIODS if raw == str(d)), None)
 
 
 def _short_date(day: date, lang: str) -> str:
@@ -213,7 +218,7 @@ def totals_table(rows: Sequence[AggregateCount], lang: str) -> str:
 
 async def trends(request: web.Request) -> web.Response:
     lang = request_lang(request)
-    days = _days(request)
+    days = period(request.query.get("days")) or DEFAULT_DAYS
     found = await request.app[NODE].trends(days)
     areas = _area_names(request, lang)
     used = {row.area_id for row in found.rows}
@@ -248,33 +253,37 @@ async def trends(request: web.Request) -> web.Response:
 
 def _cell(value: str) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
-async def trends_csv(request: web.Request) -> web.Response:
-    """Every aggregates row (or those of ?days=), one per line, with a header row."""
-    raw = request.query.get("days", "")
-    days = int(raw) if raw.isdigit() and int(raw) in PERIODS else None
-    found = await request.app[NODE].trends(days)
-    names = {area.id: area.name for area in request.app[NODE].areas()}
+def csv_text(rows: Sequence[AggregateCount], names: Mapping[str, str]) -> str:
+    """The aggregates rows as CSV (header first; text cells guarded against formulas)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for row in found.rows:
+    for row in rows:
         writer.writerow(
             (
                 row.day.isoformat(),
                 row.hour_of_day,
                 _cell(row.area_id),
                 _cell(names.get(row.area_id, row.area_id)),
-                row.type,
+                _cell(row.type),
                 row.reports,
                 row.confirmed,
                 row.debunked,
             )
         )
+    return buffer.getvalue()
+
+
+async def trends_csv(request: web.Request) -> web.Response:
+    """Every aggregates row (or those of ?days=), one per line, with a header row."""
+    node = request.app[NODE]
+    found = await node.trends(period(request.query.get("days")))
+    names = {area.id: area.name for area in node.areas()}
     return web.Response(
-        text=buffer.getvalue(),
+        text=csv_text(found.rows, names),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": 'attachment; filename="vecinos-trends.csv"'},

@@ -4,16 +4,19 @@ what a notice carries, and the short texts built from it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.responders import room_text, short_text
 from node.service import ModeratorAction, Node, open_node
-from scoring.model import Channel
+from scoring.defaults import LEVEL_FLOORS
+from scoring.model import Channel, ReportType
 from tests.support import neighbour_alert, set_config
 
 DESCRIPTIONS = (
@@ -45,10 +48,12 @@ async def rnode(chapter_dir: Path, clock) -> AsyncIterator[Node]:
         await node.close()
 
 
-async def report(node: Node, clock, n: int, kind: str = "raid", area: str = "Chula Vista") -> str:
+async def report(
+    node: Node, clock, n: int, kind: str = "raid", area: str = "Chula Vista", source: int = 0
+) -> str:
     outcome = await node.submit(
         ReportDraft(type=kind, area=area, description=DESCRIPTIONS[n - 1], still_active=True),
-        web(n),
+        web(source or n),
     )
     assert isinstance(outcome, Accepted), outcome
     clock.advance(minutes=4)
@@ -123,6 +128,36 @@ async def test_a_quiet_cluster_gets_its_all_clear_at_retention(rnode: Node, cloc
     assert await rnode.pending_notices("matrix") == []
 
 
+async def test_each_way_a_cluster_ends_gets_its_own_all_clear(rnode: Node, clock) -> None:
+    # One report debunked, the others left to expire: the all-clear says "expired".
+    ids = [await report(rnode, clock, n) for n in (1, 2, 3, 4)]
+    await rnode.moderate(ids[0], ModeratorAction.DEBUNK)
+    kinds = [b["kind"] for b in await drained(rnode, "matrix")]
+    assert kinds[0] == "new" and set(kinds[1:]) == {"update"}  # still active without it
+    clock.advance(hours=6)
+    await rnode.purge()
+    [clear] = await drained(rnode, "matrix")
+    assert (clear["kind"], clear["reason"]) == ("all_clear", "expired")
+
+    # Members say it is gone: "gone". Archived by a moderator: "gone" too (not debunked).
+    for k, action in enumerate((ModeratorAction.GONE, ModeratorAction.ARCHIVE), start=1):
+        ids = [
+            await report(rnode, clock, n, area="National City", source=10 * k + n) for n in (1, 2, 3)
+        ]
+        [new] = await drained(rnode, "matrix")
+        for report_id in ids:
+            await rnode.moderate(report_id, action)
+        *_, clear = await drained(rnode, "matrix")
+        assert (clear["kind"], clear["reason"], clear["notice_id"]) == (
+            "all_clear",
+            "gone",
+            new["notice_id"],
+        ), action
+        clock.advance(hours=12)
+        await rnode.purge()
+        assert await drained(rnode, "matrix") == []  # closed once: no second all-clear
+
+
 async def test_a_neighbours_alert_is_told_marked_and_cleared(rnode: Node, clock) -> None:
     assert await rnode.receive_alert(neighbour_alert(clock.now))
     [new] = await drained(rnode, "matrix")
@@ -134,7 +169,7 @@ async def test_a_neighbours_alert_is_told_marked_and_cleared(rnode: Node, clock)
     )
     text = room_text(new, "en", clock.now, rnode.public_url)
     assert "From a neighbouring chapter: norte-1a2b" in text
-    assert text.endswith("https://vecinos.example.org/")
+    assert text.endswith("https://vecinos.example.org/map#alerts-title")
     assert short_text(new, "es", clock.now).startswith("[norte-1a2b] redada")
     assert await rnode.receive_alert(neighbour_alert(clock.now, seq=2, still_active=False))
     [clear] = await drained(rnode, "matrix")
@@ -159,11 +194,8 @@ async def test_short_texts_stay_short_and_say_no_description(rnode: Node, clock)
     [body] = await drained(rnode, "sms")
     text = short_text(body, "es", clock.now + timedelta(minutes=30), rnode.public_url)
     assert text.startswith("redada (probable) en Chula Vista, 3 reportes")
-    assert text.endswith(f"https://vecinos.example.org/api/v1/reports/{body['report_ids'][0]}")
+    assert text.endswith(f"https://vecinos.example.org/map#r-{body['report_ids'][0]}")
     assert len(text) < 160 and "vans" not in text
-    long_area = {**body, "area": "Un lugar con un nombre larguísimo " * 6, "highway": "I-805"}
-    text = short_text(long_area, "en", clock.now, rnode.public_url)
-    assert len(text) < 160 and text.startswith("raid (likely) at Un lugar")
     room = room_text(body, "en", clock.now, rnode.public_url)
     assert room.startswith("🚨 raid at Chula Vista: likely (66%), 3 independent report(s)")
     assert "!confirm ID" in room and body["report_ids"][0] in room
@@ -187,3 +219,66 @@ async def test_without_consumers_nothing_is_queued(node: Node, clock) -> None:
     for n in (1, 2, 3, 4):
         await report(node, clock, n)
     assert await node.pending_notices("matrix") == []
+
+
+LONG_URL = "https://rapid-response.vecinos-sd.org"  # a longer public address than most
+REPORT_ID = "AbCdEfGhIjK"  # node.reports.new_id(): 11 characters
+
+
+def every_short_body(gazetteer: Gazetteer, origin: str, now: datetime) -> Iterator[dict]:
+    """A notice body for every area x highway x type x level x kind x age of the gazetteer."""
+    for area in gazetteer.areas:
+        for highway, report_type, (_, level), kind, age in itertools.product(
+            (None, *area.highways),
+            ReportType,
+            LEVEL_FLOORS,
+            ("new", "update", "all_clear"),
+            (0, 2, 5, 12, 30),
+        ):
+            yield {
+                "kind": kind,
+                "reason": "gone" if kind == "all_clear" else None,
+                "origin": origin,
+                "type": report_type.value,
+                "area": area.name,
+                "highway": highway,
+                "level": level.value,
+                "confidence": 0.66,
+                "reports": 123,
+                "hour": (now - timedelta(hours=age)).isoformat(),
+                "report_ids": [] if origin else [REPORT_ID],
+            }
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_short_text_of_the_gazetteer_is_under_160_with_its_map_link(lang: str) -> None:
+    gazetteer = Gazetteer.load(DEFAULT_PATH)
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    local = list(every_short_body(gazetteer, "", now))
+    assert len(local) > 1000
+    for body in local:
+        text = short_text(body, lang, now, LONG_URL)
+        assert len(text) < 160, text
+        assert text.endswith(f" {LONG_URL}/map#r-{REPORT_ID}"), text
+        assert body["area"] in text, text  # gazetteer names are never shortened
+    for body in every_short_body(gazetteer, "vecinos-san-diego-1a2b3c", now):
+        text = short_text(body, lang, now, "https://vecinos.example.org")
+        assert len(text) < 160 and text.startswith("[vecinos-san-diego-1a2b3c] "), text
+        assert body["area"] in text, text  # a neighbour's place is whole; its link only if it fits
+        linked = text.endswith(" https://vecinos.example.org/map#alerts-title")
+        assert linked or "http" not in text, text
+    longest_id = "c" * 64  # the longest chapter id federation accepts
+    for body in every_short_body(gazetteer, longest_id, now):
+        text = short_text(body, lang, now, LONG_URL)
+        assert len(text) < 160 and text.startswith(f"[{longest_id}] "), text
+
+
+def test_a_long_place_is_shortened_before_the_link_is_left_out() -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    body = next(every_short_body(Gazetteer.load(DEFAULT_PATH), "", now))
+    long_place = {**body, "area": "Un lugar con un nombre larguísimo " * 6, "highway": "I-805"}
+    text = short_text(long_place, "es", now, LONG_URL)
+    assert len(text) == 159 and text.endswith(f" {LONG_URL}/map#r-{REPORT_ID}")
+    assert text.startswith("retén (confirmado) en Un lugar con un nombre") and "…, 123" in text
+    no_link = short_text(long_place, "en", now)
+    assert len(no_link) < 160 and "http" not in no_link

@@ -33,7 +33,7 @@ FULL_SIZES = Sizes(
     synapse_events=50,
 )
 CI_SIZES = Sizes(
-    alerts=120,
+    alerts=80,
     outage_s=0.0,
     submissions=1500,
     api_requests=10_000,

@@ -26,6 +26,14 @@
   var status = document.getElementById("live-status");
   var list = document.getElementById("map-list");
 
+  // Leaflet puts a string tooltip or attribution in as HTML: every text goes in as text.
+  function text(value) {
+    var span = document.createElement("span");
+    span.textContent = String(value);
+    return span;
+  }
+  function escaped(value) { return text(value).innerHTML; }
+
   Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) {
     el.hidden = false;
   });
@@ -39,7 +47,7 @@
   if (tiles) {
     L.tileLayer(tiles, {
       maxZoom: 16,
-      attribution: body.getAttribute("data-map-attribution") || ""
+      attribution: escaped(body.getAttribute("data-map-attribution") || "")
     }).addTo(map);
   } else {
     holder.classList.add("no-tiles");
@@ -77,7 +85,7 @@
       L.circle(ll, {
         radius: 1000, color: "#7a8aa0", weight: 1, opacity: 0.5, fillOpacity: 0.06,
         className: "area-circle", interactive: false
-      }).addTo(areaLayer).bindTooltip(a.name, {
+      }).addTo(areaLayer).bindTooltip(text(a.name), {
         permanent: true, direction: "center", className: "area-label", interactive: false
       });
     });
@@ -103,7 +111,7 @@
         className: "report-marker level-" + r.status + (debunked ? " debunked" : "")
       });
       var label = r.type_text + " · " + r.status_text + " · " + r.age_text;
-      marker.bindTooltip(label, {
+      marker.bindTooltip(text(label), {
         permanent: true, direction: "auto", offset: [s.radius * scale, 0],
         className: "age-label level-" + r.status, opacity: Math.max(0.6, opacity)
       });
@@ -127,7 +135,7 @@
         iconAnchor: [9, 9]
       });
       L.marker([a.lat, a.lon], { icon: icon, keyboard: false, title: a.type_text })
-        .bindTooltip(a.type_text + " · " + a.level_text + " · " + a.chapter, {
+        .bindTooltip(text(a.type_text + " · " + a.level_text + " · " + a.chapter), {
           direction: "top", className: "alert-label"
         })
         .addTo(alertLayer);

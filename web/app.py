@@ -3,7 +3,9 @@
 Privacy rules enforced here for every request: no access log unless asked
 for, and then only method, route template, status and duration; aiohttp's
 own server log scrubbed of the client address and of exception text; no
-5xx for anything a client sends; security headers on every response.
+5xx for anything a client sends; security headers on every response
+(HSTS when the request came over TLS or the operator set secure_cookies,
+i.e. the node is served over HTTPS by a proxy).
 """
 
 from __future__ import annotations
@@ -136,9 +138,13 @@ def error_response(
 async def _security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     headers = response.headers
     headers.update(STATIC_HEADERS)
+    behind_tls = False
     if isinstance(request, web.Request):  # the chapter's tile server, when it has one
         headers["Content-Security-Policy"] = request.app.get(CSP_KEY, CSP)
-    if request.secure:
+        settings = request.app.get(SETTINGS)
+        # Behind a TLS-terminating proxy the node sees plain HTTP; secure_cookies says HTTPS.
+        behind_tls = settings is not None and settings.secure_cookies
+    if request.secure or behind_tls:  # browsers ignore HSTS over plain HTTP anyway
         headers["Strict-Transport-Security"] = HSTS
     headers.setdefault("Cache-Control", "no-store")
 

@@ -10,7 +10,9 @@ changed) costs a few hundred bytes and holds nothing open on the node.
 
 Map tiles come only from the chapter's configured [web] tile_url; with none,
 the map draws the gazetteer's areas on a blank background and the page asks
-no one else for anything.
+no one else for anything. The tile URL is checked strictly (TILE_URL): its
+origin goes into the CSP header, so a URL that is not a plain http(s) host is
+ignored (web.app logs why at start-up) rather than trusted.
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ Rules kept here:
   was done in the query (an action name from a fixed list and a count).
 - Pseudonymous moderators: the name typed at login is checked and
   forgotten; no page, session or report keeps it.
-- Works without JavaScript; /static/moderation.js only adds keyboard
-  shortcuts (documented on the page).
+- Works without JavaScript (even "select all shown" is a link, ?all=1);
+  /static/moderation.js only adds keyboard shortcuts (documented on the page).
+- A body that cannot be read is a 400 before the CSRF check (it changes
+  nothing); logging out revokes the session on the server (web.auth).
 """
 
 from __future__ import annotations
@@ -191,6 +193,8 @@ async def login_get(request: web.Request) -> web.Response:
 
 async def login_post(request: web.Request) -> web.Response:
     lang = request_lang(request)
+    if await auth.moderator_session(request) is not None:  # already in: keep that session
+        return _redirect(_url("/moderation", lang))
     try:
         fields = await read_fields(request)
     except BodyNotUnderstood:
@@ -376,8 +380,7 @@ def queue_page(
     )
     out.append('<ol class="queue">')
     out.extend(
-        queue_item(item, lang, token, copies.get(item.report.id, 0), all_selected)
-        for item in items
+        queue_item(item, lang, token, copies.get(item.report.id, 0), all_selected) for item in items
     )
     out.append("</ol>")
     out.append(

@@ -38,7 +38,8 @@ def report_item(report: PublicReport, lang: str) -> str:
     fade = max(0, min(4, round(report.opacity * 4)))
     state = translate(state_code(report), lang)
     parts = [
-        f'<li class="report status-{e(report.status)} fade-{fade}" data-report-id="{e(report.id)}"'
+        f'<li id="r-{e(report.id)}" class="report status-{e(report.status)} fade-{fade}"'
+        f' data-report-id="{e(report.id)}"'
         f' data-status="{e(report.status)}">',
         f'<span class="swatch swatch-{e(report.status)}" aria-hidden="true"></span> ',
         f"<strong>{e(type_text)}</strong> — {where}",

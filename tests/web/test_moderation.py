@@ -144,9 +144,13 @@ async def test_logout_needs_csrf_and_ends_the_session(
         token = (await resp.json())["csrf_token"]
     async with client.delete(SESSION) as resp:
         assert resp.status == 403
+    cookie = client.cookie_jar.filter_cookies(client._base_url)[COOKIE_NAME].value
     async with client.delete(SESSION, headers={"X-CSRF-Token": token}) as resp:
         assert resp.status == 204
     async with client.get(QUEUE) as resp:
+        assert resp.status == 401
+    # A copy of the cookie kept from before the logout opens nothing either.
+    async with client.get(QUEUE, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}) as resp:
         assert resp.status == 401
 
 

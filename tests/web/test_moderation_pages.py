@@ -198,6 +198,38 @@ async def test_logout_needs_csrf_and_ends_the_session(
         assert resp.status == 303
 
 
+async def test_a_copy_of_the_cookie_is_worthless_after_logout(
+    client: aiohttp.ClientSession, moderator: tuple[str, str]
+) -> None:
+    token = await log_in(client, moderator)
+    cookie = client.cookie_jar.filter_cookies(client._base_url)[COOKIE_NAME].value
+    stolen = {"Cookie": f"{COOKIE_NAME}={cookie}"}
+    async with client.get("/moderation", headers=stolen, allow_redirects=False) as resp:
+        assert resp.status == 200  # the copy works while the session lives
+    code, _, _ = await post(client, "/logout", {"csrf_token": token})
+    assert code == 303
+    assert COOKIE_NAME not in client.cookie_jar.filter_cookies(client._base_url)
+    async with client.get("/moderation", headers=stolen, allow_redirects=False) as resp:
+        assert resp.status == 303  # the cookie itself has not expired: the server refuses it
+    async with client.post(
+        "/moderation/batch",
+        data={"csrf_token": token, "action": "confirm", "ids": "x"},
+        headers=stolen,
+        allow_redirects=False,
+    ) as resp:
+        assert resp.status == 303 and resp.headers["Location"].startswith("/login")
+
+
+async def test_posting_the_login_form_when_logged_in_keeps_the_session(
+    client: aiohttp.ClientSession, moderator: tuple[str, str]
+) -> None:
+    await log_in(client, moderator)
+    code, _, resp = await post(client, "/login", {"name": "x", "password": "y"})
+    assert code == 303 and resp.headers["Location"] == "/moderation?lang=en"
+    code, _ = await page(client, "/moderation", allow_redirects=False)
+    assert code == 200
+
+
 # --- the queue and its actions ------------------------------------------------------
 
 
@@ -321,6 +353,20 @@ async def test_batch_action_on_the_selected_reports(
         client, "/moderation/batch", {"csrf_token": token, "action": "correct", "ids": ids[1]}
     )
     assert code == 422
+
+
+async def test_select_all_shown_works_without_javascript(
+    client: aiohttp.ClientSession, node: Node, moderator: tuple[str, str]
+) -> None:
+    ids = [await queued(node, n, area=f"the big swap meet {n}") for n in range(1, 4)]
+    await log_in(client, moderator)
+    _, html = await page(client, "/moderation")
+    assert 'href="/moderation?lang=en&amp;all=1"' in html and " checked>" not in html
+    _, html = await page(client, "/moderation?lang=en&all=1")
+    ticked = r'<input type="checkbox" name="ids" value="([^"]+)" form="batch" checked>'
+    boxes = re.findall(ticked, html)
+    assert sorted(boxes) == sorted(ids)
+    assert 'href="/moderation?lang=en" class="select-all">Clear the selection</a>' in html
 
 
 async def test_debunk_a_report_and_all_its_near_copies(

@@ -151,14 +151,15 @@ async def test_no_page_runs_inline_code_or_loads_from_elsewhere(
 
 
 async def test_reporters_never_get_a_cookie(client: aiohttp.ClientSession) -> None:
-    requests = [("GET", p, None) for p in (*PUBLIC_PAGES, "/map/data.json", "/?lang=es")]
+    public = (*PUBLIC_PAGES, "/map/data.json", "/?lang=es", "/trends?lang=es", "/trends.csv")
+    requests = [("GET", p, None) for p in (*public, "/moderation")]
     requests += [
         ("GET", "/static/style.css", None),
         ("POST", "/report?lang=es", {"type": "raid", "area": "Chula Vista"}),
         ("POST", "/report", {"type": "raid", "area": ""}),
     ]
     for method, path, form in requests:
-        async with client.request(method, path, data=form) as resp:
+        async with client.request(method, path, data=form, allow_redirects=False) as resp:
             assert resp.status < 500
             assert "Set-Cookie" not in resp.headers, path
     assert len(client.cookie_jar) == 0
@@ -241,6 +242,8 @@ async def test_map_page_lists_reports_and_alerts_with_their_levels(
     assert status == 200
     assert known["status"] == "possible"  # one anonymous web report: the web prior
     assert f'data-report-id="{known["id"]}" data-status="possible"' in html
+    # Responders' notices link here with /map#r-<id>: the anchor must exist.
+    assert f'<li id="r-{known["id"]}" ' in html
     assert translate("web_not_on_map", "es") in html  # the free-text area has no place
     assert 'data-alert-id="a1"' in html and "Oceanside" in html
     assert translate("web_legend_alert", "es") in html
@@ -318,6 +321,12 @@ async def test_hsts_only_over_tls(node: Node, tmp_path: Path) -> None:
             assert resp.headers["Content-Security-Policy"] == CSP
     finally:
         await server.close()
+
+
+async def test_hsts_behind_a_tls_proxy_when_the_operator_says_https(serve) -> None:
+    client = await serve(secure_cookies=True)  # [web] secure_cookies: served over HTTPS
+    async with client.get("/about") as resp:
+        assert resp.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 @pytest.fixture

@@ -554,14 +554,16 @@ class ChapterBot:
         return {r.room_id: r.inviter for r in self._need_client().invited_rooms.values()}
 
     def power_level(self, room_id: str, user_id: str) -> int:
-        """`user_id`'s power level in a room, as this bot last synced it (0 if unknown)."""
+        """`user_id`'s power level in a room, as this bot last synced it (0 if unknown).
+
+        Not for deciding what someone may do: nio merges each new power-levels
+        event into the old users map, so a user taken off it keeps the old
+        level here until a restart. Use current_power_level().
+        """
         room = self.client.rooms.get(room_id) if self.client else None
         return room.power_levels.get_user_level(user_id) if room is not None else 0
 
-    async def set_power_levels(
-        self, room_id: str, users: dict[str, int], timeout: float = 15.0
-    ) -> bool:
-        """Raise (never lower) these users' power levels in a room; True if it changed."""
+    async def _power_levels(self, room_id: str, timeout: float) -> dict[str, Any]:
         client = self._need_client()
         resp = await asyncio.wait_for(
             client.room_get_state_event(room_id, "m.room.power_levels"), timeout
@@ -569,11 +571,48 @@ class ChapterBot:
         content = getattr(resp, "content", None)
         if not isinstance(content, dict):
             raise BotError(f"cannot read power levels: {getattr(resp, 'status_code', '?')}")
+        return content
+
+    async def current_power_level(self, room_id: str, user_id: str, timeout: float = 10.0) -> int:
+        """`user_id`'s power level as the homeserver has it now (BotError if it cannot say)."""
+        content = await self._power_levels(room_id, timeout)
+        users = content.get("users")
+        level = users.get(user_id) if isinstance(users, dict) else None
+        if level is None:
+            level = content.get("users_default", 0)
+        try:
+            return int(level)
+        except (TypeError, ValueError):
+            return 0
+
+    async def set_power_levels(
+        self,
+        room_id: str,
+        users: dict[str, int],
+        timeout: float = 15.0,
+        *,
+        only_these_from: int | None = None,
+    ) -> bool:
+        """Raise (never lower) these users' power levels in a room; True if it changed.
+
+        With only_these_from=N, anyone else at level N or above (except this
+        bot) goes back to the room's default: `users` are then the only ones there.
+        """
+        client = self._need_client()
+        content = await self._power_levels(room_id, timeout)
         levels = dict(content.get("users") or {})
         changed = {u: n for u, n in users.items() if int(levels.get(u, 0)) < n}
-        if not changed:
+        demoted = set()
+        if only_these_from is not None:
+            demoted = {
+                u
+                for u, n in levels.items()
+                if int(n) >= only_these_from and u not in users and u != self.user_id
+            }
+        if not changed and not demoted:
             return False
-        content = {**content, "users": {**levels, **changed}}
+        kept = {u: n for u, n in levels.items() if u not in demoted}
+        content = {**content, "users": {**kept, **changed}}
         put = await asyncio.wait_for(
             client.room_put_state(room_id, "m.room.power_levels", content), timeout
         )

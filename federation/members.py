@@ -8,7 +8,8 @@ area, level, confidence, what happens next), refused (the moderation
 reasons), rate limited, or a question with one-word choices when the type
 or the area is missing (the draft waits in memory, by thread root, 15 min).
 Reactions 👍/👎 on an answer and words in its thread become follow-ups.
-Commands: !help, !active [area], !lang es|en, !report.
+Commands: !help, !active [area], !lang es|en, !report. Edits (m.replace)
+are ignored: the first version was handled already.
 With [matrix] redact_member_messages, the bot redacts a member's report
 (and the first message of its thread) once it has answered, so the
 homeserver keeps less.
@@ -40,6 +41,7 @@ from federation.member_text import (
     parse,
 )
 from federation.state import load_rooms
+from federation.threads import in_thread, is_edit, thread_root
 from node.i18n import SUPPORTED, translate
 from node.outcome import (
     Accepted,
@@ -159,11 +161,9 @@ class MemberRoom:
     async def handle_message(self, event: RoomMessageText) -> None:
         body = (event.body or "").strip()
         sender = event.sender
-        content = event.source.get("content", {})
-        relates = content.get("m.relates_to") if isinstance(content, dict) else None
-        root = None
-        if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
-            root = relates.get("event_id") if isinstance(relates.get("event_id"), str) else None
+        if is_edit(event):
+            return  # a second copy of a message already handled
+        root = thread_root(event)
         self._expire()
         if body.startswith("!"):
             await self._command(event, body, sender, root)
@@ -384,16 +384,7 @@ class MemberRoom:
 
     async def _reply(self, root: str, in_reply_to: str, text: str) -> str | None:
         """A notice in the thread of `root`, replying to `in_reply_to`; its event id."""
-        content = {
-            "msgtype": "m.notice",
-            "body": text,
-            "m.relates_to": {
-                "rel_type": "m.thread",
-                "event_id": root,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": in_reply_to},
-            },
-        }
+        content = in_thread({"msgtype": "m.notice", "body": text}, root, in_reply_to)
         try:
             return await self.bot.send_alert(self.room_id, content, "m.room.message")
         except (BotError, TimeoutError) as exc:

@@ -14,7 +14,13 @@ retry is not posted twice.
 Commands: `!confirm ID`, `!debunk ID`, `!archive ID` from a member whose
 power level in the room is at least [matrix] moderator_level go through
 Node.moderate, exactly as from the web; the answer comes in the thread. Others
-get a polite refusal. The moderator's Matrix ID is never stored or logged.
+get a polite refusal. The level is read from the homeserver when the command
+runs, not from the synced view (nio keeps a user taken off the power-levels
+map at the old level); one not in the map has the room's users_default, and
+a level that cannot be read refuses the command.
+Edits (m.replace) and unencrypted or stale messages are not run, and the
+answer repeats an ID only when it looks like one. The moderator's Matrix ID
+is never stored or logged.
 
 Membership: the bot invites [matrix] responders and responder_moderators,
 and raises the moderators' power level to moderator_level (reconcile()).
@@ -33,6 +39,8 @@ from nio import RoomMessageText
 
 from federation.bot import BotError, ChapterBot, SendFailed
 from federation.state import load_rooms
+from federation.threads import in_thread, is_edit, thread_root
+from node.config import CONFIG_NAME, ConfigError, load_config
 from node.i18n import translate
 from node.outcome import PublicReport, Unavailable
 from node.responders import MATRIX, Notice, room_text
@@ -50,10 +58,6 @@ ACTIONS = {
     "archive": ModeratorAction.ARCHIVE,
 }
 REPORT_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
-
-
-def split_ids(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class ResponderRoom:
@@ -74,8 +78,8 @@ class ResponderRoom:
         self.ready = node.watch_notices()
         config = node.config
         self.moderator_level = int(config.get("matrix", "moderator_level"))
-        self.moderators = split_ids(config.get("matrix", "responder_moderators"))
-        self.responders = split_ids(config.get("matrix", "responders"))
+        self.moderators = config.get_list("matrix", "responder_moderators")
+        self.responders = config.get_list("matrix", "responders")
         self.lang = node.default_language
         self.commands: asyncio.Queue[Any] = asyncio.Queue(MAX_QUEUE)
         self.posted = 0
@@ -142,12 +146,9 @@ class ResponderRoom:
             "body": room_text(body, self.lang, now, self.node.public_url),
         }
         if root is not None:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": root,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": root},
-            }
+            content = in_thread(content, root)
+        # A stable txn id: Synapse answers a repeat (same device, within a day) with the
+        # first event's id, so a crash between this send and notice_done posts nothing twice.
         event_id = await self.bot.send_alert(
             room, content, "m.room.message", txn_id=f"resp.{notice.notice_id}.{body['seq']}"
         )
@@ -163,8 +164,21 @@ class ResponderRoom:
 
     # -- membership -------------------------------------------------------------------
 
+    def _read_people(self) -> None:
+        """Who is invited and who moderates: re-read from vecinos.toml (SIGHUP applies it)."""
+        try:
+            config = load_config(self.node.data_dir / CONFIG_NAME)
+        except ConfigError as exc:
+            log.warning("responders: config not re-read (%s); keeping the last one", exc)
+            return
+        self.moderator_level = int(config.get("matrix", "moderator_level"))
+        self.moderators = config.get_list("matrix", "responder_moderators")
+        self.responders = config.get_list("matrix", "responders")
+
     async def reconcile(self) -> None:
-        """Invite the configured responders and moderators; give moderators their level."""
+        """Invite the configured responders and moderators; the configured moderators,
+        and only they, get moderator_level (a name taken off the list loses it)."""
+        self._read_people()
         room = self.room_id
         client = self.bot.client
         if not room or client is None or room not in client.rooms:
@@ -177,20 +191,19 @@ class ResponderRoom:
                     log.info("invited a responder")
                 except (BotError, TimeoutError) as exc:
                     log.warning("responder invite failed: %s", type(exc).__name__)
-        if self.moderators:
-            try:
-                levels = dict.fromkeys(self.moderators, self.moderator_level)
-                if await self.bot.set_power_levels(room, levels):
-                    log.info("responder moderators' power level set")
-            except (BotError, TimeoutError) as exc:
-                log.warning("moderator power levels not set: %s", type(exc).__name__)
+        try:
+            levels = dict.fromkeys(self.moderators, self.moderator_level)
+            if await self.bot.set_power_levels(room, levels, only_these_from=self.moderator_level):
+                log.info("responder moderators' power levels set")
+        except (BotError, TimeoutError) as exc:
+            log.warning("moderator power levels not set: %s", type(exc).__name__)
 
     # -- commands ---------------------------------------------------------------------
 
     async def _on_message(self, room_id: str, event: RoomMessageText) -> None:
         if room_id != self.room_id or event.sender == self.bot.user_id:
             return
-        if not (event.body or "").lstrip().startswith("!"):
+        if not (event.body or "").lstrip().startswith("!") or is_edit(event):
             return
         age = int(time.time() * 1000) - int(getattr(event, "server_timestamp", 0) or 0)
         if age > MAX_COMMAND_AGE_MS or not event.decrypted:
@@ -209,13 +222,9 @@ class ResponderRoom:
                 log.error("responder command not handled: %s", type(exc).__name__)
 
     async def handle_command(self, event: RoomMessageText) -> None:
-        word, _, rest = event.body.strip()[1:].partition(" ")
+        word, *args = event.body.strip()[1:].split(maxsplit=2) or [""]
         action = ACTIONS.get(word.lower())
-        content = event.source.get("content", {})
-        relates = content.get("m.relates_to") if isinstance(content, dict) else None
-        root = event.event_id
-        if isinstance(relates, dict) and relates.get("rel_type") == "m.thread":
-            root = str(relates.get("event_id") or root)
+        root = thread_root(event) or event.event_id
         room = self.room_id
         if action is None:
             if word.lower() == "help":
@@ -223,13 +232,13 @@ class ResponderRoom:
                     room, root, event.event_id, translate("responders_usage", self.lang)
                 )
             return
-        if self.bot.power_level(room, event.sender) < self.moderator_level:
+        if await self._level(room, event.sender) < self.moderator_level:
             log.info("responder command refused: not a moderator")
             await self._answer(
                 room, root, event.event_id, translate("responders_not_allowed", self.lang)
             )
             return
-        report_id = rest.strip().split()[0] if rest.strip() else ""
+        report_id = args[0] if args else ""
         if not report_id:
             await self._answer(room, root, event.event_id, translate("responders_usage", self.lang))
             return
@@ -237,7 +246,8 @@ class ResponderRoom:
         if REPORT_ID.fullmatch(report_id):
             result = await self.node.moderate(report_id, action)
         if result is None:
-            text = translate("responders_unknown_id", self.lang, id=report_id[:40])
+            shown = report_id if REPORT_ID.fullmatch(report_id) else "…"
+            text = translate("responders_unknown_id", self.lang, id=shown)
         elif isinstance(result, Unavailable):
             text = translate("responders_unavailable", self.lang, seconds=result.retry_after_s)
         else:
@@ -252,17 +262,16 @@ class ResponderRoom:
         log.info("responder command %s: %s", action.value, type(result).__name__)
         await self._answer(room, root, event.event_id, text)
 
+    async def _level(self, room: str, user_id: str) -> int:
+        """The sender's level as the homeserver has it now; 0 (refused) if it cannot say."""
+        try:
+            return await self.bot.current_power_level(room, user_id)
+        except (BotError, TimeoutError) as exc:
+            log.warning("power level not read (%s): command refused", type(exc).__name__)
+            return 0
+
     async def _answer(self, room: str, root: str, in_reply_to: str, text: str) -> None:
-        content = {
-            "msgtype": "m.notice",
-            "body": text,
-            "m.relates_to": {
-                "rel_type": "m.thread",
-                "event_id": root,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": in_reply_to},
-            },
-        }
+        content = in_thread({"msgtype": "m.notice", "body": text}, root, in_reply_to)
         try:
             await self.bot.send_alert(room, content, "m.room.message")
             self.answered += 1

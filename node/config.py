@@ -343,6 +343,10 @@ class NodeConfig:
     def get(self, section: str, name: str) -> Any:
         return self.values[section][name]
 
+    def get_list(self, section: str, name: str) -> list[str]:
+        """A comma-separated string key as a list (empty items dropped)."""
+        return [part.strip() for part in str(self.get(section, name)).split(",") if part.strip()]
+
     @property
     def chapter_name(self) -> str:
         return self.get("chapter", "name")

@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from node.config import ConfigError, NodeConfig
+from node.config import CONFIG_NAME, ConfigError, NodeConfig
 from node.responders import MATRIX, Consumer
 from scoring.model import ReportType
 
@@ -31,10 +31,6 @@ _NEEDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
 }
 
 
-def split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
 def enabled(config: NodeConfig, name: str) -> bool:
     """Whether a channel is configured (ConfigError when it is only half configured)."""
     on, needs = _NEEDS[name]
@@ -48,7 +44,7 @@ def enabled(config: NodeConfig, name: str) -> bool:
 
 
 def channel_types(config: NodeConfig, name: str) -> frozenset[str]:
-    kinds = split(config.get(name, "types"))
+    kinds = config.get_list(name, "types")
     allowed = {t.value for t in ReportType}
     for kind in kinds:
         if kind not in allowed:
@@ -67,17 +63,24 @@ def consumers(config: NodeConfig) -> tuple[Consumer, ...]:
     return tuple(found)
 
 
+def _private(path: Path, section: str) -> None:
+    """ConfigError unless only its owner may read `path` (it holds a secret)."""
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise ConfigError(f"[{section}] {path} must be readable by its owner only (chmod 600)")
+
+
 def read_secret(data_dir: Path, section: str, value: str, file_name: str) -> str:
-    """A secret from the config, or from a 0600 file in the data dir (never logged)."""
-    if value:
-        return value
-    path = (data_dir / file_name).resolve()
-    if data_dir.resolve() not in path.parents:
+    """A secret from the config, or from a file in the data dir (never logged).
+
+    Either way the file that holds it must be private (mode 0600 or 0400).
+    """
+    path = data_dir / CONFIG_NAME if value else (data_dir / file_name).resolve()
+    if not value and data_dir.resolve() not in path.parents:
         raise ConfigError(f"[{section}] the secret file must be inside the data dir")
     try:
-        mode = path.stat().st_mode
-        if stat.S_IMODE(mode) & 0o077:
-            raise ConfigError(f"[{section}] {path} must be readable by its owner only (chmod 600)")
+        _private(path, section)
+        if value:
+            return value
         with open(path, encoding="utf-8") as handle:
             return handle.read().strip()
     except OSError as exc:
@@ -97,7 +100,7 @@ def build_channels(config: NodeConfig, data_dir: Path) -> list[Any]:
             SignalChannel(
                 config.get("signal", "url"),
                 config.get("signal", "number"),
-                split(config.get("signal", "recipients")),
+                config.get_list("signal", "recipients"),
             )
         )
     if enabled(config, "telegram"):
@@ -120,7 +123,7 @@ def build_channels(config: NodeConfig, data_dir: Path) -> list[Any]:
             TwilioChannel(
                 config.get("sms", "account_sid"),
                 token,
-                split(config.get("sms", "to")),
+                config.get_list("sms", "to"),
                 from_number=config.get("sms", "from_number"),
                 messaging_service_sid=config.get("sms", "messaging_service_sid"),
                 api_url=config.get("sms", "api_url"),

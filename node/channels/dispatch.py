@@ -5,8 +5,11 @@ oldest first: a channel that fails waits (exponential backoff, capped) and
 never holds up another channel, the Matrix room or the intake. A text that
 can never pass (HTTP 4xx other than 408/425/429) is dropped and counted; an
 alert or update whose cluster has expired meanwhile is dropped unsent (it
-would mislead); an all-clear is always sent. Counters only in the logs:
-never a text, a number or a token.
+would mislead), and so is the all-clear of a notice of which this channel
+sent nothing (remembered while the node runs); any other all-clear is sent.
+Delivery is at least once: a crash between a service's answer and the
+node's note that the text went can send it again. Counters only in the
+logs: never a text, a number or a token.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class ChannelDispatch:
         self.max_backoff = max_backoff
         self.timeout = timeout
         self._ready = {ch.name: node.watch_notices() for ch in self.channels}
+        # channel -> notices whose every text so far was dropped unsent (their all-clear too)
+        self._unsent: dict[str, set[str]] = {ch.name: set() for ch in self.channels}
         self.handled = 0  # notices sent, dropped or refused (tests await it)
         self._handled = asyncio.Condition()
 
@@ -100,12 +105,17 @@ class ChannelDispatch:
 
     async def _send(self, http: aiohttp.ClientSession, channel: Any, notice: Any) -> None:
         now = self.node.clock()
-        if notice.kind != "all_clear" and notice.expires <= now:
+        unsent = self._unsent[channel.name]
+        if notice.kind == "all_clear":
+            stale = notice.notice_id in unsent
+            unsent.discard(notice.notice_id)
+        else:
+            stale = notice.expires <= now
+            if stale and notice.kind == "new":
+                unsent.add(notice.notice_id)
+        if stale:
             await self.node.count(f"{channel.name}_expired_unsent")
-            await self.node.notice_done(notice.outbox_id)
-            async with self._handled:
-                self.handled += 1
-                self._handled.notify_all()
+            await self._done(notice)
             return
         text = short_text(notice.body, self.node.default_language, now, self.node.public_url)
         try:
@@ -116,7 +126,11 @@ class ChannelDispatch:
             log.error("%s: refused (%s); this text is dropped", channel.name, exc)
             await self.node.count(f"{channel.name}_refused")
         else:
+            unsent.discard(notice.notice_id)
             await self.node.count(f"{channel.name}_sent")
+        await self._done(notice)
+
+    async def _done(self, notice: Any) -> None:
         await self.node.notice_done(notice.outbox_id)
         async with self._handled:
             self.handled += 1

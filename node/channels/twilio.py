@@ -3,7 +3,9 @@
 POST {api_url}/2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded
 To, From (or MessagingServiceSid) and Body, with HTTP Basic auth
 AccountSid:AuthToken. A retry skips the recipients that already got the
-notice (remembered in memory, by notice key).
+notice (remembered in memory, by notice key). A number Twilio refuses (a
+4xx: not a mobile, opted out) does not keep the text from the others: it
+is skipped, and the refusal raised once everyone else has had their try.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from node.channels.base import post
+from node.channels.base import ChannelError, post
 
 REMEMBER = 200  # notice keys whose recipients are remembered across retries
 
@@ -48,10 +50,18 @@ class TwilioChannel:
         done = self._done.setdefault(key, set())
         while len(self._done) > REMEMBER:
             self._done.popitem(last=False)
+        refused: ChannelError | None = None
         for number in self.to:
             if number in done:
                 continue
             form = {"To": number, **self.sender, "Body": text}
-            await post(self.name, http, self.url, data=form, headers=self._headers)
+            try:
+                await post(self.name, http, self.url, data=form, headers=self._headers)
+            except ChannelError as exc:
+                if exc.retry:
+                    raise
+                refused = exc
             done.add(number)
         self._done.pop(key, None)
+        if refused is not None:
+            raise refused

@@ -255,3 +255,26 @@ async def test_redaction_leaves_the_homeserver_less(room: Room) -> None:
         assert isinstance(got.event, RedactedEvent), got
     kept = await client.room_get_event(room.ana.room_id, answer["event_id"])
     assert not isinstance(kept.event, RedactedEvent)  # the bot's answer stays
+
+
+async def test_an_edited_report_is_not_a_second_report(room: Room) -> None:
+    sent, answer = await room.ana.report("checkpoint on I-8 near Alpine")
+    assert answer["body"].startswith("Received: checkpoint at Alpine")
+    edit = await room.ana.chapter.bot.send_alert(
+        room.ana.room_id,
+        {
+            "msgtype": "m.text",
+            "body": "* checkpoint on I-8 near Alpine, still there",
+            "m.new_content": {"msgtype": "m.text", "body": "checkpoint on I-8 near Alpine"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": sent},
+        },
+        "m.room.message",
+    )
+    help_sent = await room.ana.say("!help")
+    while True:  # every answer up to the one to !help: none to the edit
+        content = await asyncio.wait_for(room.ana.answers.get(), WAIT)
+        replied = content.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
+        assert replied != edit
+        if replied == help_sent:
+            break
+    assert [r.area for r in await room.site.node.active_reports()] == ["Alpine"]

@@ -69,11 +69,18 @@ class Person:
 
     async def command(self, body: str, thread: str | None = None) -> dict[str, Any]:
         """Send a command; the bot's answer replying to it."""
-        sent = await self.say(body, thread)
-        while True:
-            post = await self.next_post()
-            if post.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == sent:
-                return post
+        return (await self.answers_until(await self.say(body, thread)))[-1]
+
+    async def answers_until(self, sent: str) -> list[dict[str, Any]]:
+        """The bot's posts up to and including its answer to the event `sent`."""
+        posts = [await self.next_post()]
+        while replied_to(posts[-1]) != sent:
+            posts.append(await self.next_post())
+        return posts
+
+
+def replied_to(post: dict[str, Any]) -> str | None:
+    return post.get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
 
 
 async def responders_site(
@@ -148,7 +155,7 @@ async def test_an_alert_its_updates_and_its_all_clear_share_a_thread(room: Room,
     assert "m.relates_to" not in opening and opening["msgtype"] == "m.text"
     body = opening["body"]
     assert body.startswith("🚨 raid at Chula Vista: likely (66%), 3 independent report(s)")
-    assert "just reported" in body and f"{PUBLIC_URL}/api/v1/reports/" in body
+    assert "just reported" in body and f"{PUBLIC_URL}/map#r-" in body
     assert any(i in body for i in ids) and "!confirm ID" in body
     assert await site.node.pending_alerts() == []  # below the neighbours' share threshold
 
@@ -168,7 +175,7 @@ async def test_an_alert_its_updates_and_its_all_clear_share_a_thread(room: Room,
     assert (
         post["body"]
         == translate("responders_all_clear_debunked", "en").format(type="raid", area="Chula Vista")
-        + f"\n{PUBLIC_URL}/api/v1/reports/{post['body'].rsplit('/', 1)[1]}"
+        + f"\n{PUBLIC_URL}/map#r-{post['body'].rsplit('#r-', 1)[1]}"
     )
     assert await site.node.pending_notices("matrix") == []
 
@@ -185,7 +192,7 @@ async def test_a_neighbours_alert_arrives_marked(
         assert post["body"].startswith("🚨 raid at Oceanside: likely")
         assert f"From a neighbouring chapter: {neighbour.chapter_id}" in post["body"]
         assert "!confirm" not in post["body"]  # not ours to moderate
-        assert post["body"].endswith(f"{PUBLIC_URL}/")
+        assert post["body"].endswith(f"{PUBLIC_URL}/map#alerts-title")
         [report] = [r for r in await neighbour.node.active_reports() if r.area == "Oceanside"][:1]
         for r in await neighbour.node.active_reports():
             await neighbour.node.moderate(r.id, ModeratorAction.DEBUNK)
@@ -237,3 +244,75 @@ async def test_notices_wait_while_the_bot_is_away(room: Room, clock) -> None:
     post = await res.next_post()
     assert post["body"].startswith("🚨 raid at Chula Vista: likely")
     assert await site.node.pending_notices("matrix") == []
+
+
+async def test_edits_and_odd_commands_are_never_run_nor_crash_the_bot(room: Room, clock) -> None:
+    site, mod = room.site, room.mod
+    ids = await site.corroborate(clock, reports=3)
+    await mod.next_post()
+    command = await mod.say(f"!confirm {ids[0]}")
+    edit = await mod.chapter.bot.send_alert(  # a moderator edits it into a debunk
+        mod.room_id,
+        {
+            "msgtype": "m.text",
+            "body": f"!debunk {ids[0]}",  # some clients send the new text without "* "
+            "m.new_content": {"msgtype": "m.text", "body": f"!debunk {ids[0]}"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": command},
+        },
+        "m.room.message",
+    )
+    for body in ("!", "!!!", "!confirm", "!debunk @room", "!archive " + "x" * 5000, "!ConFirm"):
+        await mod.say(body)
+    answer = await mod.command(f"!archive\n{ids[1]}")  # a line break, not a space
+    assert answer["body"].endswith("is now archived.")
+    report = await site.node.get_report(ids[0])
+    assert report is not None and report.status == "confirmed"  # the edit was not run
+    posts = await mod.answers_until(await mod.say("!help"))
+    assert edit not in {replied_to(post) for post in posts}
+    assert "@room" not in str(posts) and "xxxxx" not in str(posts)  # only IDs are repeated
+    assert site.fed.bot.stats.handler_errors == 0
+
+
+async def test_a_crash_between_the_post_and_its_note_posts_nothing_twice(room: Room, clock) -> None:
+    """The txn id is stable: after a restart, Synapse answers the repeat with the first event."""
+    site, res = room.site, room.res
+    node = site.node
+    posted = asyncio.Event()
+
+    async def crash(outbox_id: int) -> None:  # the process dies before the node notes it
+        posted.set()
+        await asyncio.Event().wait()
+
+    node.notice_done = crash  # type: ignore[method-assign]
+    await site.corroborate(clock, reports=3)
+    opening = await res.next_post()
+    await asyncio.wait_for(posted.wait(), WAIT)
+    await site.fed.stop()
+    del node.notice_done  # the node's own method again
+    assert [n.kind for n in await node.pending_notices("matrix")] == ["new"]  # still queued
+    site.fed = ChapterFederation(node)
+    await site.fed.start()
+    await site.corroborate(clock, reports=1)
+    post = await res.next_post()  # a second opening would come first
+    assert post["body"].startswith("Update:") and in_thread(post, opening["event_id"])
+    assert await node.pending_notices("matrix") == []
+
+
+async def test_a_moderator_taken_off_the_list_loses_the_commands(room: Room, clock) -> None:
+    site, mod = room.site, room.mod
+    room_id = site.fed.responders.room_id
+    ids = await site.corroborate(clock, reports=3)
+    await mod.next_post()
+    set_values(site.data / "vecinos.toml", {("matrix", "responder_moderators"): ""})
+    await site.fed.reconcile()  # what SIGHUP does: the list is read again
+    assert await site.fed.bot.current_power_level(room_id, mod.user_id) == 0
+    # nio's synced view merges users maps: it still shows the old level, which must not count.
+    assert site.fed.bot.power_level(room_id, mod.user_id) == 50
+    answer = await mod.command(f"!debunk {ids[0]}")
+    assert answer["body"] == translate("responders_not_allowed", "en")
+    report = await site.node.get_report(ids[0])
+    assert report is not None and report.status != "debunked"
+    set_values(site.data / "vecinos.toml", {("matrix", "responder_moderators"): mod.user_id})
+    await site.fed.reconcile()  # back on the list: the bot (the room's creator) raises it again
+    answer = await mod.command(f"!confirm {ids[0]}")
+    assert answer["body"].endswith("is now confirmed.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "123456:ABC-secret-token"
 
 
+TWILIO_TOKEN = "auth-secret"
+TWILIO_AUTH = "Basic " + base64.b64encode(f"{SID}:{TWILIO_TOKEN}".encode()).decode()
+TWILIO_PATH = f"/2010-04-01/Accounts/{SID}/Messages.json"
+TELEGRAM_PATH = f"/bot{TOKEN}/sendMessage"
+TELEGRAM_FIELDS = {"chat_id", "text", "link_preview_options"}
+
+
 @dataclass
 class Seen:
     method: str
@@ -47,19 +55,111 @@ class Seen:
     body: bytes
 
 
+def _json(seen: Seen) -> dict | None:
+    if seen.headers.get("Content-Type") != "application/json":
+        return None
+    try:
+        body = json.loads(seen.body)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def signal_problems(seen: Seen) -> list[str]:
+    """signal-cli-rest-api POST /v2/send: JSON message, number, recipients (doc/EXAMPLES.md)."""
+    body = _json(seen)
+    if body is None:
+        return ["signal: not a JSON object"]
+    problems = []
+    if set(body) != {"message", "number", "recipients"}:
+        problems.append(f"signal: fields {sorted(body)}")
+    if not isinstance(body.get("message"), str) or not body["message"]:
+        problems.append("signal: message")
+    if not isinstance(body.get("number"), str) or not body["number"].startswith("+"):
+        problems.append("signal: number")
+    recipients = body.get("recipients")
+    if not isinstance(recipients, list) or not all(isinstance(r, str) and r for r in recipients):
+        problems.append("signal: recipients")
+    elif not recipients:
+        problems.append("signal: no recipients")
+    return problems
+
+
+def telegram_problems(seen: Seen) -> list[str]:
+    """Bot API sendMessage: chat_id (integer or string) and text (1-4096 characters)."""
+    body = _json(seen)
+    if body is None:
+        return ["telegram: not a JSON object"]
+    problems = []
+    if not set(body) <= TELEGRAM_FIELDS:
+        problems.append(f"telegram: fields {sorted(body)}")
+    if not isinstance(body.get("chat_id"), int | str) or body.get("chat_id") == "":
+        problems.append("telegram: chat_id")
+    text = body.get("text")
+    if not isinstance(text, str) or not 1 <= len(text) <= 4096:
+        problems.append("telegram: text")
+    if body.get("link_preview_options", {"is_disabled": True}) != {"is_disabled": True}:
+        problems.append("telegram: link_preview_options")
+    return problems
+
+
+def twilio_problems(seen: Seen) -> list[str]:
+    """Messages.json: Basic auth, a form with To, From xor MessagingServiceSid, and Body."""
+    if seen.headers.get("Authorization") != TWILIO_AUTH:
+        return ["twilio: Authorization"]
+    if seen.headers.get("Content-Type") != "application/x-www-form-urlencoded":
+        return ["twilio: Content-Type"]
+    try:
+        form = parse_qs(seen.body.decode(), strict_parsing=True)
+    except ValueError:
+        return ["twilio: not a form"]
+    problems = []
+    if any(len(values) != 1 for values in form.values()):
+        problems.append("twilio: a repeated field")
+    if not set(form) <= {"To", "From", "MessagingServiceSid", "Body"}:
+        problems.append(f"twilio: fields {sorted(form)}")
+    if not form.get("To", [""])[0].startswith("+"):
+        problems.append("twilio: To")
+    if ("From" in form) == ("MessagingServiceSid" in form):
+        problems.append("twilio: From or MessagingServiceSid")
+    if not form.get("Body", [""])[0]:
+        problems.append("twilio: Body")
+    return problems
+
+
+# path -> (what it checks, its success status and body, as the real service answers)
+APIS = {
+    "/v2/send": (signal_problems, 201, {"timestamp": "1700000000000"}),
+    TELEGRAM_PATH: (telegram_problems, 200, {"ok": True, "result": {"message_id": 1}}),
+    TWILIO_PATH: (twilio_problems, 201, {"sid": "SM0123", "status": "queued"}),
+}
+
+
 @dataclass
 class FakeService:
-    """A local HTTP server: records every request, answers from `replies` (then `default`)."""
+    """A local HTTP server for the three APIs: each request is checked as the real API
+    checks it (method, path, auth, content type, body); a wrong one is answered 400/404
+    and kept in `problems`, which the fixture requires empty at the end. `replies`
+    (then `default`) override the answer to a right request, to play failures."""
 
     url: str = ""
     requests: asyncio.Queue[Seen] = field(default_factory=asyncio.Queue)
     replies: list[tuple[int, dict]] = field(default_factory=list)
-    default: tuple[int, dict] = (201, {})
+    default: tuple[int, dict] | None = None
+    problems: list[str] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
         seen = Seen(request.method, request.path, dict(request.headers), await request.read())
         self.requests.put_nowait(seen)
-        status, body = self.replies.pop(0) if self.replies else self.default
+        check, status, body = APIS.get(seen.path, (None, 404, {"error": "not found"}))
+        found = [f"{seen.method} {seen.path}"] if check is None or seen.method != "POST" else []
+        found = found or check(seen)  # type: ignore[misc]
+        if found:
+            self.problems.extend(found)
+            return web.json_response(
+                {"error": "; ".join(found)}, status=status if not check else 400
+            )
+        status, body = self.replies.pop(0) if self.replies else (self.default or (status, body))
         return web.json_response(body, status=status)
 
     async def next(self) -> Seen:
@@ -81,6 +181,7 @@ async def service() -> AsyncIterator[FakeService]:
         yield fake
     finally:
         await runner.cleanup()
+    assert fake.problems == []  # every request was one the real API accepts
 
 
 async def send(channel, text: str = "raid (likely) at Chula Vista, 3 reports, just reported."):
@@ -103,7 +204,6 @@ async def test_signal_posts_the_v2_send_request(service: FakeService) -> None:
 async def test_telegram_posts_send_message_with_the_token_in_the_path(
     service: FakeService,
 ) -> None:
-    service.default = (200, {"ok": True, "result": {"message_id": 1}})
     channel = TelegramChannel(TOKEN, "-100123", service.url)
     assert TOKEN not in repr(channel)
     await send(channel)
@@ -140,7 +240,11 @@ async def test_twilio_messaging_service_and_a_retry_skips_who_has_it(
     service: FakeService,
 ) -> None:
     channel = TwilioChannel(
-        SID, "t", ["+15550111", "+15550112"], messaging_service_sid="MG01", api_url=service.url
+        SID,
+        TWILIO_TOKEN,
+        ["+15550111", "+15550112"],
+        messaging_service_sid="MG01",
+        api_url=service.url,
     )
     service.replies = [(201, {}), (503, {"code": 20500})]
     with pytest.raises(ChannelError) as failed:
@@ -153,6 +257,39 @@ async def test_twilio_messaging_service_and_a_retry_skips_who_has_it(
     again = await service.next()
     assert parse_qs(again.body.decode())["To"] == parse_qs(second.body.decode())["To"]
     assert service.requests.empty()
+
+
+async def test_a_number_twilio_refuses_does_not_keep_the_text_from_the_others(
+    service: FakeService,
+) -> None:
+    numbers = ["+15550111", "+15550112", "+15550113"]
+    channel = TwilioChannel(
+        SID, TWILIO_TOKEN, numbers, from_number="+15550100", api_url=service.url
+    )
+    service.replies = [(400, {"code": 21610, "message": "unsubscribed recipient", "status": 400})]
+    with pytest.raises(ChannelError) as failed:
+        await send(channel)
+    assert not failed.value.retry  # counted as refused by the dispatcher...
+    seen = [parse_qs((await service.next()).body.decode())["To"][0] for _ in numbers]
+    assert seen == numbers  # ...after everyone else had their text
+    assert service.requests.empty()
+
+
+async def test_the_fake_services_refuse_what_the_real_apis_refuse(service: FakeService) -> None:
+    """The checks are not vacuous: requests the real APIs refuse are refused here."""
+    wrong = [
+        SignalChannel(service.url, "15550100", ["+15550111"]),  # number without +
+        SignalChannel(service.url, "+15550100", []),  # no recipients
+        TelegramChannel(TOKEN, "", service.url),  # no chat
+        TelegramChannel("654321:other-token", "-100123", service.url),  # another bot's path
+        TwilioChannel(SID, "wrong", ["+15550111"], from_number="+1", api_url=service.url),
+        TwilioChannel(SID, TWILIO_TOKEN, ["15550111"], from_number="+1", api_url=service.url),
+    ]
+    for channel in wrong:
+        with pytest.raises(ChannelError):
+            await send(channel)
+    assert len(service.problems) == len(wrong)
+    service.problems.clear()
 
 
 @pytest.mark.parametrize(
@@ -212,6 +349,17 @@ def test_channels_are_off_unless_configured_and_half_a_config_is_an_error(
         consumers(load_config(chapter_dir / "vecinos.toml"))
 
 
+def test_a_secret_in_the_config_needs_a_private_config_file(chapter_dir: Path) -> None:
+    configure(chapter_dir, "http://127.0.0.1:9")  # the tokens inline in vecinos.toml
+    (chapter_dir / "vecinos.toml").chmod(0o644)
+    config = load_config(chapter_dir / "vecinos.toml")
+    with pytest.raises(ConfigError, match=r"\[telegram\] .*vecinos.toml .*chmod 600") as refused:
+        build_channels(config, chapter_dir)
+    assert TOKEN not in str(refused.value)
+    (chapter_dir / "vecinos.toml").chmod(0o600)
+    assert [c.name for c in build_channels(config, chapter_dir)] == ["signal", "telegram", "sms"]
+
+
 def test_a_token_file_must_be_private(chapter_dir: Path) -> None:
     configure(chapter_dir, "http://127.0.0.1:9", telegram_file=True)
     token = chapter_dir / "telegram.token"
@@ -257,6 +405,18 @@ def text_of(seen: Seen) -> str:
     return body.get("text") or body["message"]
 
 
+@contextlib.asynccontextmanager
+async def running(dispatch: ChannelDispatch) -> AsyncIterator[None]:
+    """The dispatcher's loop as a task, cancelled (and awaited) on the way out."""
+    task = asyncio.create_task(dispatch.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def test_raids_reach_every_channel_short_and_without_description(
     chapter_dir: Path, clock, service: FakeService
 ) -> None:
@@ -267,14 +427,14 @@ async def test_raids_reach_every_channel_short_and_without_description(
         dispatch = ChannelDispatch(node, build_channels(node.config, chapter_dir))
         ids = await corroborate(node, clock, "raid", "Chula Vista")
         await corroborate(node, clock, "vehicle", "Encanto")  # no channel wants vehicles
-        task = asyncio.create_task(dispatch.run())
-        try:
+        async with running(dispatch):
             seen = by_path([await service.next() for _ in range(3)])
             assert sorted(seen) == ["signal", "sms", "telegram"]
             for [one] in seen.values():
                 text = text_of(one)
                 assert text.startswith("redada (probable) en Chula Vista, 3 reportes")
-                assert "api/v1/reports/" in text and len(text) < 160
+                assert any(text.endswith(f" https://vecinos.example.org/map#r-{i}") for i in ids)
+                assert len(text) < 160
                 assert "camionetas" not in text and "plaza" not in text
             for report_id in ids:
                 await node.moderate(report_id, ModeratorAction.DEBUNK)
@@ -282,10 +442,6 @@ async def test_raids_reach_every_channel_short_and_without_description(
             for [one] in seen.values():
                 assert text_of(one).startswith("Despejado: redada en Chula Vista. https:")
             await dispatch.wait_handled(6, WAIT)
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
         assert service.requests.empty()
         counters = await node.counters()
         assert {counters.get(f"{c}_sent") for c in ("sms", "signal", "telegram")} == {2}
@@ -299,7 +455,7 @@ async def test_a_failing_service_is_retried_and_a_refusing_one_skipped(
     chapter_dir: Path, clock, service: FakeService
 ) -> None:
     set_config(chapter_dir, "sms", "account_sid", f'"{SID}"')
-    set_config(chapter_dir, "sms", "auth_token", '"t"')
+    set_config(chapter_dir, "sms", "auth_token", f'"{TWILIO_TOKEN}"')
     set_config(chapter_dir, "sms", "to", '"+15550111"')
     set_config(chapter_dir, "sms", "from_number", '"+15550100"')
     set_config(chapter_dir, "sms", "api_url", f'"{service.url}"')
@@ -310,8 +466,7 @@ async def test_a_failing_service_is_retried_and_a_refusing_one_skipped(
         )
         service.replies = [(503, {}), (503, {})]
         await corroborate(node, clock, "raid", "Chula Vista")
-        task = asyncio.create_task(dispatch.run())
-        try:
+        async with running(dispatch):
             attempts = [await service.next() for _ in range(3)]  # two 503s, then 201
             assert len({a.body for a in attempts}) == 1  # the same text each time
             # Intake is not held up by the channel: a report is accepted meanwhile.
@@ -319,16 +474,34 @@ async def test_a_failing_service_is_retried_and_a_refusing_one_skipped(
             await corroborate(node, clock, "raid", "National City")
             await service.next()  # refused: dropped and counted, not retried
             await dispatch.wait_handled(2, WAIT)
-            service.default = (201, {})
+            service.default = None  # Twilio's own answer again
             await corroborate(node, clock, "raid", "San Ysidro")
             third = await service.next()
             assert "San Ysidro" in parse_qs(third.body.decode())["Body"][0]
             await dispatch.wait_handled(3, WAIT)
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
         counters = await node.counters()
         assert counters["sms_sent"] == 2 and counters["sms_refused"] == 1
+    finally:
+        await node.close()
+
+
+async def test_an_alert_that_expired_unsent_takes_its_all_clear_with_it(
+    chapter_dir: Path, clock, service: FakeService
+) -> None:
+    """The service was away for the whole raid: no "all clear" for a raid never announced."""
+    configure(chapter_dir, service.url)
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        await corroborate(node, clock, "raid", "Chula Vista")
+        clock.advance(hours=12)
+        await node.purge()  # the cluster is past its time: its all-clear is queued
+        assert [n.kind for n in await node.pending_notices("sms")] == ["new", "all_clear"]
+        dispatch = ChannelDispatch(node, build_channels(node.config, chapter_dir))
+        async with running(dispatch):
+            await dispatch.wait_handled(6, WAIT)  # 2 notices x 3 channels
+        assert service.requests.empty()
+        counters = await node.counters()
+        assert {counters.get(f"{c}_expired_unsent") for c in ("sms", "signal", "telegram")} == {2}
+        assert not any(name.endswith("_sent") for name in counters)
     finally:
         await node.close()

@@ -134,16 +134,15 @@ async def test_each_way_a_cluster_ends_gets_its_own_all_clear(rnode: Node, clock
     await rnode.moderate(ids[0], ModeratorAction.DEBUNK)
     kinds = [b["kind"] for b in await drained(rnode, "matrix")]
     assert kinds[0] == "new" and set(kinds[1:]) == {"update"}  # still active without it
-    clock.advance(hours=6)
+    clock.advance(hours=12)
     await rnode.purge()
     [clear] = await drained(rnode, "matrix")
     assert (clear["kind"], clear["reason"]) == ("all_clear", "expired")
 
     # Members say it is gone: "gone". Archived by a moderator: "gone" too (not debunked).
     for k, action in enumerate((ModeratorAction.GONE, ModeratorAction.ARCHIVE), start=1):
-        ids = [
-            await report(rnode, clock, n, area="National City", source=10 * k + n) for n in (1, 2, 3)
-        ]
+        area = "National City"
+        ids = [await report(rnode, clock, n, area=area, source=10 * k + n) for n in (1, 2, 3)]
         [new] = await drained(rnode, "matrix")
         for report_id in ids:
             await rnode.moderate(report_id, action)

@@ -51,6 +51,8 @@ KEPT_BOT_COUNTERS = {
     "devices_trusted": "devices_trusted",
 }
 START_RETRY_MAX = 30.0
+# A responders-room post waits at most this long for the alerts queued before it.
+ALERTS_FIRST_S = 1.0
 
 
 class FederationError(RuntimeError):
@@ -112,7 +114,12 @@ class ChapterFederation:
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
         self.members = MemberRoom(node, self.bot)
-        self.responders = ResponderRoom(node, self.bot, max_backoff=max_backoff)
+        self.responders = ResponderRoom(
+            node,
+            self.bot,
+            max_backoff=max_backoff,
+            before_post=lambda: self.delivery.drained(ALERTS_FIRST_S),
+        )
         self.members.attach()
         self.responders.attach()
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -12,6 +12,11 @@ again. With nothing to send it awaits `node.outbox_ready`; it never polls.
 A room is a target only once the neighbour's bot has joined it: a bot that
 joins later cannot read what was sent before (history is visible to joined
 members only), so it gets the alert's later seqs instead.
+
+Neighbours' alerts go first: the responders room's poster calls drained()
+before each post, so a notice written in the same transaction as an alert
+waits for that alert's send instead of competing with it (bounded: a stuck
+delivery never holds the responders room up for long).
 """
 
 from __future__ import annotations
@@ -88,6 +93,21 @@ class Delivery:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self._sent_to: dict[int, set[str]] = {}  # outbox_id -> rooms that accepted it
+        self.quiet = asyncio.Event()  # set while the outbox is empty and the loop waits
+
+    async def drained(self, limit: float) -> None:
+        """Return once the outbox is empty and nothing new is queued, or after `limit` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while not self.quiet.is_set() or self.node.outbox_ready.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            if self.quiet.is_set():  # a row was just queued: let run() wake and take it
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.quiet.wait(), remaining)
 
     async def run(self) -> None:
         backoff = self.first_backoff
@@ -96,7 +116,9 @@ class Delivery:
                 self.node.outbox_ready.clear()
                 batch = await self.node.pending_alerts()
                 if not batch:
+                    self.quiet.set()
                     await self.node.outbox_ready.wait()
+                    self.quiet.clear()
                     continue
                 for item in batch:
                     await self.deliver(item)

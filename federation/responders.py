@@ -33,6 +33,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import RoomMessageText
@@ -70,9 +71,11 @@ class ResponderRoom:
         *,
         first_backoff: float = FIRST_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
+        before_post: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.node = node
         self.bot = bot
+        self.before_post = before_post  # e.g. let neighbours' alerts of the same commit go first
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.ready = node.watch_notices()
@@ -106,6 +109,8 @@ class ResponderRoom:
                     continue
                 room = self.room_id
                 for notice in batch:
+                    if self.before_post is not None:
+                        await self.before_post()
                     await self.post(room, notice)
                 backoff = self.first_backoff
             except asyncio.CancelledError:

@@ -36,7 +36,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
-import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -404,6 +403,3 @@ async def test_fuzz_every_endpoint(tmp_path: Path) -> None:
     # Not only refusals: the generators reached the node's intake and moderation.
     assert any(s == 200 for (_, s) in tally.statuses), tally.statuses
     print(f"fuzzed {tally.sent} requests: {sorted(tally.statuses.items())}")
-
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -301,6 +301,9 @@ def raw_requests(draw: st.DrawFn, routes: list[tuple[str, str]], ids: list[str],
     return Raw(method, path, query, headers, body)
 
 
+LOGOUT_PATHS = ("/logout", "/api/v1/session")
+
+
 def generate_raw(
     routes: list[tuple[str, str]], ids: list[str], csrf: str, n: int, emit: Callable[[Any], None]
 ) -> None:
@@ -316,7 +319,9 @@ async def send_raw(
     http: aiohttp.ClientSession, base: str, raw: Raw, n: int, login: Login, tally: Tally
 ) -> None:
     url = URL(f"{base}{raw.path}" + (f"?{raw.query}" if raw.query else ""), encoded=True)
-    cookies = login.cookies if n % 3 == 0 and "Cookie" not in raw.headers else None
+    # Never with the shared login on a logout: that would end it for the rest of the run.
+    logout = raw.path in LOGOUT_PATHS and raw.method in ("POST", "DELETE")
+    cookies = login.cookies if n % 3 == 0 and "Cookie" not in raw.headers and not logout else None
     async with http.request(
         raw.method, url, data=raw.body, headers=raw.headers, cookies=cookies
     ) as resp:

@@ -9,12 +9,14 @@ caused it; every change of the same alert gets the next seq.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from node.reports import decay_of, follow_ups_for, new_id, still_active
+from node.recent import INFO_KEY, Entry, RecentIndex
+from node.reports import ALERT_HOURS, decay_of, follow_ups_for, new_id, still_active
 from node.responders import (
     ResponderSettings,
     close_expired_received,
@@ -23,10 +25,22 @@ from node.responders import (
 )
 from node.store import Alert, OutboxAlert, Report, from_hour, to_hour
 from scoring.defaults import ScoringConfig, level_for
-from scoring.model import Verdict
+from scoring.model import Decay, FollowUp, Verdict
 
 ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
 OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
+
+
+def open_alerts(session: Session, area_ids: Iterable[str]) -> dict[tuple[str, str], Alert]:
+    """The alerts of these areas not yet withdrawn, by (area, type)."""
+    found: dict[tuple[str, str], Alert] = {}
+    areas = sorted(set(area_ids))
+    if not areas:
+        return found
+    query = select(Alert).where(col(Alert.withdrawn).is_(False), col(Alert.area_id).in_(areas))
+    for alert in session.exec(query).all():
+        found.setdefault((alert.area_id, alert.type), alert)
+    return found
 
 
 def open_alert_clusters(session: Session) -> set[tuple[str, str]]:
@@ -61,6 +75,26 @@ def refresh_quiet_clusters(
     close_expired_received(session, now, settings.responders)
 
 
+def cluster_reports(
+    session: Session, area_id: str, report_type: str, now_hour: int
+) -> tuple[Sequence[Report | Entry], dict[str, Sequence[FollowUp]]]:
+    """The cluster's latest ALERT_CLUSTER_ROWS reports of the last ALERT_HOURS, latest
+    (hour, id) first, and their follow-ups: from the recent index on a writer session
+    whose index covers them (node.recent), else from the store. Both give the same."""
+    horizon = now_hour - ALERT_HOURS
+    index: RecentIndex | None = session.info.get(INFO_KEY)
+    if index is not None and index.current(session) and index.covers(horizon):
+        entries = index.cluster(area_id, report_type, horizon, ALERT_CLUSTER_ROWS)
+        return entries, {r.id: index.follow_ups(r.id) for r in entries}
+    rows = session.exec(
+        select(Report)
+        .where(Report.area_id == area_id, Report.type == report_type, col(Report.hour) >= horizon)
+        .order_by(col(Report.hour).desc(), col(Report.id).desc())  # as node.recent
+        .limit(ALERT_CLUSTER_ROWS)
+    ).all()
+    return rows, dict(follow_ups_for(session, [r.id for r in rows]))
+
+
 def refresh_alert(
     session: Session,
     area_id: str,
@@ -68,6 +102,7 @@ def refresh_alert(
     now: datetime,
     config: ScoringConfig,
     settings: AlertSettings,
+    alerts: dict[tuple[str, str], Alert] | None = None,
 ) -> OutboxAlert | None:
     """Bring the chapter's alert for (area, type) up to date; queue what changed.
 
@@ -75,31 +110,40 @@ def refresh_alert(
     updated when its level, count or activity changes, and is withdrawn when
     the cluster is debunked, gone or expired. Same alert id, higher seq.
     The cluster's responder notice (node.responders) is refreshed from the
-    same reads.
+    same reads. `alerts`: the open alerts as open_alerts() read them in this
+    transaction, when the caller refreshes each cluster at most once after
+    that read (settle). On a writer session the cluster's reports and follow-ups
+    come from the recent index (node.recent), which holds what the store
+    holds; elsewhere, or outside its window, from the store.
     """
     now_hour = to_hour(now)
-    horizon = now_hour - 48
-    rows = session.exec(
-        select(Report)
-        .where(Report.area_id == area_id, Report.type == report_type, col(Report.hour) >= horizon)
-        .order_by(col(Report.hour).desc())
-        .limit(ALERT_CLUSTER_ROWS)
-    ).all()
-    follow_ups = follow_ups_for(session, [r.id for r in rows])
+    rows, follow_ups = cluster_reports(session, area_id, report_type, now_hour)
     live = []
+    shown_at: dict[tuple[int, str], Decay] = {}  # decay without follow-ups, by (hour, verdict)
     for row in rows:
         if row.verdict in (Verdict.DEBUNKED, Verdict.ARCHIVED):
             continue
-        shown = decay_of(row, follow_ups[row.id], now, config)
-        if still_active(row, follow_ups[row.id], shown):
+        its = follow_ups[row.id]
+        if its:
+            shown = decay_of(row, its, now, config)
+        else:
+            shown = shown_at.get((row.hour, row.verdict))  # type: ignore[assignment]
+            if shown is None:
+                shown = shown_at[(row.hour, row.verdict)] = decay_of(row, its, now, config)
+        if still_active(row, its, shown):
             live.append((row, shown))
     best = max((r.confidence for r, _ in live), default=0.0)
     refresh_notice(session, area_id, report_type, rows, live, now, config, settings.responders)
-    alert = session.exec(
-        select(Alert).where(
-            Alert.area_id == area_id, Alert.type == report_type, col(Alert.withdrawn).is_(False)
-        )
-    ).first()
+    if alerts is not None:
+        alert = alerts.get((area_id, report_type))
+    else:
+        alert = session.exec(
+            select(Alert).where(
+                Alert.area_id == area_id,
+                Alert.type == report_type,
+                col(Alert.withdrawn).is_(False),
+            )
+        ).first()
     if live and best >= settings.share_threshold:
         expires = max(to_hour(shown.active_until) for _, shown in live)
         count = max(r.independent_sources for r, _ in live)

@@ -4,7 +4,8 @@ validate -> moderate -> score -> store -> flag -> alert:
 
 - validate() is pure: it checks a ReportDraft against the gazetteer and the
   config, runs the moderation rules on every free-text field, and returns a
-  ValidReport or the per-field errors.
+  ValidReport or the per-field errors. (An area typed exactly as a gazetteer
+  name reuses that name's moderation result, which never changes.)
 - store_report(), store_follow_up() and apply_verdict() run on the writer
   thread: they score and store, with the description encrypted under its
   retention class's key (file_under), and mark the cluster unsettled.
@@ -16,6 +17,7 @@ validate -> moderate -> score -> store -> flag -> alert:
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session
 
-from node.alerts import AlertSettings, open_alert_clusters, refresh_alert
+from node.alerts import AlertSettings, open_alert_clusters, open_alerts, refresh_alert
 from node.gazetteer import AreaMatch, Gazetteer
 from node.keys import KeyId, KeyRing
 from node.outcome import FieldError, ReportDraft
@@ -36,6 +38,7 @@ from node.reports import (
     apply_assessment,
     count_history,
     history_for,
+    hour_of_week,
     near_to_rescore,
     new_id,
     recent_neighbourhood,
@@ -105,6 +108,27 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
+# moderate() of the gazetteer's own names and aliases, typed exactly: moderation is
+# pure, so a remembered result is the same; a reporter's free text is never kept.
+_NAME_MODERATION: dict[str, Moderation] = {}
+_LABELS: weakref.WeakKeyDictionary[Gazetteer, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _moderate_area(text: str, gazetteer: Gazetteer) -> Moderation:
+    found = _NAME_MODERATION.get(text)
+    if found is not None:
+        return found
+    found = moderate(text)
+    labels = _LABELS.get(gazetteer)
+    if labels is None:
+        labels = _LABELS[gazetteer] = frozenset(
+            label for area in gazetteer.areas for label in (area.name, *area.aliases)
+        )
+    if text in labels:
+        _NAME_MODERATION[text] = found
+    return found
+
+
 def validate(
     draft: ReportDraft, gazetteer: Gazetteer, limits: IntakeLimits
 ) -> ValidReport | tuple[FieldError, ...]:
@@ -134,7 +158,8 @@ def validate(
     elif len(area_text) > limits.max_area_chars:
         errors.append(FieldError("area", "area_too_long", (("max", str(limits.max_area_chars)),)))
     else:
-        errors += [FieldError("area", REASON_CODE[f.kind]) for f in moderate(area_text).refusals]
+        refusals = _moderate_area(area_text, gazetteer).refusals
+        errors += [FieldError("area", REASON_CODE[f.kind]) for f in refusals]
 
     highway = None
     if fields["highway"] is not None:
@@ -255,10 +280,16 @@ def store_report(
     report.review_reasons = ",".join(reasons)
     report.in_review = bool(reasons)
     file_under(report, Verdict.NONE, valid.description, now, ctx)
-    session.connection().execute(INSERT_REPORT, report.params())
-    ctx.recent.put(report)
-    if area.known:  # a free-text area is never kept beyond its report
-        count_history(session, area.id, hour, reports=1)
+    index = ctx.recent
+    index.put(report)
+    if index.staging(session):  # a writer session: one INSERT per batch (node.recent)
+        if area.known:  # a free-text area is never kept beyond its report
+            index.count(area.id, hour_of_week(hour), 1, 0)
+        index.stage(report, (area.id, hour_of_week(hour)) if area.known else None)
+    else:
+        session.connection().execute(INSERT_REPORT, report.params())
+        if area.known:
+            count_history(session, area.id, hour, reports=1)
     mark_unsettled(session, report, now)
     return Stored(report, tuple(reasons))
 
@@ -399,14 +430,24 @@ def settle(session: Session, ctx: IntakeContext) -> None:
             found = histories[key] = history_for(session, area_id, hour)
         return found
 
+    # Neighbourhoods by (area, hour): only scores change in the index until evict() below.
+    neighbourhoods: dict[tuple[str, int], list[Entry]] = {}
+
+    def neighbourhood(row: Entry) -> list[Entry]:
+        key = (row.area_id, row.hour)
+        found = neighbourhoods.get(key)
+        if found is None:
+            found = neighbourhoods[key] = _neighbourhood_of(session, ctx, row)
+        return found
+
     updates: dict[str, dict[str, object]] = {}
     to_rescore: dict[str, tuple[Entry, datetime]] = {}  # each re-scored once per batch
     # A cluster's alert can change only if it has one open, or a report reached the threshold.
-    open_alerts = open_alert_clusters(session)
+    open_clusters = open_alert_clusters(session)
     threshold = ctx.alerts.watch_threshold  # alerts and responder notices
     to_refresh: dict[tuple[str, str], datetime] = {}
     for key, entry in sorted(pending.items()):
-        if entry.follow_up or key in open_alerts:
+        if entry.follow_up or key in open_clusters:
             to_refresh[key] = entry.now
         for report_id in entry.rescore_around[-ctx.bounds.max_rescored :]:
             center = index.get(report_id)
@@ -420,27 +461,26 @@ def settle(session: Session, ctx: IntakeContext) -> None:
                     to_refresh[key] = entry.now
                 for row in rows:
                     cluster = (row.area_id, row.type)
-                    if cluster in open_alerts or row.confidence >= threshold:
+                    if cluster in open_clusters or row.confidence >= threshold:
                         to_refresh.setdefault(cluster, entry.now)
                 continue
             if center.confidence >= threshold or center.verdict != Verdict.NONE:
                 to_refresh[key] = entry.now
-            rows = _neighbourhood_of(session, ctx, center)
+            rows = neighbourhood(center)
             for row in near_to_rescore(center, rows, ctx.memory, entry.now, ctx.config, ctx.bounds):
                 to_rescore[row.id] = (
                     row,
                     max(entry.now, to_rescore.get(row.id, (row, entry.now))[1]),
                 )
     # Each chosen report is scored against its own neighbourhood, as when it arrived.
+    pools: dict[tuple[str, int, datetime], Pool] = {}
     for row, now in to_rescore.values():
-        values = rescored_values(
-            row,
-            _neighbourhood_of(session, ctx, row),
-            ctx.memory,
-            now,
-            ctx.config,
-            history(row.area_id, row.hour),
-        )
+        pool = pools.get((row.area_id, row.hour, now))
+        if pool is None:
+            pool = pools[(row.area_id, row.hour, now)] = Pool(
+                neighbourhood(row), ctx.memory, now
+            )
+        values = rescored_values(row, pool, now, ctx.config, history(row.area_id, row.hour))
         if values is None:
             continue
         if index.get(row.id) is row:
@@ -450,12 +490,13 @@ def settle(session: Session, ctx: IntakeContext) -> None:
                 setattr(row, name, value)
         updates[row.id] = values
         cluster = (row.area_id, row.type)
-        if cluster in open_alerts or row.confidence >= threshold:
+        if cluster in open_clusters or row.confidence >= threshold:
             to_refresh.setdefault(cluster, now)
     _write_scores(session, updates)
     index.evict(to_hour(max(entry.now for entry in pending.values())))
+    alerts = open_alerts(session, (area_id for area_id, _ in to_refresh))  # one read for all
     for (area_id, report_type), now in sorted(to_refresh.items()):
-        refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts)
+        refresh_alert(session, area_id, report_type, now, ctx.config, ctx.alerts, alerts)
 
 
 def _neighbourhood_of(session: Session, ctx: IntakeContext, row: Entry) -> list[Entry]:

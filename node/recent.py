@@ -12,7 +12,17 @@ the store, never a source of truth:
 - every change is journaled, and the writer undoes a failed job's changes
   (undo_to) and a failed batch's (undo_to its start mark), so the index
   never holds what the database did not commit;
-- a range below `floor` is not covered (`covers`): callers read the store.
+- it also holds the follow-ups of the reports it holds (for the alert
+  refresh, node.alerts), kept the same way;
+- a writer job may stage a new report and its history count here instead
+  of writing them (`stage`): they are written with one statement each for
+  the batch (`flush`), before the batch's settle and before any later SQL
+  of the batch (on an attached session's first statement of each job), so
+  every read sees them; a flush inside a job that is rolled back is staged
+  again;
+- a range below `floor` is not covered (`covers`): callers read the store;
+  nor is anything in a session that bulk-deleted reports or follow-ups
+  (a purge) until `after_purge` resynced it (`current`).
 
 Ties within an hour are broken by id, in the index and in the store's
 fallback query alike, so both give the same neighbours.
@@ -25,11 +35,20 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select, text
 from sqlmodel import Session
 
-from node.store import AreaHour, Report, from_hour
-from scoring.model import Channel, Evidence, History, Place, ReportType, Verdict
+from node.store import AreaHour, FollowUpRow, Report, from_hour
+from scoring.model import (
+    Channel,
+    Evidence,
+    FollowUp,
+    FollowUpKind,
+    History,
+    Place,
+    ReportType,
+    Verdict,
+)
 
 # Columns of a report row, in the order of the table (an Entry carries them all).
 COLUMNS: tuple[str, ...] = tuple(c.name for c in Report.__table__.columns)  # type: ignore[attr-defined]
@@ -116,9 +135,27 @@ class Entry:
 
 
 # Journal records: ("put", entry, replaced entry or None), ("set", entry, {column: old value}),
-# ("drop", entry, None), ("hist", (area_id, hour_of_week), old [reports, confirmed] or None).
+# ("drop", entry, None), ("hist", (area_id, hour_of_week), old [reports, confirmed] or None),
+# ("follow", report_id, None): one follow-up appended, ("unfollow", report_id, old list),
+# ("stage", staged item, None), ("flushed", the staged items written, inside a savepoint?).
 Change = tuple[str, Any, Any]
+INSERT_REPORT = insert(Report.__table__)  # type: ignore[arg-type]
+# node.reports.COUNT_HISTORY_SQL for reports only (no confirmed change: sums commute)
+ADD_REPORTS_SQL = text(
+    "INSERT INTO area_hour (area_id, hour_of_week, reports, confirmed)"
+    " VALUES (:area, :how, :reports, 0)"
+    " ON CONFLICT (area_id, hour_of_week) DO UPDATE SET"
+    " reports = area_hour.reports + excluded.reports"
+)
 INFO_KEY = "vecinos_recent"  # session.info: the index attached to a writer session
+STALE_KEY = "vecinos_recent_stale"  # session.info: bulk deletes the index has not seen yet
+NO_FOLLOW_UPS: tuple[FollowUp, ...] = ()
+
+
+def follow_up_of(row: FollowUpRow) -> FollowUp:
+    return FollowUp(FollowUpKind(row.kind), from_hour(row.hour), row.by_moderator)
+
+
 HOURS_PER_WEEK = 168
 
 
@@ -132,6 +169,9 @@ class RecentIndex:
         self._by_id: dict[str, Entry] = {}
         self._by_area: dict[str, list[tuple[int, str]]] = {}
         self._journal: list[Change] = []
+        self._follow_ups: dict[str, list[FollowUp]] = {}  # report id -> its follow-ups
+        # staged writes: Entry (insert it) or (area_id, hour_of_week) (one more report)
+        self._staged: list[Any] = []
         # area_hour, mirrored: area -> hour of week -> [reports, confirmed]
         self._history: dict[str, dict[int, list[int]]] = {}
 
@@ -157,6 +197,12 @@ class RecentIndex:
         query = select(*columns).where(Report.__table__.c.hour >= self.floor)  # type: ignore[attr-defined]
         for row in session.connection().execute(query):
             self._insert(Entry(**row._mapping))
+        self._follow_ups.clear()
+        ids = select(Report.__table__.c.id).where(Report.__table__.c.hour >= self.floor)  # type: ignore[attr-defined]
+        follow_ups = select(FollowUpRow).where(FollowUpRow.report_id.in_(ids))  # type: ignore[attr-defined]
+        for (row,) in session.execute(follow_ups):
+            if row.report_id in self._by_id:
+                self._follow_ups.setdefault(row.report_id, []).append(follow_up_of(row))
         self._history.clear()
         counts = AreaHour.__table__.c  # type: ignore[attr-defined]
         query = select(counts.area_id, counts.hour_of_week, counts.reports, counts.confirmed)
@@ -170,18 +216,76 @@ class RecentIndex:
         stored = {row[0] for row in session.connection().execute(query)}
         for report_id in [i for i in self._by_id if i not in stored]:
             self.drop(report_id)
+        for report_id in [i for i in self._follow_ups if i not in stored]:
+            self._journal.append(("unfollow", report_id, self._follow_ups.pop(report_id)))
+        session.info.pop(STALE_KEY, None)
         return result
 
     def attach(self, session: Session) -> None:
         """Follow this session's flushes of Report objects (other writer jobs' changes),
         and serve its history reads (node.reports.history_for) from memory."""
         event.listen(session, "after_flush", self._after_flush)
+        event.listen(session, "do_orm_execute", self._on_execute)
+        event.listen(session, "after_begin", self._on_begin)
         session.info[INFO_KEY] = self
+
+    def staging(self, session: Session) -> bool:
+        """Whether `session` is a writer session of this index (it flushes what is staged)."""
+        return session.info.get(INFO_KEY) is self
+
+    def _on_begin(self, session: Session, transaction: Any, connection: Any) -> None:
+        if transaction.nested and self._staged:  # a job's first statement: staged rows first
+            self._flush(connection, inside_job=True)
+
+    def flush(self, session: Session) -> None:
+        """Write what jobs staged (the writer calls this before the batch's settle)."""
+        if self._staged:
+            self._flush(session.connection(), inside_job=False)
+
+    def _flush(self, connection: Any, inside_job: bool) -> None:
+        staged, self._staged = self._staged, []
+        self._journal.append(("flushed", staged, inside_job))
+        rows = [item.params() for item in staged if isinstance(item, Entry)]
+        counts: dict[tuple[str, int], int] = {}
+        for item in staged:
+            if isinstance(item, tuple):
+                counts[item] = counts.get(item, 0) + 1
+        if rows:
+            connection.execute(INSERT_REPORT, rows)
+        if counts:
+            connection.execute(
+                ADD_REPORTS_SQL,
+                [{"area": a, "how": how, "reports": n} for (a, how), n in sorted(counts.items())],
+            )
+
+    def stage(self, entry: Entry, history: tuple[str, int] | None) -> None:
+        """A new report (already `put`) to insert, and the (area, hour of week) counter to add
+        it to (None: not counted); written by the next flush (journaled)."""
+        for item in (entry, history):
+            if item is not None:
+                self._staged.append(item)
+                self._journal.append(("stage", item, None))
+
+    @staticmethod
+    def _on_execute(state: Any) -> None:
+        """A bulk DELETE of reports or follow-ups: not current until after_purge."""
+        if state.is_delete and any(
+            m.class_ in (Report, FollowUpRow) for m in state.all_mappers
+        ):
+            state.session.info[STALE_KEY] = True
+
+    def current(self, session: Session) -> bool:
+        """Whether this session's store holds what the index does (no unseen bulk delete)."""
+        return session.info.get(INFO_KEY) is self and not session.info.get(STALE_KEY)
 
     def _after_flush(self, session: Session, _context: Any) -> None:
         for obj in session.deleted:
             if isinstance(obj, Report):
                 self.drop(obj.id)
+        for obj in session.new:
+            if isinstance(obj, FollowUpRow) and obj.report_id in self._by_id:
+                self._follow_ups.setdefault(obj.report_id, []).append(follow_up_of(obj))
+                self._journal.append(("follow", obj.report_id, None))
         for obj in (*session.new, *session.dirty):
             if isinstance(obj, Report) and obj.hour >= self.floor:
                 current = self._by_id.get(obj.id)
@@ -226,6 +330,26 @@ class RecentIndex:
 
     def entries(self) -> Iterable[Entry]:
         return self._by_id.values()
+
+    def cluster(self, area_id: str, report_type: str, low_hour: int, limit: int) -> list[Entry]:
+        """The area's reports of this type from `low_hour` on, latest (hour, id) first,
+        at most `limit` (check `covers(low_hour)` first)."""
+        keys = self._by_area.get(area_id)
+        found: list[Entry] = []
+        if not keys:
+            return found
+        by_id = self._by_id
+        for hour, report_id in reversed(keys):
+            if hour < low_hour or len(found) >= limit:
+                break
+            entry = by_id[report_id]
+            if entry.type == report_type:
+                found.append(entry)
+        return found
+
+    def follow_ups(self, report_id: str) -> Sequence[FollowUp]:
+        """The follow-ups of an indexed report, as the store holds them."""
+        return self._follow_ups.get(report_id, NO_FOLLOW_UPS)
 
     def history(self, area_id: str, hour_of_week: int) -> History:
         """The same sums as node.reports.HISTORY_SQL, from the mirrored counters."""
@@ -307,7 +431,21 @@ class RecentIndex:
         """Take back every change made since `mark` (a rolled-back job or batch)."""
         while len(self._journal) > mark:
             kind, entry, old = self._journal.pop()
-            if kind == "hist":
+            if kind == "stage":
+                if self._staged and self._staged[-1] is entry:  # (else: flushed since)
+                    self._staged.pop()
+            elif kind == "flushed":
+                if old:  # written inside a job's savepoint, which was rolled back
+                    self._staged[:0] = entry
+            elif kind == "follow":
+                follow_ups = self._follow_ups.get(entry)
+                if follow_ups:  # (gone already if its report left the window since)
+                    follow_ups.pop()
+                    if not follow_ups:
+                        del self._follow_ups[entry]
+            elif kind == "unfollow":
+                self._follow_ups[entry] = old
+            elif kind == "hist":
                 area_id, how = entry
                 if old is None:
                     self._history[area_id].pop(how, None)
@@ -337,6 +475,7 @@ class RecentIndex:
     def committed(self) -> None:
         """The batch committed: its changes stay."""
         self._journal.clear()
+        self._staged.clear()  # (empty: flushed before the commit)
 
     # -- internals ------------------------------------------------------------------
 
@@ -370,3 +509,4 @@ class RecentIndex:
         self.floor = max(self.floor, floor)
         for entry in [e for e in self._by_id.values() if e.hour < self.floor]:
             self._remove(entry)
+            self._follow_ups.pop(entry.id, None)

@@ -65,10 +65,15 @@ def window_hours(config: ScoringConfig) -> int:
     return max(1, math.ceil(config.window / timedelta(hours=1)))
 
 
+ALERT_HOURS = 48  # how far back a cluster's reports make its alert (node.alerts)
+
+
 def recent_hours(config: ScoringConfig) -> int:
     """How far back the recent index keeps reports: a neighbourhood reaches back twice
-    the window from its center, and centers a few hours old (verdicts) stay covered."""
-    return 6 * window_hours(config)
+    the window from its center, and centers a few hours old (verdicts) stay covered;
+    an alert's cluster reaches back ALERT_HOURS from a batch's clock (a few hours'
+    slack, as a batch's jobs may be a little behind the latest)."""
+    return max(6 * window_hours(config), ALERT_HOURS + 6)
 
 
 def place_of(row: Report) -> Place | None:
@@ -404,15 +409,13 @@ def near_to_rescore(
 
 
 def rescored_values(
-    row: Entry,
-    rows: list[Entry],
-    memory: RecentMemory,
-    now: datetime,
-    config: ScoringConfig,
-    history: History,
+    row: Entry, pool: Pool, now: datetime, config: ScoringConfig, history: History
 ) -> dict[str, object] | None:
-    """Score `row` again against its own neighbourhood `rows`; None when nothing changes."""
-    pool = Pool(rows, memory, now)
+    """Score `row` again against the Pool of its own neighbourhood; None when nothing changes.
+
+    Reports of the same area and hour share a neighbourhood, so one Pool at `now` serves
+    them all (a Pool's evidence holds no score).
+    """
     _, values = assessment_values(row, pool, now, config, history)
     if (values["confidence"], values["status"], values["independent_sources"]) == (
         row.confidence,

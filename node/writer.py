@@ -10,7 +10,9 @@ Rules: a job's future is resolved only after its transaction committed; if
 the commit (or the before-commit step) fails, every job of the batch gets the
 error and nothing of theirs was acknowledged. An in-memory cache of the store
 (a Journal, e.g. node.recent.RecentIndex) follows the same rule: a failed
-job's changes to it are undone with its savepoint, a failed batch's with it. A job whose caller was
+job's changes to it are undone with its savepoint, a failed batch's with it;
+what jobs staged in it is written (flush) before the before-commit step.
+A job that runs no SQL costs no savepoint (SQLAlchemy opens it lazily). A job whose caller was
 cancelled before it started is skipped; once started, it commits, and the
 thread outlives any job's or hook's exception.
 """
@@ -42,6 +44,7 @@ class Journal(Protocol):
     def mark(self) -> int: ...
     def undo_to(self, mark: int) -> None: ...  # take back the changes made since mark
     def committed(self) -> None: ...  # the batch committed: its changes stay
+    def flush(self, session: Session) -> None: ...  # write what jobs staged, before settling
 
 
 class Writer:
@@ -116,6 +119,8 @@ class Writer:
                         if journal is not None:
                             journal.undo_to(mark)
                         results.append((future, None, exc))
+                if journal is not None:
+                    journal.flush(session)
                 if self.before_commit is not None:
                     self.before_commit(session)
                 session.commit()

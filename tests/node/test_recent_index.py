@@ -1,20 +1,25 @@
 """The recent-window index (node.recent): always what the store holds, rebuilt at start,
-so a restart scores the same; a failed job leaves nothing in it. SQLite and PostgreSQL."""
+so a restart scores the same; a failed job leaves nothing in it; the alert refresh
+reads the same clusters from it as from the store. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
-from node.intake import store_report, validate
+from node.alerts import cluster_reports
+from node.intake import store_follow_up, store_report, validate
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.recent import COLUMNS
 from node.service import ModeratorAction, Node, open_node
 from node.setup import init_chapter
 from node.store import AreaHour, Report, to_hour
-from scoring.model import Channel
+from scoring.model import Channel, FollowUpKind
 
 AREAS = ("Chula Vista", "National City", "Imperial Beach", "San Ysidro", "Otay Mesa")
 TYPES = ("raid", "patrol", "vehicle", "checkpoint")
@@ -139,3 +144,99 @@ async def test_a_failed_job_leaves_nothing_in_the_index(node: Node, clock) -> No
     assert mirrored(node) == history(node)
     hour = to_hour(now)
     assert [e.hour for e in node.recent.entries()] == [hour]
+
+
+def cluster_view(rows, follow_ups) -> list[tuple]:
+    """What the alert refresh reads of a cluster, comparable across index and store."""
+    return [
+        (
+            tuple(getattr(r, name) for name in COLUMNS),
+            sorted((f.kind.value, f.hour, f.by_moderator) for f in follow_ups[r.id]),
+        )
+        for r in rows
+    ]
+
+
+async def test_the_alert_refresh_reads_from_the_index_what_the_store_holds(
+    chapter_dir: Path, clock
+) -> None:
+    """cluster_reports() on a writer session (the index) equals the store's query, with
+    follow-ups, verdicts and a rolled-back follow-up; and again after a restart."""
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        await scenario(node, clock, 1, 30)
+        ids = sorted(indexed(node))
+        for n, report_id in enumerate(ids[:6]):
+            kind = FollowUpKind.STILL_THERE if n % 2 else FollowUpKind.GONE
+            await node.follow_up(report_id, kind, web(200 + n))
+        await node.moderate(ids[6], ModeratorAction.CONFIRM)
+        await node.moderate(ids[7], ModeratorAction.DEBUNK)
+        now = clock()
+
+        def failing(session: Session) -> None:
+            store_follow_up(
+                session, node.context, ids[8], FollowUpKind.GONE, frozenset({b"f"}), False, now
+            )
+            session.flush()
+            raise RuntimeError("the job fails after its follow-up")
+
+        with pytest.raises(RuntimeError):
+            await node.writer.run(failing)
+        clusters = sorted({(e.area_id, e.type) for e in node.recent.entries()})
+        assert len(clusters) > 10
+
+        def from_index(session: Session) -> list[list[tuple]]:
+            assert node.recent.current(session)
+            return [
+                cluster_view(*cluster_reports(session, a, t, to_hour(now))) for a, t in clusters
+            ]
+
+        def from_store() -> list[list[tuple]]:
+            with Session(node.engine) as session:
+                return [
+                    cluster_view(*cluster_reports(session, a, t, to_hour(now)))
+                    for a, t in clusters
+                ]
+
+        expected = from_store()
+        assert sum(1 for view in expected for _, f in view if f) == 6  # the failed one is not
+        assert await node.writer.run(from_index) == expected
+    finally:
+        await node.close()
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        assert await node.writer.run(from_index) == expected == from_store()
+    finally:
+        await node.close()
+
+
+async def test_staged_reports_are_written_before_any_later_read_and_once(node: Node) -> None:
+    """A batch's new reports are staged and written together; a later job of the batch
+    that reads the store sees them, and if that job fails they are written again after."""
+    await node.submit(ReportDraft(type="raid", area="Vista"), web(1))
+    gate = threading.Event()
+
+    def count(session: Session) -> int:
+        return session.connection().execute(text("SELECT COUNT(*) FROM report")).scalar_one()
+
+    def count_then_fail(session: Session) -> None:
+        assert count(session) == 2
+        raise RuntimeError("the job fails after reading")
+
+    blocked = asyncio.ensure_future(node.writer.run(lambda session: gate.wait(timeout=30)))
+    jobs = [
+        asyncio.ensure_future(node.submit(ReportDraft(type="raid", area="Vista"), web(2))),
+        asyncio.ensure_future(node.writer.run(count_then_fail)),
+        asyncio.ensure_future(node.writer.run(count)),
+        asyncio.ensure_future(node.submit(ReportDraft(type="patrol", area="Vista"), web(3))),
+    ]
+    await asyncio.sleep(0)  # let every job be queued behind the blocked one
+    gate.set()
+    await blocked
+    first, failed, counted, last = await asyncio.gather(*jobs, return_exceptions=True)
+    assert isinstance(first, Accepted) and isinstance(last, Accepted)
+    assert isinstance(failed, RuntimeError)
+    assert counted == 2
+    assert len(stored(node)) == 3 and indexed(node) == stored(node)
+    assert mirrored(node) == history(node)
+

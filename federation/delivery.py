@@ -28,16 +28,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from federation.bot import ChapterBot, SendFailed
+from federation.bot import ChapterBot
 from federation.neighbourhood import NeighbourCache
+from federation.retry import FIRST_BACKOFF, MAX_BACKOFF, Backoff, drain_forever
 from federation.wire import ALERT_EVENT_TYPE, CLOCK_SKEW, build_alert
 from node.outcome import Neighbour, OutgoingAlert
 from node.service import Node
 
 log = logging.getLogger("vecinos.federation.delivery")
-
-FIRST_BACKOFF = 0.5
-MAX_BACKOFF = 30.0
 
 
 def _time(value: object) -> datetime | None:
@@ -110,35 +108,16 @@ class Delivery:
                 await asyncio.wait_for(self.quiet.wait(), remaining)
 
     async def run(self) -> None:
-        backoff = self.first_backoff
-        while True:
-            try:
-                self.node.outbox_ready.clear()
-                batch = await self.node.pending_alerts()
-                if not batch:
-                    self.quiet.set()
-                    await self.node.outbox_ready.wait()
-                    self.quiet.clear()
-                    continue
-                for item in batch:
-                    await self.deliver(item)
-                backoff = self.first_backoff
-            except asyncio.CancelledError:
-                raise
-            except SendFailed as exc:
-                log.warning("alert delivery failed (%s); retrying in up to %.1f s", exc, backoff)
-                await self._pause(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-            except Exception as exc:  # the node's DB, most likely; never give up
-                log.error("alert delivery error: %s", type(exc).__name__)
-                await self._pause(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-
-    async def _pause(self, delay: float) -> None:
-        """Wait `delay` seconds, or less if the bot syncs again (the homeserver is back)."""
-        seen = self.bot.sync_count
-        with contextlib.suppress(TimeoutError):
-            await self.bot.wait_until(lambda: self.bot.sync_count > seen, delay)
+        """Deliver the outbox, oldest first; until cancelled."""
+        await drain_forever(
+            self.node.outbox_ready,
+            self.node.pending_alerts,
+            self.deliver,
+            Backoff(self.bot, self.first_backoff, self.max_backoff),
+            "alert delivery",
+            log,
+            idle=self.quiet,
+        )
 
     def _targets(
         self, item: OutgoingAlert, neighbours: Sequence[Neighbour], earlier: frozenset[str]

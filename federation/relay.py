@@ -17,7 +17,6 @@ which costs the far side one alert, never a duplicate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,15 +24,14 @@ from typing import Any
 
 from nacl.signing import VerifyKey
 
-from federation.bot import ChapterBot, SendFailed
+from federation.bot import ChapterBot
 from federation.neighbourhood import NeighbourCache
+from federation.retry import MAX_BACKOFF, Backoff
 from federation.wire import CLOCK_SKEW, RELAY_EVENT_TYPE, Alert, build_relay
 from node.service import Node
 
 log = logging.getLogger("vecinos.federation.relay")
 
-FIRST_BACKOFF = 0.5
-MAX_BACKOFF = 30.0
 
 
 @dataclass
@@ -75,24 +73,18 @@ class Relayer:
             self._queue.put_nowait(RelayJob(dict(content), alert, from_room, key))
 
     async def run(self) -> None:
-        backoff = FIRST_BACKOFF
+        backoff = Backoff(self.bot, cap=self.max_backoff)
         while True:
             job = await self._queue.get()
             while True:
                 try:
                     await self._relay(job)
-                    backoff = FIRST_BACKOFF
+                    backoff.reset()
                     break
                 except asyncio.CancelledError:
                     raise
-                except SendFailed as exc:
-                    log.warning("relay failed (%s); retrying in up to %.1f s", exc, backoff)
                 except Exception as exc:
-                    log.error("relay error: %s", type(exc).__name__)
-                seen = self.bot.sync_count
-                with contextlib.suppress(TimeoutError):
-                    await self.bot.wait_until(lambda s=seen: self.bot.sync_count > s, backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                    await backoff.after(exc, "relay", log)
 
     async def _relay(self, job: RelayJob) -> None:
         alert = job.alert

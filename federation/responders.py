@@ -29,7 +29,6 @@ and raises the moderators' power level to moderator_level (reconcile()).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -38,7 +37,8 @@ from typing import Any
 
 from nio import RoomMessageText
 
-from federation.bot import BotError, ChapterBot, SendFailed
+from federation.bot import BotError, ChapterBot
+from federation.retry import FIRST_BACKOFF, MAX_BACKOFF, Backoff, drain_forever
 from federation.state import load_rooms
 from federation.threads import in_thread, is_edit, thread_root
 from node.config import CONFIG_NAME, ConfigError, load_config
@@ -49,8 +49,6 @@ from node.service import ModeratorAction, Node
 
 log = logging.getLogger("vecinos.federation.responders")
 
-FIRST_BACKOFF = 0.5
-MAX_BACKOFF = 30.0
 MAX_COMMAND_AGE_MS = 10 * 60_000  # older commands (history after a fresh start) are not run
 MAX_QUEUE = 200
 ACTIONS = {
@@ -99,38 +97,19 @@ class ResponderRoom:
 
     async def run(self) -> None:
         """Drain the notices queued for the room; until cancelled."""
-        backoff = self.first_backoff
-        while True:
-            try:
-                self.ready.clear()
-                batch = await self.node.pending_notices(MATRIX)
-                if not batch:
-                    await self.ready.wait()
-                    continue
-                room = self.room_id
-                for notice in batch:
-                    if self.before_post is not None:
-                        await self.before_post()
-                    await self.post(room, notice)
-                backoff = self.first_backoff
-            except asyncio.CancelledError:
-                raise
-            except SendFailed as exc:
-                log.warning(
-                    "responder alert not posted (%s); retrying in up to %.1f s", exc, backoff
-                )
-                await self._pause(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-            except Exception as exc:  # the node's DB, most likely; never give up
-                log.error("responder alert error: %s", type(exc).__name__)
-                await self._pause(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+        await drain_forever(
+            self.ready,
+            lambda: self.node.pending_notices(MATRIX),
+            self._post_next,
+            Backoff(self.bot, self.first_backoff, self.max_backoff),
+            "responder alert",
+            log,
+        )
 
-    async def _pause(self, delay: float) -> None:
-        """Wait `delay` seconds, or less if the bot syncs again (the homeserver is back)."""
-        seen = self.bot.sync_count
-        with contextlib.suppress(TimeoutError):
-            await self.bot.wait_until(lambda: self.bot.sync_count > seen, delay)
+    async def _post_next(self, notice: Notice) -> None:
+        if self.before_post is not None:
+            await self.before_post()
+        await self.post(self.room_id, notice)
 
     async def post(self, room: str, notice: Notice) -> None:
         """Post one notice (SendFailed leaves it queued)."""

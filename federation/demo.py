@@ -624,7 +624,8 @@ class Demo:
             "threads; !confirm ID, !debunk ID, !archive ID:",
             f"  responder {self.responder_user}",
             f"  responder-password {self.responder_password}",
-            f"Moderator logins (JSON API): {self.data / MODERATORS_FILE}. "
+            f"Moderator logins (each chapter's /login page, or the JSON API): "
+            f"{self.data / MODERATORS_FILE}. "
             "Everything listens on 127.0.0.1 only.",
             "Ctrl-C stops everything (the data dir is wiped at the next `vecinos demo`).",
         ]

@@ -150,3 +150,18 @@ async def connect(x: Site, y: Site) -> str:
         [n] = [n for n in await me.node.neighbours() if n.chapter_id == other.chapter_id]
         assert n.room_id == room
     return room
+
+
+def send_failure_seen(site: Site) -> asyncio.Event:
+    """An event set at the site's first failed send (its bot still counts as before)."""
+    seen = asyncio.Event()
+    counted = site.fed.bot.on_count
+    assert counted is not None
+
+    def observe(name: str, n: int) -> None:
+        counted(name, n)
+        if name == "send_failures":
+            seen.set()
+
+    site.fed.bot.on_count = observe
+    return seen

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 import pytest
-from network import WAIT, connect, make_site
+from network import WAIT, connect, make_site, send_failure_seen
 from sqlmodel import Session, func, select
 
 from federation.homeserver import Homeserver
@@ -57,16 +57,7 @@ async def test_outage_loses_nothing_and_duplicates_nothing(tmp_path: Path, clock
         b = await make_site(hs, tmp_path, "b", clock)
         sites.append(b)
         await connect(a, b)
-        failed = asyncio.Event()
-        counted = a.fed.bot.on_count
-        assert counted is not None
-
-        def observe(name: str, n: int) -> None:
-            counted(name, n)
-            if name == "send_failures":
-                failed.set()
-
-        a.fed.bot.on_count = observe
+        failed = send_failure_seen(a)
 
         await hs.stop()
         areas = [area.name for area in far_apart(list(a.node.gazetteer.areas), 6.0)][:50]

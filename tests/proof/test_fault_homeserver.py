@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from network import WAIT, connect, make_site
+from network import WAIT, connect, make_site, send_failure_seen
 from proof_sizes import SIZES
 from sqlmodel import Session, func, select
 
@@ -79,16 +79,7 @@ async def test_homeserver_killed_mid_stream_delivers_everything_once(tmp_path: P
         await connect(a, b)
         # A's chapter covers the grid (its node reads the gazetteer at each report).
         a.node.gazetteer = grid
-        failed = asyncio.Event()
-        counted = a.fed.bot.on_count
-        assert counted is not None
-
-        def observe(name: str, n: int) -> None:
-            counted(name, n)
-            if name == "send_failures":
-                failed.set()
-
-        a.fed.bot.on_count = observe
+        failed = send_failure_seen(a)
 
         async def produce() -> None:
             for i in range(total):

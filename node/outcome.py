@@ -72,6 +72,38 @@ class PublicReport:
 
 
 @dataclass(frozen=True)
+class PublicIncident:
+    """An incident (the reports of one type in one area and time window) as the
+    public sees it: a level and a coarse count, never a raw confidence, a source
+    count, a description, a minute or an arrival order.
+
+    Produced by Node.public_incidents() / Node.get_incident() (scoring.incident
+    decides its stage); consumed by the public pages, the feeds and Web Push.
+    `area_name` is None for a place not in the gazetteer: its free text is never
+    public, and pages say "a place not on our list (awaiting review)".
+    """
+
+    id: str
+    type: str  # scoring.model.ReportType value
+    area_id: str  # gazetteer id; "" for a place not on the list
+    area_name: str | None
+    lat: float | None  # the area's coarse centroid, None off the list
+    lon: float | None
+    highway: str | None
+    level: str  # scoring.model.Level value, after any verdict
+    stage: str  # scoring.incident stage: reported, corroborated, needs_verification, ...
+    verified: bool  # a verifier or moderator confirmed it
+    ended: str | None  # None while open; "gone", "expired", "debunked", "false_alarm"
+    reports: str  # a coarse count of independent reports: "1", "2-3", "4-9", "10+"
+    first_hour: datetime  # UTC hour of the earliest report
+    last_hour: datetime  # UTC hour of the latest report or "still there"
+    age_label: str  # scoring.defaults.AGE_LABELS key, true for hour precision
+    opacity: float  # 0..1, fades with age
+    active: bool
+    active_until: datetime
+
+
+@dataclass(frozen=True)
 class Accepted:
     report: PublicReport
     review_reasons: tuple[str, ...] = ()

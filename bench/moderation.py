@@ -17,6 +17,7 @@ Run: python -m bench.moderation [--quick]
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +28,17 @@ from scoring.moderation import moderate
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "scoring" / "corpus"
 
 
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
+
+
 def _corpus(kind: str) -> list[str]:
+    """The corpus lines (CATEGORY LANG TEXT, with \\uXXXX escapes), dev and held-out."""
     texts: list[str] = []
-    for path in sorted(CORPUS.glob(f"{kind}*.tsv")):
+    for path in sorted(CORPUS.glob(f"{kind}*.txt")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#"):
-                texts.append(line.split("\t")[-1])
+            if line.strip() and not line.startswith("#"):
+                text = line.split(" ", 2)[2]
+                texts.append(_ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text))
     return texts
 
 

@@ -150,6 +150,7 @@ _CONTAINERS: dict[FindingKind, frozenset[FindingKind]] = {
     ),
     FindingKind.HANDLE: frozenset({FindingKind.PLATE, FindingKind.NAME, FindingKind.PHONE}),
     FindingKind.PHONE: frozenset({FindingKind.PLATE, FindingKind.ADDRESS, FindingKind.COORDINATES}),
+    FindingKind.PLATE: frozenset({FindingKind.ADDRESS}),
 }
 
 

@@ -139,6 +139,10 @@ _ES = [
     ),
     re.compile(r"\btapar(?:les|le)?\s+el\s+paso\b|\bbloquear(?:les|le)\s+el\s+paso\b"),
     re.compile(r"\bno\s+(?:los|las|les|lo|la)\s+dejen\s+(?:pasar|salir|entrar|ir|irse|llevar\w*)\b"),
+    re.compile(
+        r"\bno\s+(?:dejen|permitan|dejemos)\s+que\s+(?:se\s+)?(?:lo|la|los|las|le|les)?\s*"
+        r"(?:lleven|detengan|agarren|saquen|vayan|salgan|pasen)\b"
+    ),
     re.compile(r"\b(?:rompan|rompamos|quiebren|quebren|quiebrenles|rompanles)\s+(?:los|las|sus)\s+\w+"),
     re.compile(r"\bcadena\s+humana\b|\bagarrense\s+de\s+los\s+brazos\b"),
     re.compile(

@@ -173,8 +173,8 @@ def _namey(tok: _Tok, any_case: bool = False) -> bool:
     common = count(w)
     if listed and (tok.cap or common < COMMON_AS_NAME):
         return True
-    if tok.cap and common < 2_000:
-        return True  # a capitalised word that is not an everyday word
+    if tok.cap and common < 2_000 and tok.word[1:].islower():
+        return True  # a capitalised word ("Xochitl", not "IDs") that is not an everyday word
     return any_case and common < COMMON_AS_NAME
 
 
@@ -331,7 +331,7 @@ def names(view: View) -> Iterator[Span]:
             if not surname_like or (common_a and common_b):
                 continue
         elif not a.cap and not b.cap:
-            if common_a or common_b or b.low not in SURNAMES or count(a.low) >= 2_000:
+            if common_a or common_b or b.low not in SURNAMES:
                 continue
         else:
             continue

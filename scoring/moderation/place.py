@@ -44,7 +44,8 @@ _DIRECTION = r"(?:[nsew]|north|south|east|west|norte|sur|oriente|poniente)"
 _ROAD_WORDS = frozenset(
     """
     exit exits salida salidas hwy highway route ruta rt rte interstate sr carretera autopista
-    freeway fwy km kilometro kilometros mile milla marker us ca i exit mm
+    freeway fwy km kilometro kilometros mile milla marker us ca i exit mm nb sb eb wb
+    northbound southbound eastbound westbound
     """.split()
 )
 # Common street names, so a lowercase "1234 main" is still an address.
@@ -99,8 +100,8 @@ _YEARLIKE = re.compile(r"19\d\d|20\d\d")
 def _street_word(word: str, text_word: str, lowercase_ok: bool) -> bool:
     """A word that can name a street: capitalised or a known street name, not a count or a code."""
     w = word.strip(".'").lower()
-    if not w or w in _NOT_STREET:
-        return False
+    if not w or w in _NOT_STREET or (text_word.isupper() and len(w) <= 3):
+        return False  # "805 SB", "100 ICE": codes, not street names
     if text_word[:1].isupper() or w in _STREET_NAMES:
         return True
     return lowercase_ok and count(w) < 2_000
@@ -161,7 +162,7 @@ def addresses(view: View) -> Iterator[Span]:
     # "Main 1234", "Broadway 1500", "Main Street 1234": a street, then its number
     for m in re.finditer(r"(?<![\w.])([A-Z][a-z]+)(?:\s+" + _SUFFIX + r"\.?)?\s+(\d{3,5})(?![\w:/.]\d|[\w/%])", t, re.IGNORECASE):
         word = m.group(1)
-        if not (word[0].isupper() or word.lower() in _STREET_NAMES):
+        if not ((word[0].isupper() and word[1:].islower()) or word.lower() in _STREET_NAMES):
             continue
         if word.lower() in _NOT_STREET or word.lower() in _ES_STARTERS:
             continue

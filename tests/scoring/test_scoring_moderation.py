@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from scoring.moderation import REASON_CODE, Finding, FindingKind, Moderation, moderate
 
-P, PH, EM, HA, AD, CO, NA, IN = (
+P, PH, EM, HA, LI, AD, CO, NA, IN = (
     FindingKind.PLATE,
     FindingKind.PHONE,
     FindingKind.EMAIL,
     FindingKind.HANDLE,
+    FindingKind.LINK,
     FindingKind.ADDRESS,
     FindingKind.COORDINATES,
     FindingKind.NAME,
@@ -63,6 +64,10 @@ POSITIVES = [
     ("follow @someone on twitter", HA),
     ("ig: juan_perez99", HA),
     ("mi insta es @la.vecina.23", HA),
+    # links: photos, profiles, any link
+    ("see the photo https://imgur.com/a/Xy12AbC", LI),
+    ("fotos en drive.google.com/file/d/1AbC", LI),
+    ("imgur dot com slash a slash Xy12AbC", LI),
     # addresses
     ("1234 Main St", AD),
     ("245 W Broadway Ave", AD),
@@ -288,6 +293,7 @@ def test_reason_codes():
         PH: "refused_phone",
         EM: "refused_email",
         HA: "refused_handle",
+        LI: "refused_link",
         AD: "refused_address",
         CO: "refused_coordinates",
         NA: "refused_name",

@@ -54,7 +54,9 @@ def write(name: str, header: str, lines: list[str]) -> None:
 
 
 def main(names_dir: Path, resources: Path) -> None:
-    first = set(census(names_dir / "dist.male.first")) | set(census(names_dir / "dist.female.first"))
+    first = set(census(names_dir / "dist.male.first")) | set(
+        census(names_dir / "dist.female.first")
+    )
     write(
         "first_names.txt",
         """

@@ -95,7 +95,9 @@ def _views(text: str) -> _Views:
 Spans = Iterable[tuple[int, int]]
 
 
-def _on(view_of: Callable[[_Views], View], detect: Callable[[View], Spans]) -> Callable[[_Views], Spans]:
+def _on(
+    view_of: Callable[[_Views], View], detect: Callable[[View], Spans]
+) -> Callable[[_Views], Spans]:
     def run(views: _Views) -> Spans:
         view = view_of(views)
         return [view.span(s, e) for s, e in detect(view)]
@@ -107,13 +109,19 @@ def _links(kind: FindingKind) -> Callable[[_Views], Spans]:
     def run(views: _Views) -> Spans:
         found: list[tuple[int, int]] = []
         for view in (views.base, views.packed_base):
-            found += [view.span(*span) for span, is_map in contact.links(view) if is_map == (kind is FindingKind.COORDINATES)]
+            found += [
+                view.span(*span)
+                for span, is_map in contact.links(view)
+                if is_map == (kind is FindingKind.COORDINATES)
+            ]
         return found
 
     return run
 
 
-def _both(detect: Callable[[View], Spans], *views: Callable[[_Views], View]) -> Callable[[_Views], Spans]:
+def _both(
+    detect: Callable[[View], Spans], *views: Callable[[_Views], View]
+) -> Callable[[_Views], Spans]:
     def run(vs: _Views) -> Spans:
         out: list[tuple[int, int]] = []
         seen: set[int] = set()
@@ -144,9 +152,16 @@ _DETECTORS: tuple[tuple[FindingKind, Callable[[_Views], Spans]], ...] = (
 # e-mail is not a plate, the digits of a map link are not a phone.
 _CONTAINERS: dict[FindingKind, frozenset[FindingKind]] = {
     FindingKind.EMAIL: frozenset(FindingKind) - {FindingKind.EMAIL, FindingKind.INTERFERENCE},
-    FindingKind.LINK: frozenset(FindingKind) - {FindingKind.LINK, FindingKind.INTERFERENCE, FindingKind.EMAIL},
+    FindingKind.LINK: frozenset(FindingKind)
+    - {FindingKind.LINK, FindingKind.INTERFERENCE, FindingKind.EMAIL},
     FindingKind.COORDINATES: frozenset(
-        {FindingKind.PLATE, FindingKind.PHONE, FindingKind.LINK, FindingKind.ADDRESS, FindingKind.HANDLE}
+        {
+            FindingKind.PLATE,
+            FindingKind.PHONE,
+            FindingKind.LINK,
+            FindingKind.ADDRESS,
+            FindingKind.HANDLE,
+        }
     ),
     FindingKind.HANDLE: frozenset({FindingKind.PLATE, FindingKind.NAME, FindingKind.PHONE}),
     FindingKind.PHONE: frozenset({FindingKind.PLATE, FindingKind.ADDRESS, FindingKind.COORDINATES}),

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import pairwise
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher, PhoneNumberType
 
-from scoring.moderation.lexicon import FUNCTION_WORDS, count
+from scoring.moderation.lexicon import FUNCTION_WORDS, count, words
 from scoring.moderation.normal import View
 
 Span = tuple[int, int]
@@ -34,7 +35,9 @@ Span = tuple[int, int]
 _NOT_PERSONAL = frozenset(
     {PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST}
 )
-_MAYBE_PHONE = re.compile(r"\d(?:[^a-zA-Z0-9\n]{0,3}\d){6,}")  # cheap pre-check: seven digits, close
+_MAYBE_PHONE = re.compile(
+    r"\d(?:[^a-zA-Z0-9\n]{0,3}\d){6,}"
+)  # cheap pre-check: seven digits, close
 _RUN = re.compile(r"(?<![\w.,])\+?\d(?:[ .,\-/_~()\u00b7*]{0,3}\d){6,16}\)?(?![\w])")
 _LOCAL7 = re.compile(
     r"\b(?:call|text|phone|cell|cel|celular|number|numero|num|whats\w*|wa|tel|telefono|llam\w*|"
@@ -51,9 +54,7 @@ def _counting(groups: list[str]) -> bool:
     if len(groups) < 3:
         return False
     values = [int(g) for g in groups]
-    return all(a < b for a, b in zip(values, values[1:], strict=False)) and (
-        len({len(g) for g in groups}) == 1
-    )
+    return all(a < b for a, b in pairwise(values)) and (len({len(g) for g in groups}) == 1)
 
 
 def _fallback_ok(digits: str, groups: list[str], plus: bool) -> bool:
@@ -72,9 +73,7 @@ def _fallback_ok(digits: str, groups: list[str], plus: bool) -> bool:
         candidate = "+" + digits
     elif n == 10:
         candidate = digits
-    elif n == 11 and digits[0] == "1":
-        candidate = "+" + digits
-    elif n in (12, 13) and digits.startswith("52"):
+    elif (n == 11 and digits[0] == "1") or (n in (12, 13) and digits.startswith("52")):
         candidate = "+" + digits
     else:
         return False
@@ -112,12 +111,12 @@ PROVIDERS = (
     "gmx mail yandex zoho tutanota tuta fastmail prodigy telmex infinitum riseup disroot posteo"
 )
 _PROVIDER = "(?:" + "|".join(sorted(PROVIDERS.split(), key=len, reverse=True)) + ")"
-TLDS = frozenset(
+TLDS = words(
     """
-    com net org edu gov mil int io co me us mx ca uk de fr es it ch nl se no dk fi br ar cl
-    pe ve ec gt hn sv ni cr pa cu do pr info biz app dev xyz online site social email cc tv
-    ly gl be to im la ai ws tk ml gq cf ga ru cn jp in au nz eu
-    """.split()
+        com net org edu gov mil int io co me us mx ca uk de fr es it ch nl se no dk fi
+        br ar cl pe ve ec gt hn sv ni cr pa cu do pr info biz app dev xyz online site
+        social email cc tv ly gl be to im la ai ws tk ml gq cf ga ru cn jp in au nz eu
+        """
 )
 _AT = (
     r"(?:\s*@\s*|\s*[(\[{<]\s*(?:at|arroba|@)\s*[)\]}>]\s*|\s+(?:at|arroba)\s+|"
@@ -181,7 +180,7 @@ def _handle_like(h: str) -> bool:
     h = h.lstrip("@")
     inner = h.strip("._")
     return bool(
-        re.search(r"\d", h) and re.search(r"[a-z]", h) or "_" in inner or "." in inner
+        (re.search(r"\d", h) and re.search(r"[a-z]", h)) or "_" in inner or "." in inner
     ) and not re.fullmatch(r"\d+(?:am|pm)?", h)
 
 
@@ -191,12 +190,11 @@ def handles(view: View) -> Iterator[Span]:
         for m in _AT_HANDLE.finditer(t):
             h = m.group("h").rstrip(".")
             before = low[max(0, m.start() - 30) : m.start()]
-            if _handle_like(h.lower()) and not re.match(r"\d", h):
-                yield m.start(), m.start() + 1 + len(h)
-            elif _FOLLOW.search(before) and h.lower() not in FUNCTION_WORDS:
-                yield m.start(), m.start() + 1 + len(h)
-            elif re.search(rf"\b{_NETWORKS}\b", low[m.end() : m.end() + 20]) or re.search(
-                rf"\b(?:on|en|in)\s+{_NETWORKS}\s*$", before
+            if (
+                (_handle_like(h.lower()) and not re.match(r"\d", h))
+                or (_FOLLOW.search(before) and h.lower() not in FUNCTION_WORDS)
+                or re.search(rf"\b{_NETWORKS}\b", low[m.end() : m.end() + 20])
+                or re.search(rf"\b(?:on|en|in)\s+{_NETWORKS}\s*$", before)
             ):
                 yield m.start(), m.start() + 1 + len(h)
     for m in _AFTER_NETWORK.finditer(low):

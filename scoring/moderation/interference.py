@@ -74,7 +74,9 @@ _EN = [
         r"cars?)?)\s+(?:down\s+)?(?:in\s+front\s+of|across|around|behind|under)\s+(?:the|their|"
         r"them|those)\b"
     ),
-    re.compile(r"\b(?:so|so\s+that)\s+they\s+(?:can'?t|cannot|can\s+not)\s+(?:leave|get\s+out|move|go|drive|pass|take)\b"),
+    re.compile(
+        r"\b(?:so|so\s+that)\s+they\s+(?:can'?t|cannot|can\s+not)\s+(?:leave|get\s+out|move|go|drive|pass|take)\b"
+    ),
     re.compile(
         r"\b(?:stop|keep)\s+(?:the|their|them|those)\s+(?:\w+\s+)?(?:from\s+leaving|from\s+going|"
         r"from\s+taking|in)\b"
@@ -138,12 +140,16 @@ _ES = [
         r"la\s+troca)\b"
     ),
     re.compile(r"\btapar(?:les|le)?\s+el\s+paso\b|\bbloquear(?:les|le)\s+el\s+paso\b"),
-    re.compile(r"\bno\s+(?:los|las|les|lo|la)\s+dejen\s+(?:pasar|salir|entrar|ir|irse|llevar\w*)\b"),
+    re.compile(
+        r"\bno\s+(?:los|las|les|lo|la)\s+dejen\s+(?:pasar|salir|entrar|ir|irse|llevar\w*)\b"
+    ),
     re.compile(
         r"\bno\s+(?:dejen|permitan|dejemos)\s+que\s+(?:se\s+)?(?:lo|la|los|las|le|les)?\s*"
         r"(?:lleven|detengan|agarren|saquen|vayan|salgan|pasen)\b"
     ),
-    re.compile(r"\b(?:rompan|rompamos|quiebren|quebren|quiebrenles|rompanles)\s+(?:los|las|sus)\s+\w+"),
+    re.compile(
+        r"\b(?:rompan|rompamos|quiebren|quebren|quiebrenles|rompanles)\s+(?:los|las|sus)\s+\w+"
+    ),
     re.compile(r"\bcadena\s+humana\b|\bagarrense\s+de\s+los\s+brazos\b"),
     re.compile(
         r"\b(?:ponganse|pongamonos|parense|paremonos|sientense|sentemonos|acuestense)\s+"

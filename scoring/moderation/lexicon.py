@@ -23,20 +23,23 @@ def _lines(name: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
 
 
-def _words(text: str) -> frozenset[str]:
+def words(text: str) -> frozenset[str]:
+    """A set of words written as one string, separated by spaces or newlines."""
     return frozenset(text.split())
 
 
 FIRST_NAMES: frozenset[str] = frozenset(_lines("first_names.txt") + _lines("first_names_es.txt"))
 SURNAMES: frozenset[str] = frozenset(_lines("surnames.txt"))
-WORD_COUNT: dict[str, int] = {w: int(n) for w, n in (line.split() for line in _lines("common_words.txt"))}
+WORD_COUNT: dict[str, int] = {
+    w: int(n) for w, n in (line.split() for line in _lines("common_words.txt"))
+}
 
 
 def count(word: str) -> int:
     return WORD_COUNT.get(word, 0)
 
 
-FUNCTION_WORDS = _words(
+FUNCTION_WORDS = words(
     """
     a an the this that these those he she they them him her his hers its it we us you
     your our their i me my mine who whom what when where which why how in on at near by
@@ -53,7 +56,7 @@ FUNCTION_WORDS = _words(
     """
 )
 
-AGENCY_WORDS = _words(
+AGENCY_WORDS = words(
     """
     ice cbp hsi ero dhs fbi dea atf usbp bp lapd sdpd pd chp swat usa us mx uscis
     migra migracion immigration inmigracion border frontera patrol patrulla police
@@ -63,7 +66,7 @@ AGENCY_WORDS = _words(
     """
 )
 
-ROLE_WORDS = _words(
+ROLE_WORDS = words(
     """
     agent agents agente agentes officer officers oficial oficiales deputy deputies
     cop cops sergeant sgt detective det lieutenant lt captain capt trooper inspector
@@ -71,7 +74,7 @@ ROLE_WORDS = _words(
     """
 )
 
-VEHICLE_WORDS = _words(
+VEHICLE_WORDS = words(
     """
     van vans truck trucks suv suvs car cars vehicle vehicles bus buses camioneta camionetas
     troca trocas carro carros coche coches patrulla patrullas pickup sedan minivan
@@ -87,7 +90,7 @@ VEHICLE_WORDS = _words(
     """
 )
 
-STREET_SUFFIXES = _words(
+STREET_SUFFIXES = words(
     """
     st street ave avenue av blvd boulevard bl rd road dr drive ln lane way ct court pl
     place pkwy parkway pky ter terrace cir circle trl trail loop sq square row alley
@@ -95,7 +98,7 @@ STREET_SUFFIXES = _words(
     """
 )
 
-PLACE_NOUNS = _words(
+PLACE_NOUNS = words(
     """
     park parque heights hills hill valley mesa beach grove village villages center
     centre plaza mall market mercado school escuela elementary middle high college
@@ -107,7 +110,7 @@ PLACE_NOUNS = _words(
     """
 )
 
-COUNT_NOUNS = _words(
+COUNT_NOUNS = words(
     """
     van vans truck trucks car cars suv suvs vehicle vehicles bus buses agent agents officer
     officers cop cops people person persons men man women guys unit units patrol patrols
@@ -121,7 +124,7 @@ COUNT_NOUNS = _words(
     """
 )
 
-MONTHS_DAYS = _words(
+MONTHS_DAYS = words(
     """
     january february march april may june july august september october november december
     jan feb mar apr jun jul aug sep sept oct nov dec
@@ -133,7 +136,7 @@ MONTHS_DAYS = _words(
 )
 
 # Nationalities and regional origins (EN/ES): an adjective, never a person's name.
-DEMONYMS = _words(
+DEMONYMS = words(
     """
     american mexican guatemalan honduran salvadoran salvadorean nicaraguan costa rican
     panamanian colombian venezuelan ecuadorian peruvian bolivian chilean argentine

@@ -70,7 +70,9 @@ RELATIONS = _w(
     """
 )
 POSSESSIVES = _w("my his her their our your the mi mis su sus tu tus nuestro nuestra el la")
-ARTICLES = _w("the a an my his her their our your mi mis su sus tu tus el la los las un una unos unas al a")
+ARTICLES = _w(
+    "the a an my his her their our your mi mis su sus tu tus el la los las un una unos unas al a"
+)
 _ARREST = re.compile(
     r"\b(?:took(?:\s+away)?|taken|take|takes|taking|arrested|arrest|arresting|detained|detain|"
     r"detaining|grabbed|grab|deported|deport|handcuffed|apprehended|picked\s+up|pick\s+up|"
@@ -179,7 +181,7 @@ def _namey(tok: _Tok, any_case: bool = False) -> bool:
 
 
 def _initial(tok: _Tok) -> bool:
-    return len(tok.low) == 1 and tok.low not in ("a", "y", "o", "e", "u", "i") or (
+    return (len(tok.low) == 1 and tok.low not in ("a", "y", "o", "e", "u", "i")) or (
         len(tok.low) == 1 and tok.dot
     )
 
@@ -196,7 +198,12 @@ def _extend(toks: list[_Tok], i: int, any_case: bool) -> int:
         tok = toks[j]
         if toks[last].poss or toks[last].end < tok.start - 3:
             break
-        if tok.low in _PARTICLES and j + 1 < len(toks) and toks[j + 1].cap and toks[j + 1].low not in _PARTICLES:
+        if (
+            tok.low in _PARTICLES
+            and j + 1 < len(toks)
+            and toks[j + 1].cap
+            and toks[j + 1].low not in _PARTICLES
+        ):
             if _namey(toks[j + 1]):
                 last = j + 1
                 j += 2
@@ -206,7 +213,7 @@ def _extend(toks: list[_Tok], i: int, any_case: bool) -> int:
             last = j
             j += 1
             continue
-        if (tok.cap or any_case) and _namey(tok, any_case=False) and tok.low not in _PARTICLES:
+        if _namey(tok) and tok.low not in _PARTICLES:
             last = j
             j += 1
             continue
@@ -244,7 +251,9 @@ def _not_a_person(toks: list[_Tok], i: int, last: int, view: View) -> bool:
 def _name_after(toks: list[_Tok], i: int, view: View, any_case: bool) -> Span | None:
     """The name starting at toks[i] (after a trigger), if there is one."""
     # skip articles, possessives, relations and titles: "a mi tío", "la señora", "my neighbor"
-    while i < len(toks) and (toks[i].low in ARTICLES or toks[i].low in RELATIONS or toks[i].low in TITLES):
+    while i < len(toks) and (
+        toks[i].low in ARTICLES or toks[i].low in RELATIONS or toks[i].low in TITLES
+    ):
         i += 1
     if i >= len(toks):
         return None
@@ -284,11 +293,10 @@ def names(view: View) -> Iterator[Span]:
         yield toks[n].start, toks[last].end
     # 2. Titles and relations: "officer john smith", "mi vecina María López", "J. Smith".
     for n, tok in enumerate(toks):
-        if tok.low in TITLES and (tok.low not in ("dr", "sr", "father", "padre") or tok.cap or tok.dot):
-            span = _name_after(toks, n + 1, view, any_case=False)
-            if span:
-                yield span
-        elif tok.low in RELATIONS and n > 0 and toks[n - 1].low in POSSESSIVES:
+        if (
+            tok.low in TITLES
+            and (tok.low not in ("dr", "sr", "father", "padre") or tok.cap or tok.dot)
+        ) or (tok.low in RELATIONS and n > 0 and toks[n - 1].low in POSSESSIVES):
             span = _name_after(toks, n + 1, view, any_case=False)
             if span:
                 yield span
@@ -302,24 +310,38 @@ def names(view: View) -> Iterator[Span]:
             yield span
     # 4. Before an arrest: "Lopez was taken", "juan fue detenido".
     for m in _AFTER_NAME.finditer(low):
-        n = next((k for k, t in enumerate(toks) if t.end <= m.start() and t.end >= m.start() - 2), None)
+        n = next(
+            (k for k, t in enumerate(toks) if t.end <= m.start() and t.end >= m.start() - 2), None
+        )
         if n is None:
             continue
         start = n
-        while start > 0 and _namey(toks[start - 1]) and toks[start - 1].end >= toks[start].start - 2:
-            start -= 1
-        if _namey(toks[n], any_case=not toks[n].cap) and toks[n].low not in NOT_NAMES and (
-            toks[n].low in FIRST_NAMES or toks[n].low in SURNAMES or toks[n].cap
+        while (
+            start > 0 and _namey(toks[start - 1]) and toks[start - 1].end >= toks[start].start - 2
         ):
-            if not _not_a_person(toks, start, n, view):
-                yield toks[start].start, toks[n].end
+            start -= 1
+        if (
+            _namey(toks[n], any_case=not toks[n].cap)
+            and toks[n].low not in NOT_NAMES
+            and (toks[n].low in FIRST_NAMES or toks[n].low in SURNAMES or toks[n].cap)
+            and not _not_a_person(toks, start, n, view)
+        ):
+            yield toks[start].start, toks[n].end
     # 5. No trigger: "Maria Lopez", "maria lopez", "J. Smith".
     for n in range(len(toks) - 1):
         a, b = toks[n], toks[n + 1]
         if b.start - a.end > 2 or a.poss:
             continue
-        if _initial(a) and a.dot and a.cap and b.cap and (b.low in SURNAMES or count(b.low) < 2_000):
-            if b.low not in NOT_NAMES and not _not_a_person(toks, n, _extend(toks, n + 1, False), view):
+        if (
+            _initial(a)
+            and a.dot
+            and a.cap
+            and b.cap
+            and (b.low in SURNAMES or count(b.low) < 2_000)
+        ):
+            if b.low not in NOT_NAMES and not _not_a_person(
+                toks, n, _extend(toks, n + 1, False), view
+            ):
                 yield a.start, toks[_extend(toks, n + 1, False)].end
             continue
         if a.low not in FIRST_NAMES or a.low in NOT_NAMES or b.low in NOT_NAMES:

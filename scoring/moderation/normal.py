@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-# Code points that render as nothing (Unicode's Default_Ignorable_Code_Point, DerivedCoreProperties).
+# Code points that render as nothing (Default_Ignorable_Code_Point, DerivedCoreProperties.txt).
 _IGNORABLE = (
     (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x17B4, 0x17B5),
     (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F),
@@ -195,7 +195,9 @@ _SPELLED_RUN = re.compile(rf"(?<![a-z0-9]){_TOKEN}(?:{_SEP}{_TOKEN})+(?![a-z0-9]
 _SPELLED_WORD = re.compile(rf"(?<![a-z0-9])(?:{_DIGIT_WORD})(?![a-z0-9])")
 _HAS_DIGIT_WORD = re.compile(rf"\b(?:{_DIGIT_WORD})\b")
 # A number written with O, I or l for some of its digits: "O1OO", "6l9", "0l87".
-_LOOKALIKE = re.compile(r"(?<![A-Za-z0-9])(?=[0-9OoIl|]*[0-9])(?=[0-9OoIl|]*[OoIl|])[0-9OoIl|]{3,}(?![A-Za-z0-9])")
+_LOOKALIKE = re.compile(
+    r"(?<![A-Za-z0-9])(?=[0-9OoIl|]*[0-9])(?=[0-9OoIl|]*[OoIl|])[0-9OoIl|]{3,}(?![A-Za-z0-9])"
+)
 _LOOKALIKE_MAP = str.maketrans("OoIl|", "00111")
 
 

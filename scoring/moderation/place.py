@@ -31,6 +31,7 @@ from scoring.moderation.lexicon import (
     STREET_SUFFIXES,
     VEHICLE_WORDS,
     count,
+    words,
 )
 from scoring.moderation.normal import View
 
@@ -41,20 +42,21 @@ Span = tuple[int, int]
 
 _SUFFIX = "(?:" + "|".join(sorted(STREET_SUFFIXES, key=len, reverse=True)) + ")"
 _DIRECTION = r"(?:[nsew]|north|south|east|west|norte|sur|oriente|poniente)"
-_ROAD_WORDS = frozenset(
+_ROAD_WORDS = words(
     """
-    exit exits salida salidas hwy highway route ruta rt rte interstate sr carretera autopista
-    freeway fwy km kilometro kilometros mile milla marker us ca i exit mm nb sb eb wb
-    northbound southbound eastbound westbound
-    """.split()
+        exit exits salida salidas hwy highway route ruta rt rte interstate sr carretera
+        autopista freeway fwy km kilometro kilometros mile milla marker us ca i exit mm
+        nb sb eb wb northbound southbound eastbound westbound
+        """
 )
 # Common street names, so a lowercase "1234 main" is still an address.
-_STREET_NAMES = frozenset(
+_STREET_NAMES = words(
     """
-    main broadway market park oak pine maple elm cedar palm washington lincoln jefferson
-    madison adams university euclid imperial national highland ocean harbor mission
-    central first second third fourth fifth sixth seventh eighth ninth tenth
-    """.split()
+        main broadway market park oak pine maple elm cedar palm washington lincoln
+        jefferson madison adams university euclid imperial national highland ocean
+        harbor mission central first second third fourth fifth sixth seventh eighth
+        ninth tenth
+        """
 )
 _NOT_STREET = (
     FUNCTION_WORDS
@@ -65,17 +67,20 @@ _NOT_STREET = (
     | MONTHS_DAYS
     | DEMONYMS
     | _ROAD_WORDS
-    | frozenset(
+    | words(
         """
-        am pm hrs hr min mins sec secs percent pesos dollars usd mxn people times block
-        blocks ft feet yards yds meters metros miles degrees grados calls llamadas
-        """.split()
+            am pm hrs hr min mins sec secs percent pesos dollars usd mxn people times
+            block blocks ft feet yards yds meters metros miles degrees grados calls
+            llamadas
+            """
     )
 )
 # Words a street's name never holds before its suffix ("3 trucks on Main St" has no address).
 _NOT_BEFORE_SUFFIX = (FUNCTION_WORDS | COUNT_NOUNS | _ROAD_WORDS) - {"de", "la", "el", "del"}
 _WORD = re.compile(r"\d{1,3}(?:st|nd|rd|th)\b|[A-Za-z][A-Za-z'.\-]*")
-_NUMBER = re.compile(r"(?<![\w#.\-/:,])(?P<hash>#\s*)?(?P<num>\d{1,6})(?P<letter>[A-Za-z])?(?![\w:/.]\d|[\w/])")
+_NUMBER = re.compile(
+    r"(?<![\w#.\-/:,])(?P<hash>#\s*)?(?P<num>\d{1,6})(?P<letter>[A-Za-z])?(?![\w:/.]\d|[\w/])"
+)
 _HASH_NUMBER = re.compile(r"(?:#|\bno\.|\bnum\.?|\bnumero\b|\bnro\.?|\bn°)\s*\d{1,5}[a-z]?\b")
 _ES_STREET = re.compile(
     r"(?:\bc/|\b(?:calle|avenida|av|ave|avda|blvd|bulevar|boulevard|calzada|callejon|privada|"
@@ -85,9 +90,11 @@ _ES_TOKEN = re.compile(
     r"\s*(?:(?P<hash>#|no\.|num\.|numero\b|nro\.?|n°)\s*)?(?P<num>\d{1,5})(?P<ord>ra|da|ta|va|ma|na|er|o|a|[a-z])?\b"
     r"|\s*(?P<word>[a-z][\w'.\-]*)",
 )
-_INTERSECTION_WORDS = frozenset(
-    "y and e esquina esq con entre cruce at & cerca near frente por hacia rumbo towards to "
-    "from desde en rumbo al del de".split()
+_INTERSECTION_WORDS = words(
+    """
+        y and e esquina esq con entre cruce at & cerca near frente por hacia rumbo
+        towards to from desde en rumbo al del de
+        """
 )
 _UNIT = re.compile(
     r"\b(?:apt|apartment|apartamento|suite|ste|depto|departamento|dpto|interior|int)\.?\s*"
@@ -143,8 +150,20 @@ def addresses(view: View) -> Iterator[Span]:
                 break
         else:
             # "1234 Avenida de la Playa", "1234 calle Primera": a Spanish street word after it
-            if lows[0] in ("calle", "avenida", "av", "avda", "paseo", "camino", "calzada", "privada"):
-                if len(lows) > 1 and lows[1] not in _NOT_STREET | {"de", "la", "el", "del"} | COUNT_NOUNS:
+            if lows[0] in (
+                "calle",
+                "avenida",
+                "av",
+                "avda",
+                "paseo",
+                "camino",
+                "calzada",
+                "privada",
+            ):
+                if (
+                    len(lows) > 1
+                    and lows[1] not in _NOT_STREET | {"de", "la", "el", "del"} | COUNT_NOUNS
+                ):
                     yield m.start(), words[1].end()
                 elif len(lows) > 2:
                     yield m.start(), words[-1].end()
@@ -160,7 +179,11 @@ def addresses(view: View) -> Iterator[Span]:
             if _street_word(lows[first], names[first], lowercase_ok=hashed):
                 yield m.start(), words[first].end()
     # "Main 1234", "Broadway 1500", "Main Street 1234": a street, then its number
-    for m in re.finditer(r"(?<![\w.])([A-Z][a-z]+)(?:\s+" + _SUFFIX + r"\.?)?\s+(\d{3,5})(?![\w:/.]\d|[\w/%])", t, re.IGNORECASE):
+    for m in re.finditer(
+        r"(?<![\w.])([A-Z][a-z]+)(?:\s+" + _SUFFIX + r"\.?)?\s+(\d{3,5})(?![\w:/.]\d|[\w/%])",
+        t,
+        re.IGNORECASE,
+    ):
         word = m.group(1)
         if not ((word[0].isupper() and word[1:].islower()) or word.lower() in _STREET_NAMES):
             continue
@@ -206,9 +229,11 @@ def addresses(view: View) -> Iterator[Span]:
             yield m.start(), m.end()
 
 
-_ES_STARTERS = frozenset(
-    "calle avenida av avda blvd bulevar paseo camino calzada carretera salida ruta km "
-    "exit hwy highway route interstate".split()
+_ES_STARTERS = words(
+    """
+        calle avenida av avda blvd bulevar paseo camino calzada carretera salida ruta km
+        exit hwy highway route interstate
+        """
 )
 
 # --------------------------------------------------------------------------
@@ -238,8 +263,12 @@ _UTM = re.compile(
     r"(?<![\w.])(?:utm\s*)?(?:zone\s*)?\d{1,2}\s?[c-hj-np-x]?\s+\d{6,7}\s*(?:m?\s*e)?[\s,;]+"
     r"\d{7}\s*(?:m?\s*n)?\b",
 )
-_MGRS = re.compile(r"(?<![\w.])\d{1,2}[c-hj-np-x]\s?[a-hj-np-z]{2}\s?(?:\d{4}|\d{3}\s?\d{3}|\d{4}\s?\d{4}|\d{5}\s?\d{5})\b")
-_PLUS_CODE = re.compile(r"(?<![\w+])[23456789cfghjmpqrvwx]{4,8}\+[23456789cfghjmpqrvwx]{2,3}(?![\w+])")
+_MGRS = re.compile(
+    r"(?<![\w.])\d{1,2}[c-hj-np-x]\s?[a-hj-np-z]{2}\s?(?:\d{4}|\d{3}\s?\d{3}|\d{4}\s?\d{4}|\d{5}\s?\d{5})\b"
+)
+_PLUS_CODE = re.compile(
+    r"(?<![\w+])[23456789cfghjmpqrvwx]{4,8}\+[23456789cfghjmpqrvwx]{2,3}(?![\w+])"
+)
 _W3W = re.compile(
     r"(?:///|\b(?:w3w|what3words)\b\s*:?\s*/*)\s*[a-z]+\.[a-z]+\.[a-z]+\b",
 )

@@ -26,6 +26,7 @@ from scoring.moderation.lexicon import (
     STREET_SUFFIXES,
     VEHICLE_WORDS,
     count,
+    words,
 )
 from scoring.moderation.normal import View
 
@@ -34,9 +35,11 @@ Span = tuple[int, int]
 # L: a letter, D: a digit. California 1ABC234; ABC1234 (TX, NY, AZ, PA, ...);
 # ABC123 / 123ABC (many states); 1ABC23 (MA); 1AB2345 (MD); AB12345 (IL, CT);
 # A12BCD (NJ); 123A45 (NV); Mexico ABC1234 (ABC-12-34), ABC123D, AB1234C, AB12345.
-PLATE_FORMS = frozenset(
-    "DLLLDDD DLLLDD DLLDDDD LLLDDDD LLLDDD DDDLLL LLDDDDD LDDLLL DDDLDD LLLDDDL LLDDDDL "
-    .split()
+PLATE_FORMS = words(
+    """
+        DLLLDDD DLLLDD DLLDDDD LLLDDDD LLLDDD DDDLLL LLDDDDD LDDLLL DDDLDD LLLDDDL
+        LLDDDDL
+        """
 )
 _SHAPE = str.maketrans("abcdefghijklmnopqrstuvwxyz0123456789", "L" * 26 + "D" * 10)
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -52,13 +55,13 @@ _NOT_PLATE_LETTERS = (
     | MONTHS_DAYS
     | STREET_SUFFIXES
     | COUNT_NOUNS
-    | frozenset(
+    | words(
         """
-        i sr ca us hwy hw rt rte route ruta exit salida carretera interstate autopista fwy
-        az tx nm st calle av ave no num nr apt ste km mph kmh kph min mins hr hrs am pm
-        lbs kg mm cm ft mi nb sb eb wb sur nte ote pte col tel ext pg covid sars h1n1 mp
-        ar ak ss ms mr mrs dr lt sgt kw mx usa cal baja zip cp
-        """.split()
+            i sr ca us hwy hw rt rte route ruta exit salida carretera interstate
+            autopista fwy az tx nm st calle av ave no num nr apt ste km mph kmh kph min
+            mins hr hrs am pm lbs kg mm cm ft mi nb sb eb wb sur nte ote pte col tel ext
+            pg covid sars h1n1 mp ar ak ss ms mr mrs dr lt sgt kw mx usa cal baja zip cp
+            """
     )
 )
 _MODEL = re.compile(

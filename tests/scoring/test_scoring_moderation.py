@@ -7,8 +7,11 @@ must never be refused.
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.moderation import REASON_CODE, Finding, FindingKind, Moderation, moderate
@@ -350,3 +353,131 @@ def test_report_like_word_salad_never_crashes(words):
     text = " ".join(words)
     m = moderate(text)
     assert all(0 <= f.start < f.end <= len(text) for f in m.refusals + m.review)
+
+
+# --------------------------------------------------------------------------
+# Evasions: look-alikes, invisible characters, separators, spelled digits.
+# (tests/scoring/test_scoring_moderation_corpus.py measures hundreds more.)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "fragment"),
+    [
+        ("plates 7\u0410\u0412\u0421123", P, "7\u0410\u0412\u0421123"),  # Cyrillic
+        ("plate 7\u2800ABC\u2800123", P, "7\u2800ABC\u2800123"),  # braille blank
+        ("plate 7\u3164ABC\u3164123", P, "7\u3164ABC\u3164123"),  # hangul filler
+        ("plate \uff17\uff21\uff22\uff23\uff11\uff12\uff13", P, "\uff17"),  # fullwidth
+        ("plate 7.ABC.123", P, "7.ABC.123"),
+        ("plate 7/ABC/123", P, "7/ABC/123"),
+        ("plate 7 A B C 1 2 3", P, "7 A B C 1 2 3"),
+        ("saw abc 1234 on the suv", P, "abc 1234"),
+        ("placas siete a b c uno dos tres", P, "siete a b c uno dos tres"),
+        ("text him at 619\u2013555\u20130187", PH, "619\u2013555\u20130187"),
+        ("his number is 619/555/0187", PH, "619/555/0187"),
+        ("call 6l9 555 O1OO", PH, "6l9 555 O1OO"),
+        ("six one nine five five five zero one eight seven", PH, "six one nine"),
+        (
+            "ph 6\ufe0f\u20e31\ufe0f\u20e39\ufe0f\u20e35\ufe0f\u20e35\ufe0f\u20e35\ufe0f\u20e3"
+            "0\ufe0f\u20e31\ufe0f\u20e38\ufe0f\u20e37\ufe0f\u20e3",
+            PH,
+            "6\ufe0f\u20e3",
+        ),  # keycaps
+        ("maria at protonmail dot ch", EM, "maria at protonmail dot ch"),
+        ("IG maria_lopez88", HA, "maria_lopez88"),
+        ("fb/maria.lopez.5", HA, "maria.lopez.5"),
+        ("officer john smith asked", NA, "john smith"),
+        ("J. Smith was the agent", NA, "J. Smith"),
+        ("Maria Lopez was taken by ICE", NA, "Maria Lopez"),
+        ("M\u200baria Lopez was detained", NA, "M\u200baria Lopez"),
+        ("mi vecina María López", NA, "María López"),
+        ("1234 El Cajon Blvd", AD, "1234 El Cajon Blvd"),
+        ("they went into 1234 Main", AD, "1234 Main"),
+        ("#1234 Main St", AD, "1234 Main St"),
+        ("redada en Main 1234", AD, "Main 1234"),
+        ("32.7157N 117.1611W", CO, "32.7157N 117.1611W"),
+        ("32,7157 -117,1611", CO, "32,7157 -117,1611"),
+        ("32°42'56.5\"N 117°09'40.0\"W", CO, "32°42'56.5"),
+        ("11S 485123 3620456", CO, "485123"),
+        ("8m4v+2x", CO, "8m4v+2x"),
+        ("goo.gl/maps/AbC123xyz", CO, "goo.gl/maps/AbC123xyz"),
+        ("make a human chain around the van", IN, "human chain"),
+        ("pinchen las llantas", IN, "pinchen las llantas"),
+    ],
+)
+def test_evasions_are_found_where_they_are(text, kind, fragment):
+    m = moderate(text)
+    hits = [f for f in m.refusals + m.review if f.kind == kind]
+    assert hits, f"missed {kind} in {text!r}: {m}"
+    assert any(fragment in text[f.start : f.end] for f in hits), [
+        text[f.start : f.end] for f in hits
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ICE arrested Guatemalan workers",
+        "black Toyota 4Runner",
+        "Chevy Silverado 2500HD",
+        "white Ford F-150",
+        "checkpoint on Dr. Martin Luther King Jr. Freeway",
+        "agents on Cesar Chavez Pkwy",
+        "migra @Vons on Euclid",
+        "raid at Father Joe's Villages",
+        "COVID19 testing site",
+        "I-5 exit 21",
+        "I-805 exit 12 southbound",
+        "3 vans at 10:30",
+        "Home Depot parking lot",
+        "in Grant Hill",
+        "Linda Vista near the school",
+        "unmarked Dodge Durango and a Ram 1500",
+        "a las siete en punto de la tarde",
+        "they asked for IDs at Walmart",
+    ],
+)
+def test_hard_innocent_cases(text):
+    m = moderate(text)
+    assert not m.refusals and not m.review, [(f.kind, text[f.start : f.end]) for f in m.refusals]
+
+
+def test_a_link_is_refused_with_its_own_reason_and_a_map_link_as_a_place():
+    assert [f.kind for f in moderate("see https://imgur.com/a/Xy12AbC").refusals] == [LI]
+    assert [f.kind for f in moderate("maps.app.goo.gl/AbC123xyz").refusals] == [CO]
+
+
+def test_the_gazetteer_s_own_names_are_never_refused():
+    path = Path(__file__).resolve().parents[2] / "node" / "data" / "gazetteer.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    labels = [label for area in data["area"] for label in (area["name"], *area["aliases"])]
+    labels += data["region"]["highways"]
+    assert len(labels) > 100
+    refused = {label: moderate(label) for label in labels}
+    assert [label for label, m in refused.items() if m.refusals or m.review] == []
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(codec=None), max_size=400))
+def test_never_raises_and_is_deterministic_on_any_text(text):
+    first = moderate(text)
+    assert moderate(text) == first
+    for f in first.refusals + first.review:
+        assert 0 <= f.start < f.end <= len(text)
+
+
+_JUNK = [
+    "\u200b", "\u200d", "\u2800", "\u3164", "\ufe0f", "\u20e3", "\u0430", "\u0412", "\u041e",
+    "\uff17", "\u2013", "\u00a0", "\u0301", "\U0001d7d5", "@", "#", ".", "/", " ", "-", "+",
+    "°", "'", '"', "at", "dot", "siete", "uno", "six", "O", "l", "I", "7", "123", "4567", "619",
+    "ABC", "abc", "Maria", "Lopez", "officer", "calle", "Main", "St", "32.7157", "-117.1611",
+    "N", "W", "ig", "fb/", "imgur.com", "block", "the", "van", "ponchen", "llantas", "I-805",
+]  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_JUNK), max_size=60))
+def test_evasion_salad_never_raises_and_is_deterministic(pieces):
+    text = "".join(pieces)
+    first = moderate(text)
+    assert moderate(text) == first
+    assert all(0 <= f.start < f.end <= len(text) for f in first.refusals + first.review)

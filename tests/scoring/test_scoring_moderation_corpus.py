@@ -115,7 +115,7 @@ def test_miss_and_false_refusal_rates(part, capsys):
 
 
 def main() -> None:  # pragma: no cover - a tuning aid, on the dev part only
-    adv, adv_bad, adv_res = rates("adversarial", "dev")
+    adv, adv_bad, _ = rates("adversarial", "dev")
     inn, inn_bad, inn_res = rates("innocent", "dev")
     for line, b in zip(adv, adv_bad, strict=True):
         if b:

@@ -26,7 +26,14 @@ FORBIDDEN_CALLS = {
 
 def test_there_are_files_to_check():
     names = {str(p.relative_to(SCORING)) for p in FILES}
-    assert {"score.py", "moderation/__init__.py", "decay.py", "review.py", "text.py", "geo.py"} <= names
+    assert {
+        "score.py",
+        "moderation/__init__.py",
+        "decay.py",
+        "review.py",
+        "text.py",
+        "geo.py",
+    } <= names
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

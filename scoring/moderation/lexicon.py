@@ -53,6 +53,7 @@ FUNCTION_WORDS = words(
     ser si no ni ya muy mas menos aqui alli ahi aca alla hoy ayer manana tarde noche
     mediodia todo todos toda todas otro otra desconocido nadie alguien pero porque
     entonces tambien solo frente afuera adentro cerca lejos hace hacia desde hasta
+    since until till approx approximately like going junto durante como
     """
 )
 
@@ -61,7 +62,7 @@ AGENCY_WORDS = words(
     ice cbp hsi ero dhs fbi dea atf usbp bp lapd sdpd pd chp swat usa us mx uscis
     migra migracion immigration inmigracion border frontera patrol patrulla police
     policia sheriff sheriffs marshal marshals federal federales special especial
-    enforcement customs aduana homeland security seguridad guardia nacional national
+    enforcement customs aduana homeland security seguridad guardia nacional
     guard army military militares soldados marines
     """
 )

@@ -118,6 +118,22 @@ _PLACES = _w(
     venezuela colombia cuba haiti hillcrest logan barrio broadway
     """
 )
+# Words for people that are also in the census name lists ("Guy", "Lady", "Kid").
+PEOPLE_NOUNS = _w(
+    """
+    lady ladies guy guys gentleman kid kids boy boys girl girls teen teenager child baby
+    worker woman women man men person people lady senor senora joven jovenes muchacho
+    muchacha chavo chava nino nina bebe trabajador trabajadora migrante everyone everybody
+    someone somebody nobody anyone todos alguien nadie
+    """
+)
+# Verbs that follow a title in a sentence ("the officer will"): not a name.
+_VERBS = _w(
+    """
+    will may can could would should might must shall did does do has had have is was are
+    were said says told asked came went got gets left stopped took saw see
+    """
+)
 NOT_NAMES = (
     FUNCTION_WORDS
     | AGENCY_WORDS
@@ -130,10 +146,12 @@ NOT_NAMES = (
     | TITLES
     | RELATIONS
     | _PLACES
+    | PEOPLE_NOUNS
     | _w("god dios lord jesucristo christ san santo santa saint st")
 )
 
-_TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?(?P<poss>'s\b)?(?P<dot>\.)?")
+# A word, with its possessive ("Joe's") or contraction ("don't") kept whole.
+_TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?(?:(?P<poss>'s\b)|'[A-Za-z]+)?(?P<dot>\.)?")
 
 
 @dataclass(frozen=True)
@@ -166,8 +184,12 @@ def _tokens(view: View) -> list[_Tok]:
     return out
 
 
-def _namey(tok: _Tok, any_case: bool = False) -> bool:
-    """Could this word be part of a person's name, in this context?"""
+def _namey(tok: _Tok, any_case: bool = False, titled: bool = False) -> bool:
+    """Could this word be part of a person's name, in this context?
+
+    titled: right after a title or relation ("officer rosa", "mi vecina rosa"),
+    where a listed name is a name even when it is also an everyday word.
+    """
     w = tok.low
     if w in NOT_NAMES or len(w) < 2:
         return False
@@ -175,6 +197,8 @@ def _namey(tok: _Tok, any_case: bool = False) -> bool:
     common = count(w)
     if listed and (tok.cap or common < COMMON_AS_NAME):
         return True
+    if titled and w in FIRST_NAMES and common < 10 * COMMON_AS_NAME and w not in _VERBS:
+        return True  # "officer rosa", "mi vecina rosa"; not "the officer will"
     if tok.cap and common < 2_000 and tok.word[1:].islower():
         return True  # a capitalised word ("Xochitl", not "IDs") that is not an everyday word
     return any_case and common < COMMON_AS_NAME
@@ -251,16 +275,32 @@ def _not_a_person(toks: list[_Tok], i: int, last: int, view: View) -> bool:
 def _name_after(toks: list[_Tok], i: int, view: View, any_case: bool) -> Span | None:
     """The name starting at toks[i] (after a trigger), if there is one."""
     # skip articles, possessives, relations and titles: "a mi tío", "la señora", "my neighbor"
-    while i < len(toks) and (
-        toks[i].low in ARTICLES or toks[i].low in RELATIONS or toks[i].low in TITLES
+    titled = i > 0 and (toks[i - 1].low in TITLES or toks[i - 1].low in RELATIONS)
+    while (
+        i < len(toks)
+        and not toks[i].dot
+        and (toks[i].low in ARTICLES or toks[i].low in RELATIONS or toks[i].low in TITLES)
     ):
+        titled = titled or toks[i].low in TITLES or toks[i].low in RELATIONS
         i += 1
     if i >= len(toks):
         return None
     tok = toks[i]
-    if _initial(tok) and i + 1 < len(toks) and _namey(toks[i + 1], any_case=True):
+    if (
+        _initial(tok)
+        and i + 1 < len(toks)
+        and (toks[i + 1].low in SURNAMES or _namey(toks[i + 1], any_case=True))
+        and toks[i + 1].low not in NOT_NAMES
+    ):
         last = _extend(toks, i + 1, any_case)
-    elif _namey(tok, any_case=any_case):
+    elif _namey(tok, any_case=any_case, titled=titled) or (
+        tok.low in FIRST_NAMES  # "se llevaron a rosa garcia": a first name, then a surname
+        and i + 1 < len(toks)
+        and toks[i + 1].low in SURNAMES
+        and count(toks[i + 1].low) < COMMON_AS_NAME
+        and tok.low not in NOT_NAMES | _VERBS
+        and toks[i + 1].low not in NOT_NAMES
+    ):
         last = _extend(toks, i, any_case)
     else:
         return None
@@ -287,6 +327,9 @@ def names(view: View) -> Iterator[Span]:
         n = next_token(m.end())
         if n is None or toks[n].start > m.end() + 2:
             continue
+        if _initial(toks[n]) and toks[n].dot and n + 1 < len(toks):
+            yield toks[n].start, toks[_extend(toks, n + 1, any_case=True)].end
+            continue  # "his name is J. Smith", "a. nguyen"
         if toks[n].low in FUNCTION_WORDS | AGENCY_WORDS or toks[n].low in ("after", "like"):
             continue
         last = _extend(toks, n, any_case=True)
@@ -295,7 +338,11 @@ def names(view: View) -> Iterator[Span]:
     for n, tok in enumerate(toks):
         if (
             tok.low in TITLES
-            and (tok.low not in ("dr", "sr", "father", "padre") or tok.cap or tok.dot)
+            and (
+                tok.low not in ("dr", "sr", "father", "padre")
+                or tok.dot
+                or (tok.cap and tok.word[1:].islower())  # "Sr", "Dr", not "SR-94"
+            )
         ) or (tok.low in RELATIONS and n > 0 and toks[n - 1].low in POSSESSIVES):
             span = _name_after(toks, n + 1, view, any_case=False)
             if span:
@@ -320,8 +367,15 @@ def names(view: View) -> Iterator[Span]:
             start > 0 and _namey(toks[start - 1]) and toks[start - 1].end >= toks[start].start - 2
         ):
             start -= 1
+        initialled = start > 0 and _initial(toks[start - 1]) and toks[start - 1].dot
+        if initialled:  # "j. castillo fue detenido"
+            start -= 1
         if (
-            _namey(toks[n], any_case=not toks[n].cap)
+            (
+                _namey(toks[n], any_case=not toks[n].cap)
+                or _namey(toks[n], titled=True)
+                or (initialled and toks[n].low in SURNAMES)
+            )
             and toks[n].low not in NOT_NAMES
             and (toks[n].low in FIRST_NAMES or toks[n].low in SURNAMES or toks[n].cap)
             and not _not_a_person(toks, start, n, view)
@@ -353,8 +407,8 @@ def names(view: View) -> Iterator[Span]:
             if not surname_like or (common_a and common_b):
                 continue
         elif not a.cap and not b.cap:
-            if common_a or common_b or b.low not in SURNAMES:
-                continue
+            if (common_a and common_b) or b.low not in SURNAMES or a.low in PLACE_NOUNS:
+                continue  # "luis castillo", "rosa garcia"; not "mira mesa", "lake murray"
         else:
             continue
         if n > 0 and toks[n - 1].low in _ROAD_BEFORE | TITLES and toks[n - 1].end >= a.start - 3:

@@ -87,7 +87,8 @@ _ES_STREET = re.compile(
     r"prol|prolongacion|paseo|camino|andador|cerrada|circuito|retorno|street)\b\.?)\s*",
 )
 _ES_TOKEN = re.compile(
-    r"\s*(?:(?P<hash>#|no\.|num\.|numero\b|nro\.?|n°)\s*)?(?P<num>\d{1,5})(?P<ord>ra|da|ta|va|ma|na|er|o|a|[a-z])?\b"
+    r"\s*(?:(?P<hash>#|no\.|num\.|numero\b|nro\.?|n°)\s*)?(?P<num>\d{1,5})"
+    r"(?P<ord>ra|da|ta|va|ma|na|er|o|a|[a-z])?\b(?![:.]\d)"
     r"|\s*(?P<word>[a-z][\w'.\-]*)",
 )
 _INTERSECTION_WORDS = words(
@@ -101,7 +102,7 @@ _UNIT = re.compile(
     r"(?:#|no\.?|num\.?|numero)?\s*\d{1,5}[a-z]?\b",
 )
 _BLOCK_OF = re.compile(r"(?<![\w.\-])\d{2,6}\s+block\s+of\s+(?:[\w'.\-]+\s*){1,3}")
-_YEARLIKE = re.compile(r"19\d\d|20\d\d")
+_YEARLIKE = re.compile(r"19[5-9]\d|20[0-3]\d")
 
 
 def _street_word(word: str, text_word: str, lowercase_ok: bool) -> bool:
@@ -112,6 +113,18 @@ def _street_word(word: str, text_word: str, lowercase_ok: bool) -> bool:
     if text_word[:1].isupper() or w in _STREET_NAMES:
         return True
     return lowercase_ok and count(w) < 2_000
+
+
+def _name_of_street(low_word: str, word: str) -> bool:
+    """A word of a street's name before its suffix: "El", "Cajon", "W", "8th", "main"."""
+    if re.fullmatch(_DIRECTION, low_word) or low_word in ("de", "la", "el", "del", "los", "las"):
+        return True
+    if low_word in _NOT_BEFORE_SUFFIX:
+        return False
+    if word[:1].isupper() or word[:1].isdigit() or low_word in _STREET_NAMES:
+        return True
+    # a lowercase everyday word ("circling", "parked") is not part of a street's name
+    return count(low_word) < 2_000 and not re.search(r"(?:ing|ed)$", low_word)
 
 
 def _before_is_road(low: str, start: int) -> bool:
@@ -126,27 +139,30 @@ def addresses(view: View) -> Iterator[Span]:
     for m in _NUMBER.finditer(t):
         if _before_is_road(low, m.start()):
             continue  # "I-8 exit 40 Main St": an exit number
+        before = re.findall(r"[a-z0-9\-]+", low[max(0, m.start() - 20) : m.start()])[-1:]
+        if before and before[0] in VEHICLE_WORDS:
+            continue  # "Express 2500", "Tahoe 2019": a model or a year
         num = m.group("num")
         hashed = m.group("hash") is not None
         pos = m.end()
-        words = []
+        ws = []
         for w in _WORD.finditer(t, pos, min(len(t), pos + 60)):
             if t[pos : w.start()].strip(" ,") or "\n" in t[pos : w.start()]:
                 break
-            words.append(w)
+            ws.append(w)
             pos = w.end()
-            if len(words) == 5:
+            if len(ws) == 5:
                 break
-        if not words:
+        if not ws:
             continue
-        names = [w.group() for w in words]
+        names = [w.group() for w in ws]
         lows = [n.lower().strip(".") for n in names]
         # With a suffix: "1234 El Cajon Blvd", "245 W Broadway Ave", "1234 main street"
         for k in range(1, len(lows)):
-            if re.fullmatch(_SUFFIX, lows[k]) and not any(
-                x in _NOT_BEFORE_SUFFIX and not re.fullmatch(_DIRECTION, x) for x in lows[:k]
+            if re.fullmatch(_SUFFIX, lows[k]) and all(
+                _name_of_street(x, n) for x, n in zip(lows[:k], names[:k], strict=True)
             ):
-                yield m.start(), words[k].end()
+                yield m.start(), ws[k].end()
                 break
         else:
             # "1234 Avenida de la Playa", "1234 calle Primera": a Spanish street word after it
@@ -164,20 +180,31 @@ def addresses(view: View) -> Iterator[Span]:
                     len(lows) > 1
                     and lows[1] not in _NOT_STREET | {"de", "la", "el", "del"} | COUNT_NOUNS
                 ):
-                    yield m.start(), words[1].end()
+                    yield m.start(), ws[1].end()
                 elif len(lows) > 2:
-                    yield m.start(), words[-1].end()
+                    yield m.start(), ws[-1].end()
                 continue
-            # No suffix: "1234 Main", "1010 Euclid", "#1234 Main", "1234 W Broadway"
+            # No suffix: "1234 Main", "#1234 Main", "1234 W Broadway", "1234 El Cajon"
             first = 1 if re.fullmatch(_DIRECTION, lows[0]) and len(lows) > 1 else 0
+            if (
+                lows[first] in _STREET_ARTICLES
+                and len(lows) > first + 1
+                and names[first][0].isupper()
+            ):
+                first += 1
             if len(num) < 3 and not hashed:
                 continue
-            if _YEARLIKE.fullmatch(num) and not hashed and lows[first] not in _STREET_NAMES:
-                continue  # "2019 Chevy", "2024 Border Patrol"
+            placed = re.search(r"\b(?:at|into|en|on)\s*$", low[max(0, m.start() - 8) : m.start()])
+            if (
+                _YEARLIKE.fullmatch(num)
+                and not (hashed or placed)
+                and lows[first] not in _STREET_NAMES
+            ):
+                continue  # "2019 Chevy", "in 2024 Border Patrol"; not "at 2030 El Cajon"
             if num in ("911", "311", "411"):
                 continue
             if _street_word(lows[first], names[first], lowercase_ok=hashed):
-                yield m.start(), words[first].end()
+                yield m.start(), ws[first].end()
     # "Main 1234", "Broadway 1500", "Main Street 1234": a street, then its number
     for m in re.finditer(
         r"(?<![\w.])([A-Z][a-z]+)(?:\s+" + _SUFFIX + r"\.?)?\s+(\d{3,5})(?![\w:/.]\d|[\w/%])",
@@ -222,6 +249,8 @@ def addresses(view: View) -> Iterator[Span]:
             word = tok.group("word").strip(".")
             if word in _INTERSECTION_WORDS - {"de", "del"} or word in _ROAD_WORDS:
                 break
+            if word in FUNCTION_WORDS - _STREET_ARTICLES:
+                break  # "calle Revolución a las 8", "Blvd since 5:45": a time, not a number
             name_words.append(word)
             pos = tok.end()
     for rx in (_UNIT, _BLOCK_OF):
@@ -229,6 +258,7 @@ def addresses(view: View) -> Iterator[Span]:
             yield m.start(), m.end()
 
 
+_STREET_ARTICLES = words("de del la las los el")
 _ES_STARTERS = words(
     """
         calle avenida av avda blvd bulevar paseo camino calzada carretera salida ruta km

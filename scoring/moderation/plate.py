@@ -81,7 +81,7 @@ _FILLER = re.compile(
     r"ending|ends|starting|starts|that|terminan?|terminaba|empiezan?|comienzan?|"
     r"que|in|with|en|con|son)\b|no\.|n[o°]\b|[:=#,\-\"'])\s*)*"
 )
-_CODE = re.compile(r"[a-z0-9](?:[a-z0-9]|[ .\-/_·](?=[a-z0-9])){0,9}")
+_CODE = re.compile(r"[a-z0-9](?:[a-z0-9]|[ .\-/_·]{1,3}(?=[a-z0-9])){0,11}")
 
 
 def _shape(token: str) -> str:
@@ -98,6 +98,12 @@ def _is_plate(joined: str) -> bool:
     return _shape(joined) in PLATE_FORMS or _shape(_fix_lookalikes(joined)) in PLATE_FORMS
 
 
+# Letter groups that make a glued token a model, a year or a road, not a plate ("ram1500").
+_SOLID_CODES = (AGENCY_WORDS | VEHICLE_WORDS | MONTHS_DAYS) | words(
+    "i sr ca us hwy rt rte nb sb eb wb km mi mph am pm hrs covid"
+)
+
+
 def _word(token: str) -> bool:
     """A letter group that is a word or a code, which a plate's letters never are."""
     if token.isdigit() or len(token) == 1:
@@ -111,7 +117,7 @@ def plates(view: View) -> Iterator[Span]:
     for i, (start, end, tok) in enumerate(tokens):
         if not any(c.isdigit() for c in tok) and len(tok) > 4:
             continue
-        if _is_plate(tok) and not any(_word(w) for w in re.findall(r"[a-z]+", tok)):
+        if _is_plate(tok) and not any(w in _SOLID_CODES for w in re.findall(r"[a-z]+", tok)):
             yield start, end
             continue
         joined, last_end, words = tok, end, _word(tok)
@@ -129,14 +135,22 @@ def plates(view: View) -> Iterator[Span]:
                 break
     for m in _KEYWORD.finditer(low):
         pos = _FILLER.match(low, m.end()).end()
+        pos += len(low[pos:]) - len(low[pos:].lstrip())
         code = _CODE.match(low, pos)
         if not code:
             continue
         kept: list[str] = []
         end = pos
-        for g in re.finditer(r"[a-z0-9]+", code.group()):
+        groups = list(re.finditer(r"[a-z0-9]+", code.group()))
+        for k, g in enumerate(groups):
             word = g.group()  # stop at the first plain word: "plates 100 feet away"
-            if word.isalpha() and (word in FUNCTION_WORDS or (len(word) > 1 and _word(word))):
+            glued = (  # "tag dam-1271": a word joined to digits is a plate's letters
+                k + 1 < len(groups)
+                and groups[k + 1].group().isdigit()
+                and re.fullmatch(r"[ .\-/_]{1,3}", code.group()[g.end() : groups[k + 1].start()])
+            )
+            plain = word in FUNCTION_WORDS or (len(word) > 1 and _word(word) and not glued)
+            if word.isalpha() and plain:
                 break
             kept.append(word)
             end = pos + g.end()

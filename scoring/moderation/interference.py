@@ -165,13 +165,16 @@ _ES = [
     ),
     re.compile(r"\b(?:encierrenlos|encerrarlos|encerremos|encerrar(?:los|las)?\s+con)\b"),
 ]
+# Cheap pre-check: the start of a word some pattern below needs.
 _MAYBE = re.compile(
-    r"block|surround|slash|tire|tyre|throw|rock|chase|follow|box|human|arms|sit|stand|line|"
-    r"park|swarm|jump|push|break|smash|spike|flatten|air|let|checkpoint|roadblock|outrun|dox|"
-    r"so\s+they|stop|keep|attack|confront|ambush|"
-    r"bloque|rode|ponch|pinch|desinfl|llanta|piedra|sig|persig|cierr|tap|cadena|pong|pare|"
-    r"sient|quieb|romp|dejen|enfrent|ataq|golpe|apedre|hay\s+q|vamos|vengan|todos|tenemos|"
-    r"debemos|huy|escap|corran|encerr|echen|para\s+que|acorral|embosc|tir|avient|lanc|arroj"
+    r"\b(?:block|barricade|surround|encircle|slash|puncture|tire|tyre|wheel|throw|rock|chase|"
+    r"follow|box|human|arms|sit|stand|lie|lay|line|form|park|swarm|mob|jump|push|shove|break|"
+    r"smash|bust|spike|flatten|deflate|pop|cut|air|let|checkpoint|roadblock|outrun|dox|so|stop|"
+    r"keep|attack|confront|ambush|corner|trap|fight|storm|rush|front|drive|"
+    r"bloque|rode|ponch|pinch|desinfl|raj|cort|llanta|piedra|sig|persig|cierr|cerr|tap|cadena|"
+    r"pong|pare|sient|acuest|quieb|quebr|romp|dejen|dejemos|permit|enfrent|ataq|golpe|apedre|"
+    r"hay|ay|ai|vamos|vengan|todos|todas|tenemos|debemos|necesitamos|ayud|huy|escap|corr|"
+    r"encerr|encierr|echen|para|acorral|embosc|tir|avient|avent|lanc|lanz|arroj|agarr|deten|no)"
 )
 
 

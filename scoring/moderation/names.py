@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scoring.moderation.lexicon import (
     AGENCY_WORDS,
@@ -154,8 +154,7 @@ NOT_NAMES = (
 _TOKEN = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?(?:(?P<poss>'s\b)|'[A-Za-z]+)?(?P<dot>\.)?")
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     start: int
     end: int  # without a possessive "'s" or a final dot
     word: str

@@ -198,6 +198,7 @@ _HAS_DIGIT_WORD = re.compile(rf"\b(?:{_DIGIT_WORD})\b")
 _LOOKALIKE = re.compile(
     r"(?<![A-Za-z0-9])(?=[0-9OoIl|]*[0-9])(?=[0-9OoIl|]*[OoIl|])[0-9OoIl|]{3,}(?![A-Za-z0-9])"
 )
+_ANY_DIGIT = re.compile(r"\d")
 _LOOKALIKE_MAP = str.maketrans("OoIl|", "00111")
 
 
@@ -212,7 +213,7 @@ def digits(base: View) -> View:
                 continue
             for w in words:
                 pieces.append((w.start(), w.end(), DIGIT_WORDS[w.group()]))
-    for m in _LOOKALIKE.finditer(base.text):
+    for m in _LOOKALIKE.finditer(base.text) if _ANY_DIGIT.search(base.text) else ():
         if sum(c.isdigit() for c in m.group()) >= 1 and not m.group().isdigit():
             pieces.append((m.start(), m.end(), m.group().translate(_LOOKALIKE_MAP)))
     pieces.sort()

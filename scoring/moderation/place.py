@@ -134,7 +134,7 @@ def _before_is_road(low: str, start: int) -> bool:
 
 def addresses(view: View) -> Iterator[Span]:
     t, low = view.text, view.lower
-    if not any(c.isdigit() for c in t):
+    if not re.search(r"\d", t):
         return
     for m in _NUMBER.finditer(t):
         if _before_is_road(low, m.start()):

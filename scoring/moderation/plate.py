@@ -113,9 +113,21 @@ def _word(token: str) -> bool:
 
 def plates(view: View) -> Iterator[Span]:
     low = view.lower
+    if _DIGIT.search(low):
+        yield from _bare_plates(low)
+    if _MAYBE_KEYWORD.search(low):
+        yield from _keyword_plates(view, low)
+
+
+_DIGIT = re.compile(r"\d")
+_MAYBE_KEYWORD = re.compile(r"licen|plate|tag|placa|matricula|patente|badge|insignia|chapa")
+
+
+def _bare_plates(low: str) -> Iterator[Span]:
+    """Plates written alone: solid ("7abc123") or split by separators ("7.ABC.123")."""
     tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(low)]
     for i, (start, end, tok) in enumerate(tokens):
-        if not any(c.isdigit() for c in tok) and len(tok) > 4:
+        if len(tok) > 8 or (len(tok) > 3 and tok.isalpha()):
             continue
         if _is_plate(tok) and not any(w in _SOLID_CODES for w in re.findall(r"[a-z]+", tok)):
             yield start, end
@@ -123,7 +135,7 @@ def plates(view: View) -> Iterator[Span]:
         joined, last_end, words = tok, end, _word(tok)
         for j in range(i + 1, min(i + 8, len(tokens))):
             s, e, nxt = tokens[j]
-            if not _SEPARATOR.fullmatch(low[last_end:s]):
+            if (len(nxt) > 3 and nxt.isalpha()) or not _SEPARATOR.fullmatch(low[last_end:s]):
                 break
             joined += nxt
             words = words or _word(nxt)
@@ -133,6 +145,10 @@ def plates(view: View) -> Iterator[Span]:
             if not words and _is_plate(joined):
                 yield start, last_end
                 break
+
+
+def _keyword_plates(view: View, low: str) -> Iterator[Span]:
+    """After a plate word: any code, even partial ("placas que terminan en 45")."""
     for m in _KEYWORD.finditer(low):
         pos = _FILLER.match(low, m.end()).end()
         pos += len(low[pos:]) - len(low[pos:].lstrip())

@@ -23,6 +23,7 @@ headers).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,12 +79,13 @@ class Moderation:
         return bool(self.refusals)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Views:
     base: View  # folded: no invisibles, confusables, accents
     numeric: View  # base with spelled digits and look-alikes as digits
     packed: View  # numeric with spaced-out characters joined
     packed_base: View  # base with spaced-out characters joined (e-mail, handles)
+    links: list[tuple[tuple[int, int], bool]] | None = None  # found once, for both kinds
 
 
 def _views(text: str) -> _Views:
@@ -107,14 +109,15 @@ def _on(
 
 def _links(kind: FindingKind) -> Callable[[_Views], Spans]:
     def run(views: _Views) -> Spans:
-        found: list[tuple[int, int]] = []
-        for view in (views.base, views.packed_base):
-            found += [
-                view.span(*span)
-                for span, is_map in contact.links(view)
-                if is_map == (kind is FindingKind.COORDINATES)
-            ]
-        return found
+        if views.links is None:  # one pass for links and map links
+            found: list[tuple[tuple[int, int], bool]] = []
+            seen: set[int] = set()
+            for view in (views.base, views.packed_base):
+                if id(view) not in seen:
+                    seen.add(id(view))
+                    found += [(view.span(*span), is_map) for span, is_map in contact.links(view)]
+            views.links = found
+        return [span for span, is_map in views.links if is_map == (kind is FindingKind.COORDINATES)]
 
     return run
 
@@ -191,9 +194,18 @@ def moderate(text: str) -> Moderation:
         raw.setdefault(kind, []).extend(detect(views))
     found = {kind: _merge(spans) for kind, spans in raw.items() if spans}
 
+    starts = {kind: [s for s, _ in spans] for kind, spans in found.items()}
+
+    def inside(container: FindingKind, s: int, e: int) -> bool:
+        spans = found.get(container)
+        if not spans:
+            return False
+        i = bisect_right(starts[container], s) - 1  # merged spans: sorted, disjoint
+        return i >= 0 and e <= spans[i][1]
+
     def contained(kind: FindingKind, s: int, e: int) -> bool:
         return any(
-            kind in inner and any(cs <= s and e <= ce for cs, ce in found.get(container, ()))
+            kind in inner and inside(container, s, e)
             for container, inner in _CONTAINERS.items()
             if container is not kind
         )

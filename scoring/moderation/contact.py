@@ -87,14 +87,30 @@ def _fallback_ok(digits: str, groups: list[str], plus: bool) -> bool:
     return False
 
 
+_CANDIDATE = re.compile(r"[+(]?\d(?:[^a-zA-Z0-9\n]{0,3}\d){6,}\)?")
+_WINDOW = 40  # characters: longer than any written phone number
+_MAX_WINDOWS = 8  # the matcher's cost per text stays bounded; the fallback reads the rest
+
+
+def _windows(text: str) -> Iterator[tuple[int, str]]:
+    """The text around each short run of digits: where a phone number can be."""
+    runs = 0
+    for m in _CANDIDATE.finditer(text):
+        start, end = max(0, m.start() - 2), min(len(text), m.end() + 2)
+        if end - start <= _WINDOW and runs < _MAX_WINDOWS:
+            runs += 1
+            yield start, text[start:end]
+
+
 def phones(view: View) -> Iterator[Span]:
     t = view.text
     if not _MAYBE_PHONE.search(t):
         return
-    for region in ("US", "MX"):
-        for match in PhoneNumberMatcher(t, region, leniency=Leniency.VALID):
-            if _personal(match.number):
-                yield match.start, match.end
+    for start, piece in _windows(t):  # the matcher reads only the digits and around them
+        for region in ("US", "MX"):
+            for match in PhoneNumberMatcher(piece, region, leniency=Leniency.VALID):
+                if _personal(match.number):
+                    yield start + match.start, start + match.end
     for m in _RUN.finditer(t):
         groups = re.findall(r"\d+", m.group())
         if _fallback_ok("".join(groups), groups, m.group().startswith("+")):
@@ -124,8 +140,8 @@ _AT = (
 )
 _DOT = r"(?:\.|\s*[(\[{<]\s*(?:dot|punto|\.)\s*[)\]}>]\s*|\s+(?:dot|punto)\s+|\s+\.\s*|\.\s+)"
 _EMAIL = re.compile(
-    rf"(?<![\w%+\-])(?P<local>[a-z0-9_%+\-]+(?:{_DOT}[a-z0-9_%+\-]+)*)(?P<at>{_AT})"
-    rf"(?P<domain>[a-z0-9\-]+(?:{_DOT}[a-z0-9\-]+)*)"
+    rf"(?<![\w%+\-])(?P<local>[a-z0-9_%+\-]{{1,64}}(?:{_DOT}[a-z0-9_%+\-]{{1,64}}){{0,4}})"
+    rf"(?P<at>{_AT})(?P<domain>[a-z0-9\-]{{1,63}}(?:{_DOT}[a-z0-9\-]{{1,63}}){{0,4}})"
 )
 _LABEL = re.compile(r"[a-z0-9\-]+")
 _MAYBE_EMAIL = re.compile(
@@ -221,8 +237,9 @@ _SCHEME = r"(?:h[xt]{2}ps?|ftp)\s*:\s*/\s*/"
 _DOTS = r"(?:\.|\s*[(\[{]\s*(?:\.|dot|punto)\s*[)\]}]\s*|\s+(?:dot|punto)\s+|\s+\.(?=[a-z]))"
 _TLD = "(?:" + "|".join(sorted(TLDS, key=len, reverse=True)) + ")"
 _LINK = re.compile(
-    rf"(?:{_SCHEME}\S+|\bwww{_DOTS}\S+|(?<![\w@.\-])[a-z0-9][a-z0-9\-]*(?:{_DOTS}[a-z0-9\-]+)*"
-    rf"{_DOTS}{_TLD}\b(?:(?:/|\s+slash\s+)\S*(?:\s+slash\s+\S+)*)?|\bgeo:[\-0-9.,;]+)",
+    rf"(?:{_SCHEME}\S+|\bwww{_DOTS}\S+|(?<![\w@.\-])[a-z0-9][a-z0-9\-]{{0,62}}"
+    rf"(?:{_DOTS}[a-z0-9\-]{{1,63}}){{0,4}}{_DOTS}{_TLD}\b"
+    r"(?:(?:/|\s+slash\s+)\S*(?:\s+slash\s+\S+){0,8})?|\bgeo:[\-0-9.,;]+)",
 )
 _MAYBE_LINK = re.compile(r"\.|dot|punto|://|geo:")
 

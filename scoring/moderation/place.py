@@ -101,6 +101,10 @@ _UNIT = re.compile(
     r"\b(?:apt|apartment|apartamento|suite|ste|depto|departamento|dpto|interior|int)\.?\s*"
     r"(?:#|no\.?|num\.?|numero)?\s*\d{1,5}[a-z]?\b",
 )
+_HOUSE_NUMBER = re.compile(
+    r"\b(?:house|home|building|casa|domicilio|edificio)\s+(?:number|num|no\.?|#|numero|nro\.?)"
+    r"\s*\d{1,5}[a-z]?\b|\bnumero\s+de\s+casa\s*:?\s*\d{1,5}\b",
+)
 _BLOCK_OF = re.compile(r"(?<![\w.\-])\d{2,6}\s+block\s+of\s+(?:[\w'.\-]+\s*){1,3}")
 _YEARLIKE = re.compile(r"19[5-9]\d|20[0-3]\d")
 
@@ -253,7 +257,7 @@ def addresses(view: View) -> Iterator[Span]:
                 break  # "calle Revolución a las 8", "Blvd since 5:45": a time, not a number
             name_words.append(word)
             pos = tok.end()
-    for rx in (_UNIT, _BLOCK_OF):
+    for rx in (_UNIT, _BLOCK_OF, _HOUSE_NUMBER):
         for m in rx.finditer(low):
             yield m.start(), m.end()
 

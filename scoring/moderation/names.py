@@ -165,17 +165,22 @@ class _Tok(NamedTuple):
 
 
 def _tokens(view: View) -> list[_Tok]:
+    """The words of a text; in a text written in capitals, capitals say nothing."""
+    found = list(_TOKEN.finditer(view.text))
+    letters = [c for m in found for c in m.group() if c.isalpha()]
+    shouting = len(letters) >= 8 and sum(c.isupper() for c in letters) >= 0.7 * len(letters)
     out = []
-    for m in _TOKEN.finditer(view.text):
+    for m in found:
         word = m.group().removesuffix(".").removesuffix("'s")
         end = m.start() + len(word)
+        cap = word[0].isupper() and not shouting
         out.append(
             _Tok(
                 m.start(),
                 end,
                 word,
                 word.lower(),
-                word[0].isupper(),
+                cap,
                 m.group("poss") is not None,
                 m.group("dot") is not None,
             )
@@ -247,7 +252,8 @@ def _extend(toks: list[_Tok], i: int, any_case: bool) -> int:
 def _not_a_person(toks: list[_Tok], i: int, last: int, view: View) -> bool:
     """Road, place, business, nationality or public figure around toks[i..last]."""
     words = [t.low for t in toks[i : last + 1]]
-    if _is_figure(words) or any(w in VEHICLE_WORDS for w in words):
+    around = [t.low for t in toks[i : i + 4]]  # "martin luther" of "Martin Luther King"
+    if _is_figure(words) or _is_figure(around) or any(w in VEHICLE_WORDS for w in words):
         return True
     if last > i and words[-1] in PLACE_NOUNS:
         return True  # "Grant Hill", "Lincoln Park": a place

@@ -69,6 +69,12 @@ _EN = [
     ),
     # bodies and cars in the way
     re.compile(r"\b(?:human\s+chain|link\s+arms|lock\s+arms|hold\s+hands\s+around)\b"),
+    re.compile(r"\bchain\s+(?:yourselves|yourself|ourselves|themselves)\s+to\b"),
+    re.compile(
+        r"\b(?:nails|spikes|tacks|glass|caltrops|clavos|tachuelas|vidrios)\s+(?:under|behind|in\s+"
+        r"front\s+of|debajo\s+de|bajo|frente\s+a|atras\s+de)\s+(?:the|their|las|sus)?\s*"
+        r"(?:tires|tyres|wheels|llantas|ruedas)\b"
+    ),
     re.compile(
         rf"{_LEAD_EN}(?:go\s+)?(?:sit|stand|lie|lay|get|form\s+a\s+line|line\s+up|park(?:\s+your\s+"
         r"cars?)?)\s+(?:down\s+)?(?:in\s+front\s+of|across|around|behind|under)\s+(?:the|their|"
@@ -126,7 +132,8 @@ _ES = [
     ),
     re.compile(
         r"\b(?:tiren|tiremos|tirar|tirarles|tirenles|avienten|aventar|aventemos|aventarles|"
-        r"aventenles|lancen|lanzar|lancemos|lancenles|arrojen|arrojar|echenles|echen|echarles)\s+"
+        r"aventenles|lancen|lanzar|lancemos|lancenles|arrojen|arrojar|echenles|echen|echarles|"
+        r"echenle|tirenle|aventenle|lancenle|arrojenle)\s+"
         r"(?:les\s+)?(?:piedras|botellas|ladrillos|huevos|cosas|pintura|basura|cohetes)\b"
     ),
     re.compile(
@@ -174,7 +181,8 @@ _MAYBE = re.compile(
     r"bloque|rode|ponch|pinch|desinfl|raj|cort|llanta|piedra|sig|persig|cierr|cerr|tap|cadena|"
     r"pong|pare|sient|acuest|quieb|quebr|romp|dejen|dejemos|permit|enfrent|ataq|golpe|apedre|"
     r"hay|ay|ai|vamos|vengan|todos|todas|tenemos|debemos|necesitamos|ayud|huy|escap|corr|"
-    r"encerr|encierr|echen|para|acorral|embosc|tir|avient|avent|lanc|lanz|arroj|agarr|deten|no)"
+    r"encerr|encierr|echen|para|acorral|embosc|tir|avient|avent|lanc|lanz|arroj|agarr|deten|no|"
+    r"chain|nails|spikes|tacks|glass|caltrops|clavos|tachuelas|vidrios)"
 )
 
 

@@ -131,7 +131,10 @@ PEOPLE_NOUNS = _w(
 _VERBS = _w(
     """
     will may can could would should might must shall did does do has had have is was are
-    were said says told asked came went got gets left stopped took saw see
+    were said says told asked came went got gets left stopped took saw see sees seen heard
+    hears tells thinks thought knows knew lives lived works worked comes goes called calls
+    dice dijo vio ve cree creo sabe tiene tenia vino viene fue era esta estaba hay va iba
+    llego llegaron vive vivia trabaja salio regreso anda andaba oyo escucho llamo
     """
 )
 NOT_NAMES = (
@@ -195,7 +198,7 @@ def _namey(tok: _Tok, any_case: bool = False, titled: bool = False) -> bool:
     where a listed name is a name even when it is also an everyday word.
     """
     w = tok.low
-    if w in NOT_NAMES or len(w) < 2:
+    if w in NOT_NAMES or len(w) < 2 or (w in _VERBS and not tok.cap):
         return False
     listed = w in FIRST_NAMES or w in SURNAMES
     common = count(w)

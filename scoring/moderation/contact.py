@@ -92,6 +92,9 @@ _WINDOW = 40  # characters: longer than any written phone number
 _MAX_WINDOWS = 8  # the matcher's cost per text stays bounded; the fallback reads the rest
 
 
+_DATE = re.compile(r"(?:19|20)\d\d[-/.]\d\d?[-/.]\d\d?\b|\d\d?[-/.]\d\d?[-/.](?:19|20)\d\d\b")
+
+
 def _windows(text: str) -> Iterator[tuple[int, str]]:
     """The text around each short run of digits: where a phone number can be."""
     runs = 0
@@ -113,6 +116,8 @@ def phones(view: View) -> Iterator[Span]:
                     yield start + match.start, start + match.end
     for m in _RUN.finditer(t):
         groups = re.findall(r"\d+", m.group())
+        if _DATE.match(m.group()):
+            continue  # "2025-06-01 14:00", "06/01/2025 14": a date and a time
         if _fallback_ok("".join(groups), groups, m.group().startswith("+")):
             yield m.start(), m.end()
     for m in _LOCAL7.finditer(view.lower):

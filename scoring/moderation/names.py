@@ -82,7 +82,8 @@ _ARREST = re.compile(
     r"se\s+llevo|llevo|buscan|buscaban|preguntaron\s+por|preguntaban\s+por)\b"
 )
 _EXPLICIT = re.compile(
-    r"\b(?:name\s*(?:is|was|:)|names\s+(?:are|were)|named|goes\s+by|called|"
+    r"\b(?:name\s*(?:is|was|:)|names\s+(?:are|were)|named|goes\s+by|"
+    r"(?:guy|man|woman|lady|person|someone|somebody|kid|boy|girl|agent|officer)\s+called|"
     r"(?:last|first|sur)\s*name\s*(?:is|was|:)?|surname\s*(?:is|was|:)?|"
     r"se\s+llama(?:ba|n)?|llamad[oa]s?|de\s+nombre|nombre\s*(?:es|era|:)|"
     r"(?:de\s+|se\s+)?apellid[oa]s?\s*(?:es|era|:)?|se\s+apellida)\s*"
@@ -136,6 +137,14 @@ _VERBS = _w(
     dice dijo vio ve cree creo sabe tiene tenia vino viene fue era esta estaba hay va iba
     llego llegaron vive vivia trabaja salio regreso anda andaba oyo escucho llamo
     """
+)
+# Words after which "named" / "llamado" introduces a person.
+_NAMED_AFTER = (
+    PEOPLE_NOUNS
+    | ROLE_WORDS
+    | RELATIONS
+    | TITLES
+    | _w("he she who one him her someone is was he's she's un una senor senora alguien")
 )
 NOT_NAMES = (
     FUNCTION_WORDS
@@ -335,13 +344,18 @@ def names(view: View) -> Iterator[Span]:
         n = next_token(m.end())
         if n is None or toks[n].start > m.end() + 2:
             continue
+        if re.match(r"named|llamad", m.group()):  # "a man named", not "a shop named"
+            before = re.findall(r"[a-z']+", low[max(0, m.start() - 24) : m.start()])[-1:]
+            if before and before[0] not in _NAMED_AFTER:
+                continue
         if _initial(toks[n]) and toks[n].dot and n + 1 < len(toks):
             yield toks[n].start, toks[_extend(toks, n + 1, any_case=True)].end
             continue  # "his name is J. Smith", "a. nguyen"
         if toks[n].low in FUNCTION_WORDS | AGENCY_WORDS or toks[n].low in ("after", "like"):
             continue
         last = _extend(toks, n, any_case=True)
-        yield toks[n].start, toks[last].end
+        if not _not_a_person(toks, n, last, view):  # "a store named Northgate Market"
+            yield toks[n].start, toks[last].end
     # 2. Titles and relations: "officer john smith", "mi vecina María López", "J. Smith".
     for n, tok in enumerate(toks):
         if (

@@ -331,7 +331,6 @@ def names(view: View) -> Iterator[Span]:
     if not toks:
         return
     low = view.lower
-    by_start = {t.start: n for n, t in enumerate(toks)}
 
     def next_token(pos: int) -> int | None:
         for n, t in enumerate(toks):
@@ -439,4 +438,3 @@ def names(view: View) -> Iterator[Span]:
         if _not_a_person(toks, n, last, view):
             continue
         yield a.start, toks[last].end
-    del by_start

@@ -189,3 +189,23 @@ PUBLIC_FIGURES: tuple[tuple[str, ...], ...] = tuple(
     simon bolivar
     """.strip().splitlines()
 )
+
+
+def is_demonym(word: str) -> bool:
+    """A nationality, singular or plural: "Guatemalan", "Guatemalans", "hondureños"."""
+    return (
+        word in DEMONYMS
+        or (word.endswith("s") and word[:-1] in DEMONYMS)
+        or (word.endswith("es") and word[:-2] in DEMONYMS)
+    )
+
+
+# US states' and Mexican states' abbreviations: "CA 92154" is a ZIP code, not a plate.
+STATE_CODES = words(
+    """
+    al ak az ar ca co ct de fl ga hi id il in ia ks ky la me md ma mi mn ms mo mt ne nv nh
+    nj nm ny nc nd oh ok or pa ri sc sd tn tx ut vt va wa wv wi wy dc pr
+    ags bc bcs camp chis chih cdmx coah col dgo gto gro hgo jal mex mich mor nay nl oax pue
+    qro qroo slp sin son tab tamps tlax ver yuc zac
+    """
+)

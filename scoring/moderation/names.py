@@ -39,6 +39,7 @@ from scoring.moderation.lexicon import (
     SURNAMES,
     VEHICLE_WORDS,
     count,
+    is_demonym,
 )
 from scoring.moderation.normal import View
 
@@ -207,7 +208,7 @@ def _namey(tok: _Tok, any_case: bool = False, titled: bool = False) -> bool:
     where a listed name is a name even when it is also an everyday word.
     """
     w = tok.low
-    if w in NOT_NAMES or len(w) < 2 or (w in _VERBS and not tok.cap):
+    if w in NOT_NAMES or len(w) < 2 or (w in _VERBS and not tok.cap) or is_demonym(w):
         return False
     listed = w in FIRST_NAMES or w in SURNAMES
     common = count(w)

@@ -31,6 +31,7 @@ from scoring.moderation.lexicon import (
     STREET_SUFFIXES,
     VEHICLE_WORDS,
     count,
+    is_demonym,
     words,
 )
 from scoring.moderation.normal import View
@@ -112,8 +113,8 @@ _YEARLIKE = re.compile(r"19[5-9]\d|20[0-3]\d")
 def _street_word(word: str, text_word: str, lowercase_ok: bool) -> bool:
     """A word that can name a street: capitalised or a known street name, not a count or a code."""
     w = word.strip(".'").lower()
-    if not w or w in _NOT_STREET or (text_word.isupper() and len(w) <= 3):
-        return False  # "805 SB", "100 ICE": codes, not street names
+    if not w or w in _NOT_STREET or is_demonym(w) or (text_word.isupper() and len(w) <= 3):
+        return False  # "805 SB", "100 ICE", "200 Guatemalans": codes and people, not streets
     if text_word[:1].isupper() or w in _STREET_NAMES:
         return True
     return lowercase_ok and count(w) < 2_000
@@ -207,6 +208,9 @@ def addresses(view: View) -> Iterator[Span]:
                 continue  # "2019 Chevy", "in 2024 Border Patrol"; not "at 2030 El Cajon"
             if num in ("911", "311", "411"):
                 continue
+            following = lows[first + 1] if len(lows) > first + 1 else ""
+            if following in AGENCY_WORDS | ROLE_WORDS | COUNT_NOUNS:
+                continue  # "100 National Guard troops", "300 Texas deputies"
             if _street_word(lows[first], names[first], lowercase_ok=hashed):
                 yield m.start(), ws[first].end()
     # "Main 1234", "Broadway 1500", "Main Street 1234": a street, then its number

@@ -23,6 +23,7 @@ from scoring.moderation.lexicon import (
     COUNT_NOUNS,
     FUNCTION_WORDS,
     MONTHS_DAYS,
+    STATE_CODES,
     STREET_SUFFIXES,
     VEHICLE_WORDS,
     count,
@@ -61,8 +62,10 @@ _NOT_PLATE_LETTERS = (
             autopista fwy az tx nm st calle av ave no num nr apt ste km mph kmh kph min
             mins hr hrs am pm lbs kg mm cm ft mi nb sb eb wb sur nte ote pte col tel ext
             pg covid sars h1n1 mp ar ak ss ms mr mrs dr lt sgt kw mx usa cal baja zip cp
+            est fax ref pin ph po box
             """
     )
+    | STATE_CODES
 )
 _MODEL = re.compile(
     r"(?:[ef]\d{3}|\d{4}(?:hd|xd)|\d?runner|rav\d|nv\d{3,4}|np\d{3}|z\d{2}|"

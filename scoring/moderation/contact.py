@@ -249,6 +249,18 @@ _LINK = re.compile(
 _MAYBE_LINK = re.compile(r"\.|dot|punto|://|geo:")
 
 
+# Hosts that are links whatever follows them.
+_KNOWN_HOST = re.compile(
+    r"\b(?:imgur|instagram|facebook|fb|tiktok|twitter|youtube|youtu|t|x|bit|tinyurl|ibb|"
+    r"postimg|flickr|dropbox|drive|photos|reddit|redd|streamable|linkedin|snapchat|wa|"
+    r"telegram|whatsapp|goo|maps)\b"
+)
+
+
+def _wordy(label: str) -> bool:
+    return label in FUNCTION_WORDS or count(label) >= 2_000
+
+
 def links(view: View) -> Iterator[tuple[Span, bool]]:
     """Every link, with True when it points at a map (a place, not a profile)."""
     low = view.lower
@@ -260,5 +272,9 @@ def links(view: View) -> Iterator[tuple[Span, bool]]:
         spoken = re.search(r"\s(?:dot|punto)\s", text) is not None
         if spoken and (labels[0] in FUNCTION_WORDS or count(labels[0]) >= 2_000):
             continue  # "a las siete en punto de la tarde": words, not a host
+        bare = not re.match(rf"{_SCHEME}|www", text) and "/" not in text
+        tld = labels[-1].strip()
+        if bare and len(tld) == 2 and _wordy(tld) and not _KNOWN_HOST.search(text):
+            continue  # "ya llegaron.No salgan", "a las 5.De ahí": a missing space, not a host
         squashed = re.sub(r"\s+", "", re.sub(_DOTS, ".", text))
         yield (m.start(), m.end()), bool(MAP_HOSTS.search(squashed))

@@ -313,6 +313,7 @@ def _name_after(toks: list[_Tok], i: int, view: View, any_case: bool) -> Span | 
         last = _extend(toks, i + 1, any_case)
     elif _namey(tok, any_case=any_case, titled=titled) or (
         tok.low in FIRST_NAMES  # "se llevaron a rosa garcia": a first name, then a surname
+        and count(tok.low) < 10 * COMMON_AS_NAME
         and i + 1 < len(toks)
         and toks[i + 1].low in SURNAMES
         and count(toks[i + 1].low) < COMMON_AS_NAME
@@ -429,7 +430,8 @@ def names(view: View) -> Iterator[Span]:
             if not surname_like or (common_a and common_b):
                 continue
         elif not a.cap and not b.cap:
-            if (common_a and common_b) or b.low not in SURNAMES or a.low in PLACE_NOUNS:
+            everyday = count(a.low) >= 10 * COMMON_AS_NAME or a.low in _VERBS  # "see", "will"
+            if (common_a and common_b) or everyday or b.low not in SURNAMES or a.low in PLACE_NOUNS:
                 continue  # "luis castillo", "rosa garcia"; not "mira mesa", "lake murray"
         else:
             continue

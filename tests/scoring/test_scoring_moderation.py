@@ -434,6 +434,10 @@ def test_evasions_are_found_where_they_are(text, kind, fragment):
         "unmarked Dodge Durango and a Ram 1500",
         "a las siete en punto de la tarde",
         "they asked for IDs at Walmart",
+        "Ya llegaron.No salgan",  # a missing space is not a link to a .no host
+        "on 2025-06-01 14:00 at the corner",
+        "ICE arrested 200 Guatemalans",
+        "MY NEIGHBOR HEARD 3 VANS NEAR VONS",
     ],
 )
 def test_hard_innocent_cases(text):

@@ -635,8 +635,8 @@ class Node:
     async def incident_follow_up(
         self, incident_id: str, kind: FollowUpKind, source: SourceRef
     ) -> PublicIncident | RateLimited | Unavailable | None:
-        """ "Still there" / "gone" for an incident, rate limited like a report. Interim,
-        replaced by the incident model (issue 10)."""
+        """A follow-up (still there / gone) for an incident, rate limited like a report.
+        Interim, replaced by the incident model (issue 10)."""
         return await incidents_interim.incident_follow_up(self, incident_id, kind, source)
 
     async def close(self) -> None:

@@ -1,9 +1,10 @@
-// Vecinos: draws the map page's reports and neighbours' alerts on Leaflet, and keeps them fresh.
-// Leaflet is served by this node. Tiles only from the chapter's own configured tile URL; with
-// none, the gazetteer's areas are drawn as faint labelled circles on a blank background.
-// Every 30 s (while the page is visible) /map/data.json is asked again with If-None-Match;
-// a 304 costs almost nothing. The list under the map is replaced by the server's own HTML of
-// the same data, so the list and the map never disagree.
+// Vecinos: draws the map page's incidents and neighbours' alerts on Leaflet, and keeps them
+// fresh. Leaflet is served by this node. Tiles only from the chapter's own configured tile URL;
+// with none, the gazetteer's areas are drawn as faint labelled circles on a blank background.
+// Every 30 s (while the page is visible) /map/data.json (marker fields only) is asked again
+// with If-None-Match; a 304 costs almost nothing. When it changed, the list under the map is
+// replaced by the server's own HTML of it (/map/list, same filters), so the list and the map
+// never disagree and no data comes twice.
 (function () {
   "use strict";
   var body = document.body;
@@ -20,6 +21,7 @@
     archived: { color: "#6b6b6b", fill: "#d0d0d0", radius: 5, weight: 1 }
   };
   var dataUrl = body.getAttribute("data-map-data");
+  var listUrl = body.getAttribute("data-map-list");
   var areasUrl = body.getAttribute("data-map-areas");
   var tiles = body.getAttribute("data-map-tiles");
   var poll = (parseInt(body.getAttribute("data-map-poll"), 10) || 30) * 1000;
@@ -91,33 +93,33 @@
     });
   }
 
-  function drawReports(reports) {
+  function drawIncidents(incidents) {
     reportLayer.clearLayers();
     var points = [];
-    reports.forEach(function (r) {
+    incidents.forEach(function (r) {
       if (typeof r.lat !== "number" || typeof r.lon !== "number") { return; }
-      var s = STYLE[r.status] || STYLE.unverified;
-      var opacity = Math.max(0.25, Math.min(1, r.opacity));
-      var scale = Math.max(0.5, Math.min(1.5, r.scale));
-      var debunked = r.status === "debunked";
+      var level = r.shown_level;
+      var s = STYLE[level] || STYLE.unverified;
+      var ended = r.state !== "active";
+      var opacity = Math.max(0.35, Math.min(1, r.opacity));
+      var debunked = level === "debunked";
       var marker = L.circleMarker([r.lat, r.lon], {
-        radius: s.radius * scale,
+        radius: s.radius,
         color: s.color,
         weight: s.weight,
         opacity: opacity,
         fillColor: s.fill,
-        fillOpacity: debunked ? 0.15 : 0.35 + 0.55 * opacity,
-        dashArray: debunked ? "4 3" : null,
-        className: "report-marker level-" + r.status + (debunked ? " debunked" : "")
+        fillOpacity: debunked || ended ? 0.15 : 0.35 + 0.55 * opacity,
+        dashArray: debunked || ended ? "4 3" : null,
+        className: "incident-marker level-" + level + (ended ? " ended" : "")
       });
-      var label = r.type_text + " · " + r.status_text + " · " + r.age_text;
-      marker.bindTooltip(text(label), {
-        permanent: true, direction: "auto", offset: [s.radius * scale, 0],
-        className: "age-label level-" + r.status, opacity: Math.max(0.6, opacity)
+      // One short label per incident; the full facts are in the list and on its page.
+      marker.bindTooltip(text(r.type_text + " · " + r.level_text + " · " + r.age_text), {
+        direction: "top", offset: [0, -s.radius], className: "age-label level-" + level
       });
       marker.addTo(reportLayer);
       var path = marker.getElement && marker.getElement();
-      if (path) { path.setAttribute("data-report-id", r.id); }
+      if (path) { path.setAttribute("data-incident-id", r.id); }
       points.push([r.lat, r.lon]);
     });
     return points;
@@ -158,15 +160,27 @@
       })
       .then(function (data) {
         if (data) {
-          var points = drawReports(data.reports || []).concat(drawAlerts(data.alerts || []));
+          var points = drawIncidents(data.incidents || []).concat(drawAlerts(data.alerts || []));
           frame(points);
-          if (list && typeof data.list_html === "string") { list.innerHTML = data.list_html; }
-          holder.setAttribute("data-reports", String((data.reports || []).length));
+          holder.setAttribute("data-incidents", String((data.incidents || []).length));
+          return refreshList();
         }
+      })
+      .then(function () {
         say(body.getAttribute("data-msg-updated"));
         holder.setAttribute("data-loaded", "true");
       })
       .catch(function () { say(body.getAttribute("data-msg-offline")); });
+  }
+
+  // The list's HTML, only after the data changed (the first load already has it).
+  var firstList = true;
+  function refreshList() {
+    if (firstList) { firstList = false; return null; }
+    if (!list || !listUrl) { return null; }
+    return fetch(listUrl, { headers: { "Accept": "text/html" }, credentials: "omit" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) { list.innerHTML = html; } });
   }
 
   var timer = null;

@@ -9,6 +9,9 @@ tested against it. Rules it keeps, as the real model must:
   of independent reports ("1", "2-3", "4-9", "10+"), never a raw confidence,
   a source count, a description, a free-text place, a minute or an order of
   arrival;
+- an incident: the reports of one type in one area, each arriving while the
+  earlier ones were still active; listed while one of them is visible, and
+  for ENDED_SHOWN after it ended;
 - importance order: active first, then level (confirmed, likely, possible,
   unverified), then type (raid, checkpoint, patrol, vehicle), then the latest
   hour; ties by id (random), which carries no order of arrival;
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -34,6 +37,7 @@ from scoring.decay import age_label
 from scoring.model import FollowUp, FollowUpKind, Level
 
 HORIZON_HOURS = 48  # as Node.active_reports: debunks stay visible as debunks for a while
+ENDED_SHOWN = timedelta(hours=2)  # an ended incident stays listed (after the active ones)
 MAX_READ = 2000  # reports read at most (a flood cannot grow a page without bound)
 LEVEL_ORDER: tuple[str, ...] = tuple(level.value for level in Level)  # unverified .. confirmed
 TYPE_ORDER: tuple[str, ...] = ("vehicle", "patrol", "checkpoint", "raid")  # least .. most harmful
@@ -122,23 +126,47 @@ def importance(incident: PublicIncident) -> tuple[object, ...]:
     )
 
 
-def _clusters(node, session: Session, now: datetime) -> dict[tuple[str, str], list[_Member]]:
+def _clusters(node, session: Session, now: datetime) -> list[list[_Member]]:
+    """The shown incidents' reports: per area and type, a report that came while the previous
+    ones were active joins them, a later one starts a new incident. Shown: an incident with a
+    report still visible (active, or a debunk still shown as one), or one that ended within
+    ENDED_SHOWN (so "gone" can be read, and said, after it ends)."""
     rows = session.exec(
         select(Report)
         .where(col(Report.hour) >= to_hour(now) - HORIZON_HOURS)
+        .where(col(Report.verdict) != "archived")
         .order_by(col(Report.hour).desc())
         .limit(MAX_READ)
     ).all()
     follow_ups = follow_ups_for(session, [r.id for r in rows])
-    clusters: dict[tuple[str, str], list[_Member]] = {}
+    by_place: dict[tuple[str, str], list[tuple[Report, PublicReport]]] = {}
     for row in rows:
-        found = follow_ups[row.id]
-        if not is_visible(row, found, now, node.config.scoring):
-            continue
-        view = node._public(row, found, now)
-        member = _Member(row.id, row.area_id, view, tuple(found))
-        clusters.setdefault((row.area_id, row.type), []).append(member)
-    return clusters
+        view = node._public(row, follow_ups[row.id], now)
+        by_place.setdefault((row.area_id, row.type), []).append((row, view))
+    found: list[list[_Member]] = []
+    for members in by_place.values():
+        members.sort(key=lambda m: (m[1].hour, m[0].id))
+        groups: list[list[tuple[Report, PublicReport]]] = []
+        until: datetime | None = None
+        for row, view in members:
+            if until is None or view.hour >= until:
+                groups.append([])
+                until = view.active_until
+            groups[-1].append((row, view))
+            until = max(until, view.active_until)
+        for group in groups:
+            shown = (
+                any(
+                    is_visible(row, follow_ups[row.id], now, node.config.scoring)
+                    for row, _ in group
+                )
+                or max(view.active_until for _, view in group) > now - ENDED_SHOWN
+            )
+            if shown:
+                found.append(
+                    [_Member(r.id, r.area_id, v, tuple(follow_ups[r.id])) for r, v in group]
+                )
+    return found
 
 
 def _level_at_least(level: str, wanted: str | None) -> bool:
@@ -154,7 +182,7 @@ async def public_incidents(
     now = node.clock()
 
     def job(session: Session) -> list[PublicIncident]:
-        found = [_incident(members, now) for members in _clusters(node, session, now).values()]
+        found = [_incident(members, now) for members in _clusters(node, session, now)]
         return sorted(
             (
                 i
@@ -173,10 +201,10 @@ def _members_of(node, session: Session, incident_id: str, now: datetime) -> list
     row = session.get(Report, incident_id)
     if row is None:
         return None
-    members = _clusters(node, session, now).get((row.area_id, row.type))
-    if not members or min(members, key=lambda m: (m.view.hour, m.row_id)).row_id != incident_id:
-        return None
-    return members
+    for members in _clusters(node, session, now):
+        if min(members, key=lambda m: (m.view.hour, m.row_id)).row_id == incident_id:
+            return members
+    return None
 
 
 async def get_incident(node, incident_id: str) -> PublicIncident | None:
@@ -202,7 +230,7 @@ async def incident_follow_up(
     if wait:
         return RateLimited(wait)
     sources = node.source_keys.tags(source.identity, now)
-    ids = [m.row_id for m in members if not m.view.debunked]
+    ids = [m.row_id for m in members if not m.view.debunked]  # a debunk stays a debunk
 
     def job(session: Session) -> int:
         return sum(

@@ -44,7 +44,8 @@ def compressible(request: web.Request, response: web.StreamResponse) -> bool:
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if isinstance(response, web.Response) and response.content_type in TYPES:
-        response.headers.add("Vary", "Accept-Encoding")
+        vary = response.headers.get("Vary")
+        response.headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
     if compressible(request, response):
         response.enable_compression()
     return response

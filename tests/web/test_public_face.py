@@ -134,9 +134,7 @@ async def test_incident_page_and_its_forms(
     assert code == 404 and i18n.translate("web_incident_not_found", "es") in html
 
 
-async def test_gone_from_two_people_ends_the_incident(
-    serve, node: Node, chapter_dir: Path
-) -> None:
+async def test_gone_from_two_people_ends_the_incident(serve, node: Node, chapter_dir: Path) -> None:
     client = await serve(trust_forwarded_for=True)
     incident_id = await submit(node, 1, type="raid", area="Chula Vista", still_active=True)
     for n in (2, 3):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.web_response import ContentCoding
 
 from web.auth import COOKIE_NAME
 from web.layout import NO_COMPRESS
@@ -47,5 +48,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         vary = response.headers.get("Vary")
         response.headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
     if compressible(request, response):
-        response.enable_compression()
+        # gzip when the browser takes it (every one does): deflate's framing is ambiguous.
+        accepted = request.headers.get("Accept-Encoding", "").lower()
+        response.enable_compression(ContentCoding.gzip if "gzip" in accepted else None)
     return response

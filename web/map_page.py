@@ -165,12 +165,13 @@ async def map_page(request: web.Request) -> web.Response:
     )
     tiles = tile_url(node)
     scripts: tuple[str, ...] = ()
-    styles: tuple[str, ...] = ()
     data: dict[str, str] = {}
     if have_leaflet:
-        scripts, styles = (LEAFLET_JS, MAP_SCRIPT), (LEAFLET_CSS,)
+        scripts = (MAP_SCRIPT,)  # map.js loads Leaflet itself (at once, or when asked on a phone)
         query = urlencode({"lang": lang, **filters.query()})
         data = {
+            "map-leaflet-js": LEAFLET_JS,
+            "map-leaflet-css": LEAFLET_CSS,
             "map-data": f"{DATA_PATH}?{query}",
             "map-list": f"{LIST_PATH}?{query}",
             "map-areas": "/api/v1/areas",
@@ -200,7 +201,6 @@ async def map_page(request: web.Request) -> web.Response:
         context,
         path="/map",
         scripts=scripts,
-        stylesheets=styles,
         body_data=data,
     )
 

@@ -248,8 +248,8 @@ async def test_map_page_lists_incidents_and_alerts_with_their_levels(
     assert "1 reporte" in html  # a lone report says so (Babel's plural form)
     assert 'data-alert-id="a1"' in html and "Oceanside" in html
     assert translate("web_legend_alert", "es") in html
-    # Leaflet and the map script, from this node only; no tiles configured.
-    assert '<script src="/static/vendor/leaflet/leaflet.js" defer></script>' in html
+    # The map script, and Leaflet for it to load, from this node only; no tiles configured.
+    assert 'data-map-leaflet-js="/static/vendor/leaflet/leaflet.js"' in html
     assert '<script src="/static/map.js" defer></script>' in html
     assert 'data-map-tiles=""' in html
     assert translate("web_map_needs_js", "es") in html  # hidden by map.js when it runs

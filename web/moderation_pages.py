@@ -31,6 +31,7 @@ import hmac
 import os
 import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -44,7 +45,7 @@ from web.context import NODE, THROTTLE
 from web.forms import BodyNotUnderstood, first_values, form_pairs, read_fields
 from web.layout import render
 from web.messages import minutes, request_lang, translate, translate_plural
-from web.present import REPORT_TYPES, state_code
+from web.present import REPORT_TYPES, age_words, state_code
 from web.undo import UNDO_WINDOW_S, HeldVerdicts
 
 __all__ = ["UNDO_WINDOW_S", "add_routes"]
@@ -251,8 +252,10 @@ async def logout(request: web.Request) -> web.Response:
 # --- the queue ------------------------------------------------------------------
 
 
-def queue_item_view(item: QueueItem, lang: str, copies: int, selected: bool) -> dict[str, object]:
-    """One report of the queue, as its template shows it."""
+def queue_item_view(
+    item: QueueItem, now: datetime, copies: int, selected: bool
+) -> dict[str, object]:
+    """One report of the queue, as its template shows it (its age in honest clock hours)."""
     report = item.report
     return {
         "id": report.id,
@@ -261,7 +264,7 @@ def queue_item_view(item: QueueItem, lang: str, copies: int, selected: bool) -> 
         "area_known": report.area_known,
         "highway": report.highway,
         "hour": report.hour.strftime("%Y-%m-%d %H:00 UTC"),
-        "age_label": report.age_label,
+        "age_label": age_words(report.hour, now),
         "status": report.status,
         "percent": str(round(report.confidence * 100)),
         "sources": report.independent_sources,
@@ -312,13 +315,14 @@ async def queue(request: web.Request) -> web.Response:
     ]
     items = items[:QUEUE_PAGE]
     copies = await node.near_copy_counts([item.report.id for item in items])
+    now = node.clock()
     all_selected = request.query.get("all") == "1"
     context = {
         "title": translate("web_mod_queue_title", lang),
         "token": token,
         "done": _done(request, lang),
         "items": [
-            queue_item_view(item, lang, copies.get(item.report.id, 0), all_selected)
+            queue_item_view(item, now, copies.get(item.report.id, 0), all_selected)
             for item in items
         ],
         "all_selected": all_selected,

@@ -1,5 +1,7 @@
 """How the node's values are presented: reports, areas, alerts and queue items as JSON-ready
-dicts, and the few facts about a report that every page words the same way."""
+dicts; incidents as the public pages show them (a level and a coarse count, never a raw
+confidence); and the words every page uses alike: honest ages for hour-precision times and
+counts that say what they count."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
-from node import moderation
+from node import incidents_interim, moderation
 from node.alerts import OUTBOX_WRITTEN, AlertSettings
 from node.channels import consumers
 from node.config import NodeConfig, load_config
@@ -45,6 +45,7 @@ from node.outcome import (
     Neighbour,
     Outcome,
     OutgoingAlert,
+    PublicIncident,
     PublicReport,
     QueueItem,
     RateLimited,
@@ -617,6 +618,26 @@ class Node:
             connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             connection.close()
+
+    # -- incidents: interim, replaced by the incident model (issue 10) -----------
+
+    async def public_incidents(
+        self, area: str | None = None, type: str | None = None, level: str | None = None
+    ) -> list[PublicIncident]:
+        """Visible incidents, most important first. Interim, replaced by the incident model
+        (issue 10): see node/incidents_interim.py."""
+        return await incidents_interim.public_incidents(self, area, type, level)
+
+    async def get_incident(self, incident_id: str) -> PublicIncident | None:
+        """One visible incident. Interim, replaced by the incident model (issue 10)."""
+        return await incidents_interim.get_incident(self, incident_id)
+
+    async def incident_follow_up(
+        self, incident_id: str, kind: FollowUpKind, source: SourceRef
+    ) -> PublicIncident | RateLimited | Unavailable | None:
+        """A follow-up (still there / gone) for an incident, rate limited like a report.
+        Interim, replaced by the incident model (issue 10)."""
+        return await incidents_interim.incident_follow_up(self, incident_id, kind, source)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.close)

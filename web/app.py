@@ -21,7 +21,17 @@ from aiohttp_session import session_middleware
 from yarl import URL
 
 from node.service import Node
-from web import api, assets, layout, map_page, moderation_pages, pages, trends
+from web import (
+    api,
+    assets,
+    compression,
+    incident_page,
+    layout,
+    map_page,
+    moderation_pages,
+    pages,
+    trends,
+)
 from web.auth import HourCookieStorage, LoginThrottle
 from web.context import NODE, SETTINGS, THROTTLE, WebSettings
 from web.messages import translate
@@ -208,6 +218,7 @@ def make_app(
     session_max_age_s: int = SESSION_MAX_AGE_S,
     login_throttle: LoginThrottle | None = None,
     access_log_enabled: bool = False,
+    undo_window_s: float = moderation_pages.UNDO_WINDOW_S,
 ) -> web.Application:
     """The chapter's web application, bound to an open node.
 
@@ -216,11 +227,18 @@ def make_app(
     hop (only behind a reverse proxy that sets it). access_log_enabled: log
     method, route template, status and duration per request (off by default:
     a log sink's timestamps would date reports finer than the hour).
+    undo_window_s: how long a moderator's debunk or archive waits for an undo
+    (web.undo; 0 applies it at once, with no undo).
     """
     storage = HourCookieStorage(os.urandom(32), max_age_s=session_max_age_s, secure=secure_cookies)
     app = web.Application(
         client_max_size=client_max_size,
-        middlewares=[error_middleware, cross_site_middleware, session_middleware(storage)],
+        middlewares=[
+            compression.middleware,
+            error_middleware,
+            cross_site_middleware,
+            session_middleware(storage),
+        ],
         handler_args={
             # handler_args override whatever a runner passes (even web.run_app's defaults).
             "access_log_class": RouteAccessLogger,
@@ -238,10 +256,12 @@ def make_app(
     )
     app[THROTTLE] = login_throttle or LoginThrottle()
     app.on_response_prepare.append(_security_headers)
+    layout.setup(app)
     api.add_routes(app)
     pages.add_routes(app)
     map_page.add_routes(app)
-    moderation_pages.add_routes(app)
+    incident_page.add_routes(app)
+    moderation_pages.add_routes(app, undo_window_s)
     trends.add_routes(app)
     assets.add_routes(app)
     tiles = map_page.tile_url(node)

@@ -1,29 +1,36 @@
-"""The page shell of every HTML page: <html lang>, the hotline, the language switch, the nav.
+"""Rendering pages: the Jinja2 environment (aiohttp-jinja2), each page's context, the shell.
 
-Rules kept here: every text comes from the catalogs; every value is escaped;
-no inline script or style (the CSP forbids both) and nothing from another
-host: scripts and stylesheets are paths under /static/ of this node. The
-language choice travels in the URL (?lang=xx on every link), never in a
-cookie: reporters get no cookie at all.
-
-Other modules build their pages with `page(request_or_lang, title, body_html, path=...)`
-(a stable signature) and link with `href(path, lang)`.
+Every HTML page is a template under web/templates/ (base.html is the shell:
+<html lang>, the hotline, the language switch, the nav). Rules kept here:
+- autoescape is on for every template: a value is text unless a template says
+  otherwise (none does);
+- every text comes from the catalogs: templates call t("message_id", name=value)
+  and tn("message_id", count) (Babel plural forms), both bound to the request's
+  language; no text is written in a template or in Python;
+- no inline script or style (the CSP forbids both) and nothing from another
+  host: scripts and stylesheets are /static/ paths of this node;
+- the language travels in the URL (href() adds ?lang=xx to every link), never
+  in a cookie: reporters get no cookie at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 
+from node import i18n
 from node.config import SCHEMA
 from web.context import NODE
 from web.messages import LANGUAGE_NAMES, request_lang, supported_languages, translate
 
+TEMPLATES = Path(__file__).parent / "templates"
 HTML = "text/html"
-STYLESHEET = "/static/style.css"
 DEFAULT_HOTLINE = next(k.default for k in SCHEMA if (k.section, k.name) == ("chapter", "hotline"))
 # (path, message id) of the links in every page's nav.
 NAV: tuple[tuple[str, str], ...] = (
@@ -32,16 +39,14 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/trends", "web_trends_title"),
     ("/about", "web_nav_about"),
 )
-
-
-def e(value: object) -> str:
-    """HTML-escape any value (quotes too: safe inside attributes)."""
-    return escape(str(value), quote=True)
+# Responses a proxy or the compression middleware must never compress: they carry a secret
+# (a CSRF token) next to text a visitor sent (BREACH). Set by the moderators' pages.
+NO_COMPRESS = "vecinos_no_compress"
 
 
 def href(path: str, lang: str, **query: str) -> str:
-    """A same-node link that carries the language choice (escaped for an attribute)."""
-    return e(path + "?" + urlencode({"lang": lang, **query}))
+    """A same-node link that carries the language choice (not escaped: templates escape it)."""
+    return path + "?" + urlencode({"lang": lang, **query})
 
 
 def page_lang(request: web.Request) -> str:
@@ -52,98 +57,97 @@ def page_lang(request: web.Request) -> str:
         return "en"
 
 
-def _lang_and_node(request_or_lang: web.Request | str) -> tuple[str, str, str]:
-    """(lang, hotline, chapter name) for a request, or for a bare language code."""
-    if isinstance(request_or_lang, str):
-        return request_or_lang, DEFAULT_HOTLINE, ""
-    node = request_or_lang.app.get(NODE)
-    lang = page_lang(request_or_lang)
-    if node is None:
-        return lang, DEFAULT_HOTLINE, ""
-    return lang, node.hotline or DEFAULT_HOTLINE, node.chapter_name
-
-
-def _tel(number: str) -> str:
+def tel(number: str) -> str:
     """The tel: URI of a hotline as written (digits and a leading +)."""
     digits = "".join(ch for ch in number if ch.isdigit())
     return ("+" if number.strip().startswith("+") else "") + digits
 
 
-def page(
-    request_or_lang: web.Request | str,
-    title: str,
-    body_html: str,
+def setup(app: web.Application) -> None:
+    """The app's Jinja2 environment: autoescape on, strict about unknown names."""
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.globals.update(nav=NAV, language_names=LANGUAGE_NAMES, languages=supported_languages())
+    env.filters["tel"] = tel
+
+
+def shell(request: web.Request, path: str) -> dict[str, Any]:
+    """What every template may use: the language, t()/tn()/href() bound to it, the shell."""
+    lang = page_lang(request)
+    node = request.app.get(NODE)
+    hotline = (node.hotline if node is not None else "") or DEFAULT_HOTLINE
+    chapter = node.chapter_name if node is not None else ""
+
+    def t(code: str, **params: object) -> str:
+        return i18n.translate(code, lang, **params)
+
+    def tn(code: str, count: int, /, **params: object) -> str:
+        return i18n.translate_plural(code, count, lang, **params)
+
+    def link(target: str, **query: str) -> str:
+        return href(target, lang, **query)
+
+    return {
+        "lang": lang,
+        "t": t,
+        "tn": tn,
+        "href": link,
+        "href_in": lambda other, target: href(target, other),
+        "path": path,
+        "hotline": hotline,
+        "site": translate("web_title", lang) + (f" — {chapter}" if chapter else ""),
+        "scripts": (),
+        "stylesheets": (),
+        "body_data": {},
+    }
+
+
+def render(
+    request: web.Request,
+    template: str,
+    context: Mapping[str, Any],
     *,
-    path: str = "/",
+    path: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
     scripts: Sequence[str] = (),
     stylesheets: Sequence[str] = (),
     body_data: Mapping[str, str] | None = None,
-) -> str:
-    """A whole HTML document around `body_html` (already-escaped HTML).
-
-    path: this page's path, for the language switch. scripts/stylesheets:
-    extra /static/ paths (loaded with defer). body_data: data-* attributes
-    on <body> (how a page hands values to its script without inline code).
-    """
-    lang, hotline, chapter = _lang_and_node(request_or_lang)
-    switch = " ".join(
-        f'<a href="{href(path, code)}" hreflang="{e(code)}" lang="{e(code)}"'
-        + (' aria-current="true"' if code == lang else "")
-        + f">{e(LANGUAGE_NAMES.get(code, code))}</a>"
-        for code in supported_languages()
-    )
-    nav = " ".join(
-        f'<a href="{href(target, lang)}"'
-        + (' aria-current="page"' if target == path else "")
-        + f">{e(translate(code, lang))}</a>"
-        for target, code in NAV
-    )
-    site = translate("web_title", lang) + (f" — {chapter}" if chapter else "")
-    links = "".join(f'<link rel="stylesheet" href="{e(s)}">\n' for s in stylesheets)
-    script_tags = "".join(f'<script src="{e(s)}" defer></script>\n' for s in scripts)
-    data = "".join(f' data-{e(k)}="{e(v)}"' for k, v in (body_data or {}).items())
-    hotline_text = translate("web_hotline", lang)
-    return (
-        "<!doctype html>\n"
-        f'<html lang="{e(lang)}">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<link rel="icon" href="data:,">\n'  # no /favicon.ico request
-        f"<title>{e(title)}</title>\n"
-        f'<link rel="stylesheet" href="{STYLESHEET}">\n{links}{script_tags}</head>\n'
-        f'<body data-lang="{e(lang)}"{data}>\n'
-        '<header class="top">\n'
-        f'<p class="site"><a href="{href("/", lang)}">{e(site)}</a></p>\n'
-        f'<p class="hotline">{e(hotline_text)} '
-        f'<a href="tel:{e(_tel(hotline))}" class="hotline-number">{e(hotline)}</a></p>\n'
-        f'<nav class="main-nav" aria-label="{e(translate("web_nav", lang))}">{nav}</nav>\n'
-        f'<nav class="lang-switch" aria-label="{e(translate("web_language", lang))}">'
-        f"{switch}</nav>\n</header>\n"
-        f"<main>\n{body_html}\n</main>\n"
-        '<footer><p><a href="' + href("/about", lang) + '">'
-        f"{e(translate('web_footer_about', lang))}</a> · "
-        f'<a href="{href("/login", lang)}">{e(translate("web_nav_moderators", lang))}</a></p>'
-        "</footer>\n</body>\n</html>\n"
-    )
-
-
-def html_response(
-    text: str, *, status: int = 200, headers: Mapping[str, str] | None = None
+    compress: bool = True,
 ) -> web.Response:
-    """An HTML response (UTF-8)."""
-    return web.Response(
-        text=text, status=status, content_type=HTML, charset="utf-8", headers=headers
-    )
+    """A page from its template. path: this page's path (language switch, nav);
+    scripts/stylesheets: extra /static/ paths; body_data: data-* attributes on
+    <body> (how a page hands values to its script without inline code);
+    compress=False for a page with a secret next to reflected text (BREACH)."""
+    values = shell(request, path)
+    values.update(scripts=tuple(scripts), stylesheets=tuple(stylesheets))
+    values["body_data"] = dict(body_data or {})
+    values.update(context)
+    response = aiohttp_jinja2.render_template(template, request, values, status=status)
+    if headers:
+        response.headers.update(headers)
+    if not compress:
+        response[NO_COMPRESS] = True
+    return response
 
 
-def message_page(
-    request_or_lang: web.Request | str, code: str, *, status: int, **params: str
-) -> web.Response:
+def render_fragment(request: web.Request, template: str, context: Mapping[str, Any]) -> str:
+    """A template's text (a part of a page), with the same bound t()/tn()/href()."""
+    values = shell(request, "/")
+    values.update(context)
+    return aiohttp_jinja2.render_string(template, request, values)
+
+
+def message_page(request: web.Request, code: str, *, status: int, **params: str) -> web.Response:
     """A small page carrying one message (errors, rate limit, unavailability)."""
-    lang = _lang_and_node(request_or_lang)[0]
-    text = translate(code, lang, **params)
-    body = (
-        f'<p class="alert" role="alert">{e(text)}</p>'
-        f'<p><a href="{href("/", lang)}">{e(translate("web_back", lang))}</a></p>'
+    text = translate(code, page_lang(request), **params)
+    return render(
+        request, "message.html", {"title": text, "message": text}, path="/", status=status
     )
-    return html_response(page(request_or_lang, text, body), status=status)

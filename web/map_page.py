@@ -1,12 +1,17 @@
-"""The map page (/map) and its live data (/map/data.json): active reports and neighbours' alerts.
+"""The map page (/map), its live data (/map/data.json) and its list alone (/map/list).
 
-Without JavaScript (or for a screen reader) the page is a list of the same
-reports and alerts, rendered here. With JavaScript, /static/map.js draws
-them on Leaflet (served by this node, see web.vendor) and polls
-/map/data.json every 30 s. Polling rather than server-sent events: a phone on
-a bad connection or over Tor drops long-lived connections, and a proxy may
-buffer them; a conditional GET (ETag / If-None-Match, 304 when nothing
-changed) costs a few hundred bytes and holds nothing open on the node.
+The page is the list of incidents by importance (active first, then level,
+then type: node.Node.public_incidents), filtered by area, type and level with
+a plain GET form, and the neighbours' alerts; it works without JavaScript and
+is what screen readers read. Public fields only: levels and coarse counts,
+never a raw confidence or a source count. With JavaScript, /static/map.js
+draws the same incidents on Leaflet (served by this node, see web.vendor),
+polls /map/data.json every 30 s (marker fields only) and, when it changed,
+fetches /map/list (the list's HTML): no data is sent twice. Polling rather
+than server-sent events: a phone on a bad connection or over Tor drops
+long-lived connections, and a proxy may buffer them; a conditional GET
+(ETag / If-None-Match, 304 when nothing changed) costs a few hundred
+bytes and holds nothing open on the node.
 
 Map tiles come only from the chapter's configured [web] tile_url; with none,
 the map draws the gazetteer's areas on a blank background and the page asks
@@ -20,25 +25,29 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from node.outcome import PublicReport, ReceivedAlert
+from node import i18n
+from node.outcome import ReceivedAlert
 from node.service import Node
 from web import assets
 from web.context import NODE
-from web.layout import e, html_response, page
+from web.layout import render, render_fragment
 from web.messages import request_lang, translate
-from web.pages import report_item
-from web.present import alert_json, report_json
+from web.present import REPORT_TYPES, coarse_count, count_words, incident_view
 
 LEAFLET_JS = "/static/vendor/leaflet/leaflet.js"
 LEAFLET_CSS = "/static/vendor/leaflet/leaflet.css"
 MAP_SCRIPT = "/static/map.js"
 DATA_PATH = "/map/data.json"
+LIST_PATH = "/map/list"
 POLL_SECONDS = 30
 LEVELS = ("unverified", "possible", "likely", "confirmed", "debunked")
+FILTER_LEVELS = ("possible", "likely", "confirmed")  # "this level or higher"
 
 
 # What a usable tile URL template looks like: http(s), a host name (or IPv4, or [IPv6]) that may
@@ -77,140 +86,177 @@ def tile_origin(url: str) -> str | None:
     return f"{found['scheme'].lower()}://{wildcard}{found['host'].lower()}{port}"
 
 
-def _alert_item(alert: ReceivedAlert, lang: str) -> str:
-    where = e(alert.area) + (f" · {e(alert.highway)}" if alert.highway else "")
-    state = translate("web_still_active" if alert.still_active else "web_not_active", lang)
+def alert_view(alert: ReceivedAlert, lang: str) -> dict[str, object]:
+    """A neighbour's alert as the list and the map show it: a level and a coarse count."""
+    plural, shown = count_words(coarse_count(alert.reports))
+    state = "web_still_active" if alert.still_active else "web_not_active"
+    return {
+        "alert_id": alert.alert_id,
+        "chapter": alert.chapter,
+        "type": alert.type,
+        "type_text": translate(alert.type, lang),
+        "area": alert.area,
+        "lat": alert.lat,
+        "lon": alert.lon,
+        "highway": alert.highway,
+        "level": alert.level,
+        "level_text": translate(alert.level, lang),
+        "still_active": alert.still_active,
+        "state_text": translate(state, lang),
+        "reports_text": i18n.translate_plural("web_alert_reports_n", plural, lang, count=shown),
+    }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The list's filters, from GET query parameters (a plain form: no JavaScript needed)."""
+
+    area: str = ""
+    type: str = ""
+    level: str = ""
+
+    @classmethod
+    def of(cls, request: web.Request, area_ids: Collection[str]) -> Filters:
+        query = request.query
+        area = query.get("area", "")
+        kind = query.get("type", "")
+        level = query.get("level", "")
+        return cls(
+            area if area in area_ids else "",
+            kind if kind in REPORT_TYPES else "",
+            level if level in FILTER_LEVELS else "",
+        )
+
+    @property
+    def any(self) -> bool:
+        return bool(self.area or self.type or self.level)
+
+    def query(self) -> dict[str, str]:
+        return {
+            k: v for k, v in (("area", self.area), ("type", self.type), ("level", self.level)) if v
+        }
+
+
+async def _listed(
+    request: web.Request,
+) -> tuple[Filters, list[dict[str, object]], list[dict[str, object]]]:
+    """(the filters, the incidents they keep, the neighbours' alerts), translated."""
+    lang = request_lang(request)
+    node = request.app[NODE]
+    filters = Filters.of(request, {area.id for area in node.areas()})
+    incidents = await node.public_incidents(
+        area=filters.area or None, type=filters.type or None, level=filters.level or None
+    )
+    now = node.clock()
+    alerts = await node.received_alerts()
     return (
-        f'<li class="alert-item level-{e(alert.level)}" data-alert-id="{e(alert.alert_id)}">'
-        f'<span class="swatch swatch-alert" aria-hidden="true"></span> '
-        f"<strong>{e(translate(alert.type, lang))}</strong> — {where}"
-        f'<br><span class="status">{e(translate(alert.level, lang))}</span>'
-        f" · <span>{e(translate('web_alert_from', lang, chapter=alert.chapter))}</span>"
-        f" · <span>{e(state)}</span>"
-        f" · <span>{e(translate('web_alert_reports', lang, count=str(alert.reports)))}</span>"
-        "</li>"
-    )
-
-
-def list_html(reports: Sequence[PublicReport], alerts: Sequence[ReceivedAlert], lang: str) -> str:
-    """The list view: the same reports and alerts as the map, as HTML."""
-    out = [f'<h2 id="list-title">{e(translate("web_list_title", lang))}</h2>']
-    if reports:
-        out.append('<ul class="reports">' + "".join(report_item(r, lang) for r in reports))
-        out.append("</ul>")
-    else:
-        out.append(f'<p class="empty">{e(translate("web_no_reports", lang))}</p>')
-    out.append(f'<h2 id="alerts-title">{e(translate("web_alerts_title", lang))}</h2>')
-    if alerts:
-        out.append('<ul class="alerts">' + "".join(_alert_item(a, lang) for a in alerts))
-        out.append("</ul>")
-    else:
-        out.append(f'<p class="empty">{e(translate("web_no_alerts", lang))}</p>')
-    return "".join(out)
-
-
-def _legend(lang: str) -> str:
-    items = "".join(
-        f'<li><span class="swatch swatch-{level}" aria-hidden="true"></span> '
-        f"{e(translate(level, lang))}</li>"
-        for level in LEVELS
-    )
-    items += (
-        '<li><span class="swatch swatch-alert" aria-hidden="true"></span> '
-        f"{e(translate('web_legend_alert', lang))}</li>"
-    )
-    return (
-        f'<section class="legend" aria-labelledby="legend-title"><h2 id="legend-title">'
-        f"{e(translate('web_legend', lang))}</h2><ul>{items}</ul></section>"
+        filters,
+        [incident_view(i, lang, now) for i in incidents],
+        [alert_view(a, lang) for a in alerts],
     )
 
 
 async def map_page(request: web.Request) -> web.Response:
     lang = request_lang(request)
     node = request.app[NODE]
-    reports = await node.active_reports()
-    alerts = await node.received_alerts()
+    filters, incidents, alerts = await _listed(request)
     have_leaflet = assets.available(request.app, LEAFLET_JS) and assets.available(
         request.app, LEAFLET_CSS
     )
-    title = translate("web_map_title", lang)
     tiles = tile_url(node)
-    out = [f"<h1>{e(title)}</h1>"]
     scripts: tuple[str, ...] = ()
-    styles: tuple[str, ...] = ()
     data: dict[str, str] = {}
     if have_leaflet:
-        scripts, styles = (LEAFLET_JS, MAP_SCRIPT), (LEAFLET_CSS,)
+        scripts = (MAP_SCRIPT,)  # map.js loads Leaflet itself (at once, or when asked on a phone)
+        query = urlencode({"lang": lang, **filters.query()})
         data = {
-            "map-data": f"{DATA_PATH}?lang={lang}",
+            "map-leaflet-js": LEAFLET_JS,
+            "map-leaflet-css": LEAFLET_CSS,
+            "map-data": f"{DATA_PATH}?{query}",
+            "map-list": f"{LIST_PATH}?{query}",
             "map-areas": "/api/v1/areas",
             "map-poll": str(POLL_SECONDS),
             "map-tiles": tiles or "",
             "map-attribution": str(node.config.get("web", "tile_attribution") or ""),
             "msg-updated": translate("web_map_updated", lang),
             "msg-offline": translate("web_map_offline", lang),
-            "msg-debunked": translate("debunked", lang),
         }
-        out.append(
-            '<div id="map" class="map" role="region"'
-            f' aria-label="{e(translate("web_map_label", lang))}" hidden></div>'
-            f'<p class="notice no-js-only">{e(translate("web_map_needs_js", lang))}</p>'
-        )
-        if not tiles:
-            out.append(
-                f'<p class="notice js-only" hidden>{e(translate("web_map_no_tiles", lang))}</p>'
-            )
-        out.append(
-            f'<p class="live js-only" hidden>{e(translate("web_map_live", lang))} '
-            '<span id="live-status" aria-live="polite"></span></p>'
-        )
-    else:
-        unavailable = e(translate("web_map_unavailable", lang))
-        out.append(f'<p class="notice" id="map-unavailable">{unavailable}</p>')
-    out.append(_legend(lang))
-    out.append(
-        '<section id="map-list" aria-labelledby="list-title">'
-        f"{list_html(reports, alerts, lang)}</section>"
-    )
-    html = page(
+    choices = sorted(((a.id, a.name) for a in node.areas()), key=lambda c: c[1].casefold())
+    context = {
+        "title": translate("web_map_title", lang),
+        "have_leaflet": have_leaflet,
+        "tiles": tiles,
+        "legend_levels": LEVELS,
+        "incidents": incidents,
+        "alerts": alerts,
+        "filtered": filters.any,
+        "chosen": filters,
+        "area_choices": choices,
+        "report_types": REPORT_TYPES,
+        "filter_levels": FILTER_LEVELS,
+    }
+    return render(
         request,
-        title,
-        "".join(out),
+        "map/map.html",
+        context,
         path="/map",
         scripts=scripts,
-        stylesheets=styles,
         body_data=data,
     )
-    return html_response(html)
 
 
-def _report_data(report: PublicReport, lang: str) -> dict[str, object]:
-    data = report_json(report, lang)
-    data["type_text"] = translate(report.type, lang)
-    data.pop("description", None)  # the map shows none; the list has it where public
-    return data
-
-
-async def map_data(request: web.Request) -> web.Response:
-    """Reports, alerts and the list's HTML in one conditional GET (ETag, 304)."""
-    lang = request_lang(request)
-    node = request.app[NODE]
-    reports = await node.active_reports()
-    alerts = await node.received_alerts()
-    body = {
-        "reports": [_report_data(r, lang) for r in reports],
-        "alerts": [alert_json(a, lang) for a in alerts],
-        "list_html": list_html(reports, alerts, lang),
-    }
-    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def _conditional(request: web.Request, raw: bytes, content_type: str) -> web.Response:
+    """A response with an ETag of its body; 304 when the browser already has it."""
     etag = '"' + hashlib.sha256(raw).hexdigest()[:24] + '"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Language"}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=raw, content_type="application/json", charset="utf-8", headers=headers)
+    return web.Response(body=raw, content_type=content_type, charset="utf-8", headers=headers)
+
+
+MARKER_FIELDS = (
+    "id",
+    "type",
+    "type_text",
+    "area_text",
+    "lat",
+    "lon",
+    "shown_level",
+    "level_text",
+    "state",
+    "state_text",
+    "reports_text",
+    "age_text",
+    "opacity",
+)
+ALERT_FIELDS = ("alert_id", "type_text", "lat", "lon", "level", "level_text", "chapter")
+
+
+async def map_data(request: web.Request) -> web.Response:
+    """What the map draws (incidents and alerts placed on it), as a conditional GET (ETag).
+
+    Only the fields the markers use: the list is HTML at /map/list, asked for by
+    map.js only when this changed, so no data is sent twice.
+    """
+    _, incidents, alerts = await _listed(request)
+    body = {
+        "incidents": [{k: i[k] for k in MARKER_FIELDS} for i in incidents if i["lat"] is not None],
+        "alerts": [{k: a[k] for k in ALERT_FIELDS} for a in alerts if a["lat"] is not None],
+    }
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _conditional(request, raw, "application/json")
+
+
+async def map_list(request: web.Request) -> web.Response:
+    """The list under the map alone (HTML), for map.js to put in place."""
+    filters, incidents, alerts = await _listed(request)
+    context = {"incidents": incidents, "alerts": alerts, "filtered": filters.any}
+    html = render_fragment(request, "map/list.html", context)
+    return _conditional(request, html.encode("utf-8"), "text/html")
 
 
 def add_routes(app: web.Application) -> None:
-    """Register /map and /map/data.json."""
+    """Register /map, /map/data.json and /map/list."""
     app.router.add_get("/map", map_page)
     app.router.add_get(DATA_PATH, map_data)
+    app.router.add_get(LIST_PATH, map_list)

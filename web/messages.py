@@ -46,3 +46,8 @@ def supported_languages() -> tuple[str, ...]:
 def minutes(seconds: int) -> str:
     """Seconds to whole minutes (at least 1), as text for a {minutes} placeholder."""
     return str(max(1, -(-int(seconds) // 60)))
+
+
+def translate_plural(code: str, count: int, lang: str, /, **params: str) -> str:
+    """The plural form of a message id for `count` (Babel's plural rules for `lang`)."""
+    return i18n.translate_plural(code, count, lang, **params)

@@ -1,59 +1,69 @@
 """The moderators' HTML pages: /login, /logout, the review queue at /moderation, and its actions.
 
 Rules kept here:
-- Every POST form carries the CSRF token: the session's (auth.CSRF_FIELD)
-  once logged in; before that, a login token kept in the pre-login session
-  cookie. A missing or wrong token is a 403 with the translated reason.
+- No cookie before a login: the login form's token is signed by the node
+  (an HMAC of the hour with a key held in memory), not kept in a pre-login
+  session. The defence against a cross-site login is web.app's origin check
+  (Sec-Fetch-Site / Origin, on every POST); the signed token only proves the
+  form came from this node within the hour (a script that never loaded the
+  form is refused), and a pre-login cookie would add nothing but a cookie.
+- Every other POST form carries the session's CSRF token (auth.CSRF_FIELD).
+  A missing or wrong token is a 403 with the translated reason.
 - Logins go through the same LoginThrottle as the JSON API.
 - POST/redirect/GET: every action answers 303 back to /moderation, with what
-  was done in the query (an action name from a fixed list and a count).
+  was done in the query (an action name from a fixed list, a count, and the
+  token of a held debunk or archive).
+- Debunk and archive are held for a short window (web.undo) with an Undo
+  button; confirm and corrections apply at once.
 - Pseudonymous moderators: the name typed at login is checked and
   forgotten; no page, session or report keeps it.
 - Works without JavaScript (even "select all shown" is a link, ?all=1);
   /static/moderation.js only adds keyboard shortcuts (documented on the page).
+- These pages are never compressed: a CSRF token next to reflected text (BREACH).
 - A body that cannot be read is a 400 before the CSRF check (it changes
   nothing); logging out revokes the session on the server (web.auth).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import secrets
+import os
+import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from urllib.parse import urlencode
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
 
 from node.moderation import MAX_BATCH
-from node.outcome import FieldError, PublicReport, QueueItem, Unavailable
+from node.outcome import FieldError, QueueItem, Unavailable
 from node.service import ModeratorAction
 from web import auth
 from web.api import REPORT_ID
 from web.context import NODE, THROTTLE
 from web.forms import BodyNotUnderstood, first_values, form_pairs, read_fields
-from web.layout import e, href, html_response, page
-from web.messages import minutes, request_lang, translate
-from web.present import REPORT_TYPES, state_code
+from web.layout import render
+from web.messages import minutes, request_lang, translate, translate_plural
+from web.present import REPORT_TYPES, age_words, state_code
+from web.undo import UNDO_WINDOW_S, HeldVerdicts
 
-LOGIN_TOKEN = "login_csrf"  # the pre-login session's CSRF token
+__all__ = ["UNDO_WINDOW_S", "add_routes"]
+
 QUEUE_PAGE = 100  # reports shown at once (the most important ones)
 STYLES = ("/static/moderation.css",)
 SCRIPTS = ("/static/moderation.js",)
 VERDICT_ACTIONS = ("confirm", "debunk", "archive")
+HELD_ACTIONS = ("debunk", "archive")  # held for UNDO_WINDOW_S, with an Undo button
 ROW_ACTIONS = (*VERDICT_ACTIONS, "correct", "debunk_copies")
-# What the queue page says after an action (?done=<action>&n=<count>).
+# What the queue page says after an action (?done=<action>&n=<count>): plural message ids.
 DONE_TEXT = {
-    "confirm": "web_mod_done_confirm",
-    "debunk": "web_mod_done_debunk",
-    "archive": "web_mod_done_archive",
-    "correct": "web_mod_done_correct",
-    "debunk_copies": "web_mod_done_debunk",
-}
-BUTTON_TEXT = {
-    "confirm": "web_mod_confirm",
-    "debunk": "web_mod_debunk",
-    "archive": "web_mod_archive",
+    "confirm": "web_mod_done_confirm_n",
+    "debunk": "web_mod_done_debunk_n",
+    "archive": "web_mod_done_archive_n",
+    "correct": "web_mod_done_correct_n",
+    "debunk_copies": "web_mod_done_debunk_n",
+    "undone": "web_mod_undone_n",
 }
 SHORTCUTS = (
     ("j", "web_mod_key_next"),
@@ -62,12 +72,15 @@ SHORTCUTS = (
     ("d", "web_mod_key_debunk"),
     ("a", "web_mod_key_archive"),
     ("x", "web_mod_key_select"),
+    ("u", "web_mod_key_undo"),
     ("?", "web_mod_key_help"),
 )
+LOGIN_KEY: web.AppKey[bytes] = web.AppKey("vecinos_login_key", bytes)
+HELD: web.AppKey[HeldVerdicts] = web.AppKey("vecinos_held_verdicts", HeldVerdicts)
 
 
 def _url(path: str, lang: str, **query: str) -> str:
-    """A same-node URL for a Location header (not HTML-escaped)."""
+    """A same-node URL for a Location header."""
     return path + "?" + urlencode({"lang": lang, **query})
 
 
@@ -75,91 +88,77 @@ def _redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def _csrf_input(token: str) -> str:
-    return f'<input type="hidden" name="{auth.CSRF_FIELD}" value="{e(token)}">'
-
-
-def _t(code: str, lang: str, **params: str) -> str:
-    """Translated and escaped."""
-    return e(translate(code, lang, **params))
-
-
 def _mod_page(
-    request: web.Request, title: str, body: str, *, path: str, status: int = 200, **headers: str
+    request: web.Request,
+    template: str,
+    context: Mapping[str, object],
+    *,
+    path: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    html = page(request, title, body, path=path, scripts=SCRIPTS, stylesheets=STYLES)
-    return html_response(html, status=status, headers=headers or None)
+    return render(
+        request,
+        template,
+        {"csrf_field": auth.CSRF_FIELD, **context},
+        path=path,
+        status=status,
+        headers=headers,
+        scripts=SCRIPTS,
+        stylesheets=STYLES,
+        compress=False,  # a CSRF token next to reflected text: never compressed (BREACH)
+    )
 
 
 def _notice(
-    request: web.Request, code: str, *, status: int, headers: Mapping[str, str] | None = None
+    request: web.Request,
+    code: str,
+    *,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+    **params: str,
 ) -> web.Response:
-    """A moderator-side error page: the reason and the way back to the queue."""
-    lang = request_lang(request)
-    text = translate(code, lang)
-    body = (
-        f'<p class="alert" role="alert">{e(text)}</p>'
-        f'<p><a href="{href("/moderation", lang)}">{_t("web_mod_back", lang)}</a></p>'
+    """A moderator-side page with one message and the way back to the queue."""
+    text = translate(code, request_lang(request), **params)
+    context = {"title": text, "messages": [text]}
+    return _mod_page(
+        request,
+        "moderation/notice.html",
+        context,
+        path="/moderation",
+        status=status,
+        headers=headers,
     )
-    return _mod_page(request, text, body, path="/moderation", status=status, **(headers or {}))
 
 
 # --- login / logout -----------------------------------------------------------
 
 
-def login_form(
-    lang: str,
-    token: str,
-    *,
-    name: str = "",
-    alert: str | None = None,
-    errors: Mapping[str, str] | None = None,
-    info: str | None = None,
-) -> str:
-    """The login form (fields name, password and the CSRF token); `alert` already translated."""
-    errors = errors or {}
-    out = [f"<h1>{_t('web_mod_login_title', lang)}</h1>"]
-    if info:
-        out.append(f'<p class="notice" role="status">{e(info)}</p>')
-    if alert:
-        out.append(f'<p class="alert" role="alert">{e(alert)}</p>')
-    out.append(
-        f'<form method="post" action="{href("/login", lang)}" class="login" '
-        'accept-charset="utf-8">' + _csrf_input(token)
-    )
-    for field, label, kind, complete, value in (
-        ("name", "web_mod_name", "text", "username", name),
-        ("password", "web_mod_password", "password", "current-password", ""),
-    ):
-        err = errors.get(field)
-        attrs = f' aria-invalid="true" aria-describedby="err-{field}"' if err else ""
-        out.append(
-            f'<p><label for="f-{field}">{_t(label, lang)}</label><br>'
-            f'<input id="f-{field}" name="{field}" type="{kind}" value="{e(value)}" '
-            f'autocomplete="{complete}" required maxlength="{auth.MAX_PASSWORD_CHARS}"{attrs}></p>'
-        )
-        if err:
-            out.append(f'<p class="error" id="err-{field}">{e(err)}</p>')
-    out.append(f'<p><button type="submit">{_t("web_mod_login", lang)}</button></p></form>')
-    out.append(f'<p class="note">{_t("web_mod_pseudonym_note", lang)}</p>')
-    return "".join(out)
+def _hour() -> int:
+    return int(time.time()) // 3600
 
 
-async def _login_token(request: web.Request) -> str:
-    """The pre-login session's CSRF token; a fresh session for it when there is none."""
-    token = (await get_session(request)).get(LOGIN_TOKEN)
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        (await new_session(request))[LOGIN_TOKEN] = token
-    return token
+def login_token(app: web.Application, hour: int | None = None) -> str:
+    """The login form's token: the hour it was made and an HMAC of it (no cookie)."""
+    hour = _hour() if hour is None else hour
+    mac = hmac.new(app[LOGIN_KEY], f"login|{hour}".encode(), hashlib.sha256).hexdigest()
+    return f"{hour}.{mac[:32]}"
 
 
-async def _expired(request: web.Request) -> bool:
-    """The browser sent a session cookie that no longer opens a session (expired, restart)."""
-    if not request.cookies.get(auth.COOKIE_NAME):
+def login_token_ok(app: web.Application, given: object) -> bool:
+    """A token this node made in this hour or the previous one."""
+    if not isinstance(given, str) or len(given) > 64:
         return False
-    session = await get_session(request)
-    return not session.get("moderator") and LOGIN_TOKEN not in session
+    now = _hour()
+    return any(
+        hmac.compare_digest(given.encode("utf-8", "replace"), login_token(app, h).encode())
+        for h in (now, now - 1)
+    )
+
+
+def _expired(request: web.Request, session_open: bool) -> bool:
+    """The browser sent a session cookie that no longer opens a session (expired, restart)."""
+    return bool(request.cookies.get(auth.COOKIE_NAME)) and not session_open
 
 
 async def _login_page(
@@ -173,10 +172,18 @@ async def _login_page(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     lang = request_lang(request)
-    token = await _login_token(request)
-    body = login_form(lang, token, name=name, alert=alert, errors=errors, info=info)
-    title = translate("web_mod_login_title", lang)
-    return _mod_page(request, title, body, path="/login", status=status, **(headers or {}))
+    context = {
+        "title": translate("web_mod_login_title", lang),
+        "token": login_token(request.app),
+        "name": name,
+        "alert": alert,
+        "errors": errors or {},
+        "info": info,
+        "max_chars": auth.MAX_PASSWORD_CHARS,
+    }
+    return _mod_page(
+        request, "moderation/login.html", context, path="/login", status=status, headers=headers
+    )
 
 
 async def login_get(request: web.Request) -> web.Response:
@@ -199,17 +206,9 @@ async def login_post(request: web.Request) -> web.Response:
         fields = await read_fields(request)
     except BodyNotUnderstood:
         return await _login_page(request, status=400, alert=translate("web_bad_request", lang))
-    session = await get_session(request)
-    expected = session.get(LOGIN_TOKEN)
-    given = fields.get(auth.CSRF_FIELD)
     name = fields.get("name")
     name = name if isinstance(name, str) and len(name) <= auth.MAX_NAME_CHARS else ""
-    if not (
-        isinstance(expected, str)
-        and isinstance(given, str)
-        and hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
-    ):
-        session.pop(LOGIN_TOKEN, None)  # a fresh token for the form shown again
+    if not login_token_ok(request.app, fields.get(auth.CSRF_FIELD)):
         alert = translate("web_csrf_failed", lang)
         return await _login_page(request, status=403, name=name, alert=alert)
     password = fields.get("password")
@@ -232,7 +231,7 @@ async def login_post(request: web.Request) -> web.Response:
     if result is None:
         alert = translate("web_login_failed", lang)
         return await _login_page(request, status=401, name=name, alert=alert)
-    return _redirect(_url("/moderation", lang))  # a new session: the login token went with it
+    return _redirect(_url("/moderation", lang))  # the first cookie: the session's
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -253,152 +252,45 @@ async def logout(request: web.Request) -> web.Response:
 # --- the queue ------------------------------------------------------------------
 
 
-def _reasons(reasons: Sequence[str], lang: str) -> str:
-    return "; ".join(_t(reason, lang) for reason in reasons)
-
-
-def _facts(report: PublicReport, lang: str) -> str:
-    parts = [
-        e(report.hour.strftime("%Y-%m-%d %H:00 UTC")),
-        f'<span class="age">{_t(report.age_label, lang)}</span>',
-        f'<span class="status">{_t(report.status, lang)}</span>',
-        _t("web_mod_confidence", lang, percent=str(round(report.confidence * 100))),
-        _t("web_sources", lang, count=str(report.independent_sources)),
-        f'<span class="state">{_t(state_code(report), lang)}</span>',
-    ]
-    return " · ".join(parts)
-
-
-def queue_item(item: QueueItem, lang: str, token: str, copies: int, selected: bool = False) -> str:
-    """One report of the queue: its facts, reasons, text, and its one form of actions."""
+def queue_item_view(
+    item: QueueItem, now: datetime, copies: int, selected: bool
+) -> dict[str, object]:
+    """One report of the queue, as its template shows it (its age in honest clock hours)."""
     report = item.report
-    rid = e(report.id)
-    where = e(report.area) + (f" · {e(report.highway)}" if report.highway else "")
-    if not report.area_known:
-        where += f' <span class="unknown-area">({_t("web_mod_area_unknown", lang)})</span>'
-    out = [
-        f'<li class="queue-item{" active" if report.still_active else ""}" '
-        f'id="r-{rid}" data-report-id="{rid}" tabindex="-1">',
-        f'<p class="select"><label><input type="checkbox" name="ids" value="{rid}" '
-        f'form="batch"{" checked" if selected else ""}> {_t("web_mod_select", lang)}</label></p>',
-        f"<h2><strong>{_t(report.type, lang)}</strong> — {where}</h2>",
-        f'<p class="facts">{_facts(report, lang)}</p>',
-        f'<p class="reasons">{_t("web_mod_reasons", lang)} {_reasons(item.reasons, lang)}</p>',
-    ]
-    if item.description:
-        out.append(f'<blockquote class="description">{e(item.description)}</blockquote>')
-    out.append(
-        f'<form method="post" action="{href("/moderation/" + report.id, lang)}" '
-        f'class="actions" accept-charset="utf-8">{_csrf_input(token)}'
-    )
-    # The correction comes first in the form: Enter in its fields must correct, never confirm.
-    options = "".join(
-        f'<option value="{e(t)}"{" selected" if t == report.type else ""}>{_t(t, lang)}</option>'
-        for t in REPORT_TYPES
-    )
-    out.append(
-        f'<details class="correct"><summary>{_t("web_mod_correct_title", lang)}</summary>'
-        f'<p><label>{_t("web_field_type", lang)} <select name="type">{options}</select></label> '
-        f'<label>{_t("web_mod_correct_area", lang)} <input type="text" name="area" '
-        f'list="mod-areas" autocomplete="off" placeholder="{e(report.area)}"></label> '
-        f'<button type="submit" name="action" value="correct">{_t("web_mod_correct", lang)}'
-        "</button></p></details>"
-    )
-    out.append('<p class="buttons">')
-    for action in VERDICT_ACTIONS:
-        out.append(
-            f'<button type="submit" name="action" value="{action}" data-key="{action[0]}">'
-            f"{_t(BUTTON_TEXT[action], lang)}</button> "
-        )
-    if copies > 0:
-        out.append(
-            '<button type="submit" name="action" value="debunk_copies" class="copies">'
-            f"{_t('web_mod_debunk_copies', lang, count=str(copies))}</button>"
-        )
-    out.append("</p></form></li>")
-    return "".join(out)
+    return {
+        "id": report.id,
+        "type": report.type,
+        "area": report.area,
+        "area_known": report.area_known,
+        "highway": report.highway,
+        "hour": report.hour.strftime("%Y-%m-%d %H:00 UTC"),
+        "age_label": age_words(report.hour, now),
+        "status": report.status,
+        "percent": str(round(report.confidence * 100)),
+        "sources": report.independent_sources,
+        "state": state_code(report),
+        "active": report.still_active,
+        "reasons": item.reasons,
+        "description": item.description,
+        "copies": copies,
+        "selected": selected,
+    }
 
 
-def shortcuts_help(lang: str) -> str:
-    keys = "".join(
-        f"<dt><kbd>{e(key)}</kbd></dt><dd>{_t(code, lang)}</dd>" for key, code in SHORTCUTS
-    )
-    return (
-        f'<details id="shortcuts" class="shortcuts"><summary>{_t("web_mod_keys_title", lang)}'
-        f"</summary><p>{_t('web_mod_keys_note', lang)}</p><dl>{keys}</dl></details>"
-    )
-
-
-def queue_page(
-    lang: str,
-    items: Sequence[QueueItem],
-    copies: Mapping[str, int],
-    token: str,
-    *,
-    areas: Sequence[str],
-    done: str | None = None,
-    all_selected: bool = False,
-) -> str:
-    """The body of /moderation; `done` already translated; `all_selected`: every box ticked.
-
-    "Select all shown" is a plain link (?all=1) that comes back with every box
-    ticked, so clearing a flood takes a click per page with JavaScript or not.
-    """
-    out = [f"<h1>{_t('web_mod_queue_title', lang)}</h1>"]
-    if done:
-        out.append(f'<p class="notice" role="status">{e(done)}</p>')
-    out.append(
-        f'<form method="post" action="{href("/logout", lang)}" class="logout">'
-        f'{_csrf_input(token)}<button type="submit">{_t("web_mod_logout", lang)}</button></form>'
-    )
-    out.append(
-        f'<p class="note">{_t("web_mod_order_note", lang)} '
-        f'<a href="{href("/trends", lang)}">{_t("web_trends_title", lang)}</a></p>'
-    )
-    out.append(shortcuts_help(lang))
-    if not items:
-        out.append(f'<p class="empty">{_t("web_mod_queue_empty", lang)}</p>')
-        return "".join(out)
-    out.append(
-        f'<p class="count">{_t("web_mod_queue_count", lang, count=str(len(items)))}</p>'
-        f'<form id="batch" method="post" action="{href("/moderation/batch", lang)}" '
-        f'class="batch" accept-charset="utf-8">{_csrf_input(token)}'
-        f"<span>{_t('web_mod_batch_label', lang)}</span> "
-        + "".join(
-            f'<button type="submit" name="action" value="{action}">'
-            f"{_t(BUTTON_TEXT[action], lang)}</button> "
-            for action in VERDICT_ACTIONS
-        )
-        + (
-            f'<a href="{href("/moderation", lang)}" class="select-all">'
-            f"{_t('web_mod_select_none', lang)}</a>"
-            if all_selected
-            else f'<a href="{href("/moderation", lang, all="1")}" class="select-all">'
-            f"{_t('web_mod_select_all', lang)}</a>"
-        )
-        + "</form>"
-    )
-    out.append('<ol class="queue">')
-    out.extend(
-        queue_item(item, lang, token, copies.get(item.report.id, 0), all_selected) for item in items
-    )
-    out.append("</ol>")
-    out.append(
-        '<datalist id="mod-areas">'
-        + "".join(f'<option value="{e(name)}">' for name in areas)
-        + "</datalist>"
-    )
-    return "".join(out)
-
-
-def _done_text(request: web.Request, lang: str) -> str | None:
+def _done(request: web.Request, lang: str) -> dict[str, object] | None:
+    """What the last action did (?done=&n=), and its undo token while it is held."""
     done = request.query.get("done")
     count = request.query.get("n", "")
     if done == "none_selected":
-        return translate("web_mod_none_selected", lang)
+        return {"text": translate("web_mod_none_selected", lang), "undo": None}
+    if done == "too_late":
+        return {"text": translate("web_mod_undo_too_late", lang), "undo": None}
     if done not in DONE_TEXT or not (count.isascii() and count.isdigit()) or len(count) > 6:
         return None
-    return translate(DONE_TEXT[done], lang, count=count)
+    text = translate_plural(DONE_TEXT[done], int(count), lang)
+    token = request.query.get("undo", "")
+    held = request.app[HELD]
+    return {"text": text, "undo": token if held.is_held(token) else None}
 
 
 async def _session_or_login(request: web.Request) -> tuple[web.Response | None, str]:
@@ -406,7 +298,7 @@ async def _session_or_login(request: web.Request) -> tuple[web.Response | None, 
     session = await auth.moderator_session(request)
     if session is None:
         lang = request_lang(request)
-        query = {"expired": "1"} if await _expired(request) else {}
+        query = {"expired": "1"} if _expired(request, False) else {}
         return _redirect(_url("/login", lang, **query)), ""
     return None, str(session["csrf"])
 
@@ -417,18 +309,30 @@ async def queue(request: web.Request) -> web.Response:
     if redirect is not None:
         return redirect
     node = request.app[NODE]
-    items = await node.review_queue(limit=QUEUE_PAGE)
+    held = request.app[HELD].held_ids()
+    items = [
+        i for i in await node.review_queue(limit=QUEUE_PAGE + len(held)) if i.report.id not in held
+    ]
+    items = items[:QUEUE_PAGE]
     copies = await node.near_copy_counts([item.report.id for item in items])
-    body = queue_page(
-        lang,
-        items,
-        copies,
-        token,
-        areas=[area.name for area in node.areas()],
-        done=_done_text(request, lang),
-        all_selected=request.query.get("all") == "1",
-    )
-    return _mod_page(request, translate("web_mod_queue_title", lang), body, path="/moderation")
+    now = node.clock()
+    all_selected = request.query.get("all") == "1"
+    context = {
+        "title": translate("web_mod_queue_title", lang),
+        "token": token,
+        "done": _done(request, lang),
+        "items": [
+            queue_item_view(item, now, copies.get(item.report.id, 0), all_selected)
+            for item in items
+        ],
+        "all_selected": all_selected,
+        "areas": [area.name for area in node.areas()],
+        "report_types": REPORT_TYPES,
+        "verdicts": VERDICT_ACTIONS,
+        "shortcuts": SHORTCUTS,
+        "undo_seconds": int(request.app[HELD].window_s),
+    }
+    return _mod_page(request, "moderation/queue.html", context, path="/moderation")
 
 
 async def _checked_post(
@@ -442,7 +346,7 @@ async def _checked_post(
     session = await auth.moderator_session(request)
     if session is None:
         lang = request_lang(request)
-        query = {"expired": "1"} if await _expired(request) else {}
+        query = {"expired": "1"} if _expired(request, False) else {}
         return _redirect(_url("/login", lang, **query))
     raw = await request.read()
     try:
@@ -458,18 +362,35 @@ async def _checked_post(
 
 def _field_refusal(request: web.Request, errors: Sequence[FieldError]) -> web.Response:
     lang = request_lang(request)
-    texts = "<br>".join(_t(error.code, lang, **dict(error.params)) for error in errors)
-    body = (
-        f'<p class="alert" role="alert">{texts}</p>'
-        f'<p><a href="{href("/moderation", lang)}">{_t("web_mod_back", lang)}</a></p>'
-    )
-    title = translate("web_form_has_errors", lang)
-    return _mod_page(request, title, body, path="/moderation", status=422)
+    texts = [translate(error.code, lang, **dict(error.params)) for error in errors]
+    context = {"title": translate("web_form_has_errors", lang), "messages": texts}
+    return _mod_page(request, "moderation/notice.html", context, path="/moderation", status=422)
 
 
 def _unavailable(request: web.Request, found: Unavailable) -> web.Response:
     retry = {"Retry-After": str(max(1, int(found.retry_after_s)))}
     return _notice(request, "unavailable", status=503, headers=retry)
+
+
+def _held_or_applied(request: web.Request, ids: list[str], action: str) -> web.Response:
+    """Hold a debunk or archive for its undo window; back to the queue with its Undo."""
+    lang = request_lang(request)
+    token = request.app[HELD].hold(ids, action)
+    return _redirect(_url("/moderation", lang, done=action, n=str(len(ids)), undo=token))
+
+
+async def _decide_many(request: web.Request, ids: list[str], action: str) -> web.Response | int:
+    """Apply a verdict to up to many reports now, MAX_BATCH per transaction; how many existed."""
+    node = request.app[NODE]
+    verdict = ModeratorAction("debunk" if action == "debunk_copies" else action)
+    request.app[HELD].forget(ids)
+    done = 0
+    for start in range(0, len(ids), MAX_BATCH):
+        many = await node.moderate_many(ids[start : start + MAX_BATCH], verdict)
+        if isinstance(many, Unavailable):
+            return _unavailable(request, many)
+        done += many
+    return done
 
 
 async def act(request: web.Request) -> web.Response:
@@ -486,32 +407,34 @@ async def act(request: web.Request) -> web.Response:
     if not REPORT_ID.fullmatch(report_id):
         return _notice(request, "web_not_found", status=404)
     node = request.app[NODE]
-    count = 1
-    if action in VERDICT_ACTIONS:
-        found = await node.moderate(report_id, ModeratorAction(action))
-    elif action == "correct":
+    held = request.app[HELD]
+    if action == "correct":
         report_type = fields.get("type") or None
         area = fields.get("area") or None
         corrected = await node.correct_report(report_id, report_type, area)
         if isinstance(corrected, tuple):
             return _field_refusal(request, corrected)
         found = corrected
-    else:
+    elif action in HELD_ACTIONS or action == "debunk_copies":
         if await node.get_report(report_id) is None:
             return _notice(request, "web_not_found", status=404)
-        ids = [report_id, *await node.near_copies(report_id)]
-        done = 0
-        for start in range(0, len(ids), MAX_BATCH):  # one transaction per MAX_BATCH reports
-            many = await node.moderate_many(ids[start : start + MAX_BATCH], ModeratorAction.DEBUNK)
-            if isinstance(many, Unavailable):
-                return _unavailable(request, many)
-            done += many
+        ids = [report_id]
+        if action == "debunk_copies":
+            ids += await node.near_copies(report_id)
+        if held.window_s > 0:
+            return _held_or_applied(request, ids, action)
+        done = await _decide_many(request, ids, action)
+        if isinstance(done, web.Response):
+            return done
         return _redirect(_url("/moderation", lang, done=action, n=str(done)))
+    else:
+        held.forget([report_id])
+        found = await node.moderate(report_id, ModeratorAction(action))
     if found is None:
         return _notice(request, "web_not_found", status=404)
     if isinstance(found, Unavailable):
         return _unavailable(request, found)
-    return _redirect(_url("/moderation", lang, done=action, n=str(count)))
+    return _redirect(_url("/moderation", lang, done=action, n="1"))
 
 
 async def batch(request: web.Request) -> web.Response:
@@ -525,19 +448,51 @@ async def batch(request: web.Request) -> web.Response:
     if action not in VERDICT_ACTIONS:
         return _notice(request, "web_invalid_action", status=422)
     ids = [value for name, value in checked if name == "ids" and REPORT_ID.fullmatch(value)]
+    ids = list(dict.fromkeys(ids))[:MAX_BATCH]
     if not ids:
         return _redirect(_url("/moderation", lang, done="none_selected"))
-    done = await request.app[NODE].moderate_many(ids[:MAX_BATCH], ModeratorAction(action))
-    if isinstance(done, Unavailable):
-        return _unavailable(request, done)
+    if action in HELD_ACTIONS and request.app[HELD].window_s > 0:
+        return _held_or_applied(request, ids, action)
+    done = await _decide_many(request, ids, action)
+    if isinstance(done, web.Response):
+        return done
     return _redirect(_url("/moderation", lang, done=action, n=str(done)))
 
 
-def add_routes(app: web.Application) -> None:
-    """Register /login, /logout, /moderation and its actions."""
+async def undo(request: web.Request) -> web.Response:
+    """Drop a held debunk or archive before it is applied."""
+    lang = request_lang(request)
+    checked = await _checked_post(request, max_fields=8)
+    if isinstance(checked, web.Response):
+        return checked
+    token = first_values(checked).get("undo", "")
+    dropped = request.app[HELD].undo(token)
+    if dropped is None:
+        return _redirect(_url("/moderation", lang, done="too_late"))
+    return _redirect(_url("/moderation", lang, done="undone", n=str(dropped[1])))
+
+
+def add_routes(app: web.Application, undo_window_s: float = UNDO_WINDOW_S) -> None:
+    """Register /login, /logout, /moderation and its actions; the login key; held verdicts."""
+    app[LOGIN_KEY] = os.urandom(32)  # memory only: a restart makes old login forms fail
+    node = app[NODE]
+
+    async def apply(ids: list[str], action: str) -> None:
+        verdict = ModeratorAction("debunk" if action == "debunk_copies" else action)
+        for start in range(0, len(ids), MAX_BATCH):
+            await node.moderate_many(ids[start : start + MAX_BATCH], verdict)
+
+    held = HeldVerdicts(apply, undo_window_s)
+    app[HELD] = held
+
+    async def flush(_: web.Application) -> None:
+        await held.flush()
+
+    app.on_shutdown.append(flush)
     app.router.add_get("/login", login_get)
     app.router.add_post("/login", login_post)
     app.router.add_post("/logout", logout)
     app.router.add_get("/moderation", queue)
     app.router.add_post("/moderation/batch", batch)  # before {id}: "batch" is no report
+    app.router.add_post("/moderation/undo", undo)  # and "undo" neither
     app.router.add_post("/moderation/{id}", act)

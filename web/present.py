@@ -1,11 +1,14 @@
 """How the node's values are presented: reports, areas, alerts and queue items as JSON-ready
-dicts, and the few facts about a report that every page words the same way."""
+dicts; incidents as the public pages show them (a level and a coarse count, never a raw
+confidence); and the words every page uses alike: honest ages for hour-precision times and
+counts that say what they count."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from node.outcome import AreaView, PublicReport, QueueItem, ReceivedAlert
+from node import i18n
+from node.outcome import AreaView, PublicIncident, PublicReport, QueueItem, ReceivedAlert
 from scoring.model import ReportType
 from web.messages import translate
 
@@ -92,3 +95,93 @@ def alert_json(alert: ReceivedAlert, lang: str) -> dict[str, object]:
         "still_active": alert.still_active,
         "expires": _iso(alert.expires),
     }
+
+
+# -- incidents and honest words (the public pages) ------------------------------------
+
+# How long ago an hour-precision time was, in whole clock hours between its hour and the
+# current hour: true whatever the minute (a report at 10:59 read at 11:01 is "last hour",
+# never "1-2 hours ago"). (most clock hours, message id), the last one open-ended.
+AGE_WORDS: tuple[tuple[int | None, str], ...] = (
+    (0, "web_age_this_hour"),
+    (1, "web_age_last_hour"),
+    (3, "web_age_2_3_hours"),
+    (23, "web_age_4_23_hours"),
+    (None, "web_age_a_day_or_more"),
+)
+# A coarse count (PublicIncident.reports) -> (the number its plural form agrees with, as shown)
+COUNT_WORDS: dict[str, tuple[int, str]] = {
+    "1": (1, "1"),
+    "2-3": (3, "2–3"),
+    "4-9": (9, "4–9"),
+    "10+": (10, "10+"),
+}
+# An incident's state, by PublicIncident.ended (None: still active).
+ENDED_WORDS: dict[str | None, str] = {
+    None: "web_still_active",
+    "gone": "web_incident_gone",
+    "expired": "web_incident_expired",
+    "debunked": "web_debunked",
+    "false_alarm": "web_incident_false_alarm",
+}
+
+
+def clock_hours(hour: datetime, now: datetime) -> int:
+    """Whole clock hours from `hour`'s hour to `now`'s (0: the same hour)."""
+    start = hour.replace(minute=0, second=0, microsecond=0)
+    current = now.replace(minute=0, second=0, microsecond=0)
+    return max(0, int((current - start).total_seconds() // 3600))
+
+
+def age_words(hour: datetime, now: datetime) -> str:
+    """The message id saying how long ago `hour` was, true for an hour-precision time."""
+    hours = clock_hours(hour, now)
+    for most, code in AGE_WORDS:
+        if most is None or hours <= most:
+            return code
+    return AGE_WORDS[-1][1]
+
+
+def count_words(reports: str) -> tuple[int, str]:
+    """(the count a plural form agrees with, the count as shown) of a coarse count."""
+    return COUNT_WORDS.get(reports, (1, reports))
+
+
+def incident_view(incident: PublicIncident, lang: str, now: datetime) -> dict[str, object]:
+    """An incident's public facts, translated: what the list, its page and the map show."""
+    plural, shown = count_words(incident.reports)
+    state = "ended" if incident.ended else "active"
+    return {
+        "id": incident.id,
+        "type": incident.type,
+        "type_text": translate(incident.type, lang),
+        "area": incident.area_name,
+        "area_text": incident.area_name or translate("web_place_not_listed", lang),
+        "area_id": incident.area_id,
+        "lat": incident.lat,
+        "lon": incident.lon,
+        "highway": incident.highway,
+        "level": incident.level,
+        "shown_level": "debunked" if incident.ended == "debunked" else incident.level,
+        "level_text": translate(incident.level, lang),
+        "verified": incident.verified,
+        "active": incident.active,
+        "ended": incident.ended,
+        "state": state,
+        "state_text": translate(ENDED_WORDS.get(incident.ended, "web_not_active"), lang),
+        "reports": incident.reports,
+        "reports_text": i18n.translate_plural("web_incident_reports", plural, lang, count=shown),
+        "age_text": translate(age_words(incident.last_hour, now), lang),
+        "first_age_text": translate(age_words(incident.first_hour, now), lang),
+        "fade": max(0, min(4, round(incident.opacity * 4))),
+        "opacity": round(incident.opacity, 2),
+    }
+
+
+def coarse_count(n: int) -> str:
+    """A count of reports as the public sees it: "1", "2-3", "4-9" or "10+"."""
+    if n <= 1:
+        return "1"
+    if n <= 3:
+        return "2-3"
+    return "4-9" if n <= 9 else "10+"

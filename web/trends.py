@@ -3,9 +3,12 @@
 Why public: the aggregates hold no report, only counts of reports that were
 already public while they lived (area, type, hour), counted once retention
 removed them; they name no moderator and no source. Why no script: the
-charts are SVG drawn here, with presentation attributes (fill=...) only, as
-the CSP forbids inline style; the numbers are also in a plain table.
-Day and month names come from Babel's locale data, the rest from the catalogs.
+charts are SVG drawn on the server (geometry here, markup in
+web/templates/trends/), with presentation attributes (fill=...) only, as the
+CSP forbids inline style; the numbers are also in a plain table that scrolls
+inside itself on a phone. The area choice filters the charts and the table
+alike (the page says so). Day and month names come from Babel's locale data,
+the rest from the catalogs.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from node.trends import (
 )
 from scoring.model import ReportType
 from web.context import NODE
-from web.layout import e, href, html_response, page
-from web.messages import request_lang, translate
+from web.layout import render
+from web.messages import request_lang, translate, translate_plural
 
 PERIODS = (7, 30, 90, 365)  # days a visitor may choose
 DEFAULT_DAYS = 30
@@ -57,10 +60,12 @@ CSV_COLUMNS = (
     "debunked",
 )
 
-# Bar chart geometry (SVG user units).
-BAR_W, BAR_H, BAR_LEFT, BAR_BOTTOM, BAR_TOP = 720, 240, 40, 28, 10
-# Heat map geometry.
-CELL_W, CELL_H, HEAT_LEFT, HEAT_TOP = 26, 22, 48, 18
+# Chart geometry (SVG user units). The viewBoxes are about a phone's width (360), so the
+# 11-unit labels read at about 11 px on a 390 px phone; the figure's CSS max-width keeps them
+# from growing past ~1.6x on a desktop.
+BAR_W, BAR_H, BAR_LEFT, BAR_BOTTOM, BAR_TOP = 360, 200, 30, 24, 10
+CELL_W, CELL_H, HEAT_LEFT, HEAT_TOP = 13, 20, 40, 18
+FONT = 11
 
 
 def period(raw: str | None) -> int | None:
@@ -75,28 +80,19 @@ def _short_date(day: date, lang: str) -> str:
     return format_date(day, "d MMM", locale=lang)
 
 
-def bar_chart(series: Sequence[tuple[date, Mapping[str, int]]], lang: str) -> str:
-    """Reports per day, stacked by type, as an inline SVG."""
+def bar_chart(series: Sequence[tuple[date, Mapping[str, int]]], lang: str) -> dict[str, object]:
+    """Reports per day, stacked by type: the geometry web/templates/trends/bars.svg draws."""
     n = max(1, len(series))
     plot_w = BAR_W - BAR_LEFT - 4
     plot_h = BAR_H - BAR_BOTTOM - BAR_TOP
     top = max([sum(counts.values()) for _, counts in series] + [1])
     slot = plot_w / n
     width = max(1.0, slot * 0.8)
-    label = translate("web_trends_per_day_title", lang)
-    out = [
-        f'<svg class="chart bars" viewBox="0 0 {BAR_W} {BAR_H}" role="img" '
-        f'aria-label="{e(label)}" xmlns="http://www.w3.org/2000/svg">',
-        f'<line x1="{BAR_LEFT}" y1="{BAR_TOP + plot_h}" x2="{BAR_W - 4}" y2="{BAR_TOP + plot_h}" '
-        'stroke="#444" stroke-width="1"/>',
-    ]
+    grid = []
     for value in sorted({top, top // 2} - {0}):
         y = BAR_TOP + plot_h - plot_h * value / top
-        out.append(
-            f'<line x1="{BAR_LEFT}" y1="{y:.1f}" x2="{BAR_W - 4}" y2="{y:.1f}" stroke="#CCC" '
-            f'stroke-width="1"/><text x="{BAR_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" '
-            f'font-size="11" fill="#444">{value}</text>'
-        )
+        grid.append({"y": f"{y:.1f}", "label_y": f"{y + 4:.1f}", "value": value})
+    bars = []
     for index, (day, counts) in enumerate(series):
         x = BAR_LEFT + index * slot + (slot - width) / 2
         base = BAR_TOP + plot_h
@@ -106,114 +102,96 @@ def bar_chart(series: Sequence[tuple[date, Mapping[str, int]]], lang: str) -> st
                 continue
             h = plot_h * count / top
             base -= h
-            tip = f"{day.isoformat()} · {translate(report_type, lang)}: {count}"
-            out.append(
-                f'<rect x="{x:.1f}" y="{base:.1f}" width="{width:.1f}" height="{h:.1f}" '
-                f'fill="{colour}" data-day="{day.isoformat()}" data-type="{e(report_type)}" '
-                f'data-count="{count}"><title>{e(tip)}</title></rect>'
+            bars.append(
+                {
+                    "x": f"{x:.1f}",
+                    "y": f"{base:.1f}",
+                    "width": f"{width:.1f}",
+                    "height": f"{h:.1f}",
+                    "colour": colour,
+                    "day": day.isoformat(),
+                    "type": report_type,
+                    "count": count,
+                    "tip": f"{day.isoformat()} · {translate(report_type, lang)}: {count}",
+                }
             )
+    labels = []
     last = len(series) - 1
     for index in sorted({0, last // 2, last}) if series else ():
         x = BAR_LEFT + index * slot + slot / 2
         anchor = "start" if index == 0 and last else "end" if index == last and last else "middle"
         x = BAR_LEFT if anchor == "start" else BAR_W - 4 if anchor == "end" else x
-        out.append(
-            f'<text x="{x:.1f}" y="{BAR_H - 8}" text-anchor="{anchor}" font-size="11" '
-            f'fill="#444">{e(_short_date(series[index][0], lang))}</text>'
+        labels.append(
+            {"x": f"{x:.1f}", "anchor": anchor, "text": _short_date(series[index][0], lang)}
         )
-    out.append("</svg>")
-    return "".join(out)
+    return {
+        "width": BAR_W,
+        "height": BAR_H,
+        "left": BAR_LEFT,
+        "right": BAR_W - 4,
+        "axis_y": BAR_TOP + plot_h,
+        "label_y": BAR_H - 8,
+        "font": FONT,
+        "grid": grid,
+        "bars": bars,
+        "labels": labels,
+    }
 
 
-def legend(lang: str) -> str:
-    items = "".join(
-        f'<li><svg width="12" height="12" aria-hidden="true" xmlns="http://www.w3.org/2000/svg">'
-        f'<rect width="12" height="12" fill="{colour}"/></svg> {e(translate(t, lang))}</li>'
-        for t, colour in TYPE_COLOURS
-    )
-    return f'<ul class="legend">{items}</ul>'
-
-
-def heat_map(grid: Sequence[Sequence[int]], lang: str) -> str:
-    """Reports per hour of week (7 x 24, Monday first, UTC) as an inline SVG."""
+def heat_map(grid: Sequence[Sequence[int]], lang: str) -> dict[str, object]:
+    """Reports per hour of week (7 x 24, Monday first, UTC): the geometry of trends/heat.svg."""
     top = max([max(row) for row in grid] + [1])
     names = get_day_names("abbreviated", locale=lang)
-    width = HEAT_LEFT + HOURS_PER_DAY * CELL_W + 4
-    height = HEAT_TOP + DAYS_PER_WEEK * CELL_H + 4
-    label = translate("web_trends_week_title", lang)
-    out = [
-        f'<svg class="chart heat" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{e(label)}" xmlns="http://www.w3.org/2000/svg">'
+    hours = [
+        {"x": f"{HEAT_LEFT + hour * CELL_W + CELL_W / 2:.0f}", "text": f"{hour:02d}"}
+        for hour in range(0, HOURS_PER_DAY, 3)
     ]
-    for hour in range(0, HOURS_PER_DAY, 3):
-        x = HEAT_LEFT + hour * CELL_W + CELL_W / 2
-        out.append(
-            f'<text x="{x:.0f}" y="{HEAT_TOP - 5}" text-anchor="middle" font-size="11" '
-            f'fill="#444">{hour:02d}</text>'
-        )
+    rows = []
     for day in range(DAYS_PER_WEEK):
         y = HEAT_TOP + day * CELL_H
-        out.append(
-            f'<text x="{HEAT_LEFT - 6}" y="{y + CELL_H / 2 + 4:.0f}" text-anchor="end" '
-            f'font-size="11" fill="#444">{e(names[day])}</text>'
-        )
+        cells = []
         for hour in range(HOURS_PER_DAY):
             count = grid[day][hour]
             fill, opacity = (HEAT_COLOUR, 0.12 + 0.88 * count / top) if count else (EMPTY_COLOUR, 1)
-            tip = translate(
-                "web_trends_cell", lang, day=names[day], hour=f"{hour:02d}", count=str(count)
+            tip = translate_plural(
+                "web_trends_cell_n", count, lang, day=names[day], hour=f"{hour:02d}"
             )
-            out.append(
-                f'<rect x="{HEAT_LEFT + hour * CELL_W + 1}" y="{y + 1}" width="{CELL_W - 2}" '
-                f'height="{CELL_H - 2}" fill="{fill}" fill-opacity="{opacity:.2f}" '
-                f'data-weekday="{day}" data-hour="{hour}" data-count="{count}">'
-                f"<title>{e(tip)}</title></rect>"
+            cells.append(
+                {
+                    "x": HEAT_LEFT + hour * CELL_W + 1,
+                    "fill": fill,
+                    "opacity": f"{opacity:.2f}",
+                    "hour": hour,
+                    "count": count,
+                    "tip": tip,
+                }
             )
-    out.append("</svg>")
-    return "".join(out)
+        rows.append(
+            {
+                "y": y + 1,
+                "label_y": f"{y + CELL_H / 2 + 4:.0f}",
+                "name": names[day],
+                "day": day,
+                "cells": cells,
+            }
+        )
+    return {
+        "width": HEAT_LEFT + HOURS_PER_DAY * CELL_W + 4,
+        "height": HEAT_TOP + DAYS_PER_WEEK * CELL_H + 4,
+        "left": HEAT_LEFT,
+        "top": HEAT_TOP,
+        "cell_w": CELL_W - 2,
+        "cell_h": CELL_H - 2,
+        "font": FONT,
+        "hours": hours,
+        "rows": rows,
+    }
 
 
 def _area_names(request: web.Request, lang: str) -> dict[str, str]:
     names = {area.id: area.name for area in request.app[NODE].areas()}
     names[UNKNOWN_AREA] = translate("web_trends_unknown_area", lang)
     return names
-
-
-def _choices(lang: str, days: int, area: str, areas: Mapping[str, str], used: set[str]) -> str:
-    """The GET form choosing the period and the heat map's area (no script needed)."""
-    periods = "".join(
-        f'<option value="{d}"{" selected" if d == days else ""}>'
-        f"{e(translate('web_trends_days', lang, count=str(d)))}</option>"
-        for d in PERIODS
-    )
-    options = [f'<option value="">{e(translate("web_trends_all_areas", lang))}</option>']
-    for area_id in sorted(used, key=lambda a: areas.get(a, a).casefold()):
-        chosen = " selected" if area_id == area else ""
-        options.append(
-            f'<option value="{e(area_id)}"{chosen}>{e(areas.get(area_id, area_id))}</option>'
-        )
-    return (
-        '<form method="get" action="/trends" class="choices">'
-        f'<input type="hidden" name="lang" value="{e(lang)}">'
-        f"<label>{e(translate('web_trends_period', lang))} "
-        f'<select name="days">{periods}</select></label> '
-        f"<label>{e(translate('web_trends_area', lang))} "
-        f'<select name="area">{"".join(options)}</select></label> '
-        f'<button type="submit">{e(translate("web_trends_show", lang))}</button></form>'
-    )
-
-
-def totals_table(rows: Sequence[AggregateCount], lang: str) -> str:
-    head = "".join(
-        f'<th scope="col">{e(translate(code, lang))}</th>'
-        for code in ("web_trends_type", "web_trends_reports", "confirmed", "debunked")
-    )
-    body = "".join(
-        f'<tr data-type="{e(t)}"><th scope="row">{e(translate(t, lang))}</th>'
-        f"<td>{reports}</td><td>{confirmed}</td><td>{debunked}</td></tr>"
-        for t, (reports, confirmed, debunked) in totals_by_type(rows).items()
-    )
-    return f'<table class="totals"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 async def trends(request: web.Request) -> web.Response:
@@ -224,31 +202,25 @@ async def trends(request: web.Request) -> web.Response:
     used = {row.area_id for row in found.rows}
     area = request.query.get("area", "")
     area = area if area in used else ""
+    rows = [row for row in found.rows if not area or row.area_id == area]
     assert found.first is not None
-    series = per_day_by_type(found.rows, found.first, found.today)
-    grid = hour_of_week(found.rows, area or None)
+    series = per_day_by_type(rows, found.first, found.today)
     area_label = areas.get(area, area) if area else translate("web_trends_all_areas", lang)
-    csv_link = href("/trends.csv", lang, days=str(days))
-    body = [
-        f"<h1>{e(translate('web_trends_title', lang))}</h1>",
-        f'<p class="note">{e(translate("web_trends_note", lang))}</p>',
-        _choices(lang, days, area, areas, used),
-    ]
-    if not found.rows:
-        body.append(f'<p class="empty">{e(translate("web_trends_empty", lang))}</p>')
-    body += [
-        f"<h2>{e(translate('web_trends_per_day_title', lang))}</h2>",
-        legend(lang),
-        f'<figure class="chart">{bar_chart(series, lang)}</figure>',
-        f"<h2>{e(translate('web_trends_week_title', lang))} — {e(area_label)}</h2>",
-        f'<p class="note">{e(translate("web_trends_week_note", lang))}</p>',
-        f'<figure class="chart">{heat_map(grid, lang)}</figure>',
-        f"<h2>{e(translate('web_trends_totals_title', lang))}</h2>",
-        totals_table(found.rows, lang),
-        f'<p><a href="{csv_link}" download>{e(translate("web_trends_csv", lang))}</a></p>',
-    ]
-    title = translate("web_trends_title", lang)
-    return html_response(page(request, title, "".join(body), path="/trends", stylesheets=STYLES))
+    context = {
+        "title": translate("web_trends_title", lang),
+        "days": days,
+        "periods": PERIODS,
+        "area": area,
+        "area_label": area_label,
+        "area_choices": sorted(((a, areas.get(a, a)) for a in used), key=lambda c: c[1].casefold()),
+        "empty": not rows,
+        "types": TYPE_COLOURS,
+        "bars": bar_chart(series, lang),
+        "heat": heat_map(hour_of_week(rows, None), lang),
+        "totals": list(totals_by_type(rows).items()),
+        "csv_days": str(days),
+    }
+    return render(request, "trends/trends.html", context, path="/trends", stylesheets=STYLES)
 
 
 def _cell(value: str) -> str:

@@ -72,17 +72,24 @@ async def test_keyboard_shortcuts_move_select_and_decide(
     await page.fill(f'[data-report-id="{checkpoint}"] input[name="area"]', "dd")
     assert status(served, checkpoint) == "unverified"
 
-    # "d" debunks the current report; the queue comes back, starting at the top again.
+    # "d" debunks the current report (held for its undo window: out of the queue, not yet
+    # applied); the queue comes back, starting at the top again; "u" undoes it.
     await page.click(f'[data-report-id="{checkpoint}"] h2')
     async with page.expect_navigation():
         await page.keyboard.press("d")
-    assert status(served, checkpoint) == "debunked"
-    assert "done=debunk" in page.url
+    assert "done=debunk" in page.url and "undo=" in page.url
+    assert status(served, checkpoint) == "unverified"
+    assert await page.locator(f'[data-report-id="{checkpoint}"]').count() == 0
     assert await current(page) == raid
+    await page.screenshot(path=artifacts / "moderation-undo-desktop.png", full_page=True)
+    async with page.expect_navigation():
+        await page.keyboard.press("u")
+    assert "done=undone" in page.url
+    assert await page.locator(f'[data-report-id="{checkpoint}"]').count() == 1
     async with page.expect_navigation():
         await page.keyboard.press("c")
     assert status(served, raid) == "confirmed"
-    assert await current(page) == vehicle
+    assert await current(page) == checkpoint
     assert errors == []
     await context.close()
 

@@ -72,7 +72,8 @@ async def fill_form(page: Any, *, area: str, description: str, highway: str = "I
 
 
 async def marker(page: Any, report_id: str, status: str) -> Any:
-    selector = f'path.report-marker.level-{status}[data-report-id="{report_id}"]'
+    """The map's marker of the incident a lone report makes (its id is the report's: interim)."""
+    selector = f'path.incident-marker.level-{status}[data-incident-id="{report_id}"]'
     return await page.wait_for_selector(selector, state="attached")
 
 
@@ -109,10 +110,11 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
 
     # On the map, in the colour of its level; the neighbour's alert in its own style.
     await page.click(f'a[href="/map?lang=es"] >> text={translate("web_see_map", "es")}')
+    await page.click("#map-show")  # a phone loads the live map when asked
     before = await marker(page, report["id"], report["status"])
     assert await before.get_attribute("fill") == FILL[report["status"]]
     await page.wait_for_selector(".alert-icon", state="attached")
-    assert await page.is_visible(f'#map-list li[data-report-id="{report["id"]}"]')
+    assert await page.is_visible(f'#map-list li[data-incident-id="{report["id"]}"]')
     size_before = (await before.bounding_box())["width"]
     await page.screenshot(path=artifacts / "map-phone.png", full_page=True)
 
@@ -130,11 +132,11 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
         await mod_page.click(confirm)
     assert "/moderation" in mod_page.url
 
-    # The reporter's map refreshes by itself: red, and bigger.
+    # The reporter's map refreshes by itself: red, and bigger; the list follows.
     after = await marker(page, report["id"], "confirmed")
     assert await after.get_attribute("fill") == FILL["confirmed"]
     assert (await after.bounding_box())["width"] > size_before
-    status = f'#map-list li[data-report-id="{report["id"]}"][data-status="confirmed"]'
+    status = f'#map-list li[data-incident-id="{report["id"]}"][data-level="confirmed"]'
     await page.wait_for_selector(status)
 
     desktop = await reporter.page()
@@ -181,15 +183,15 @@ async def test_spanish_report_without_javascript(
     async with page.expect_navigation():
         await page.click("button[type=submit]")
     assert await page.text_content("#sent") == translate("web_sent_title", "es")
-    report_id = await page.get_attribute("li.report", "data-report-id")
-    status = await page.get_attribute("li.report", "data-status")
+    report_id = await page.get_attribute("li.incident", "data-incident-id")
+    status = await page.get_attribute("li.incident", "data-level")
 
     # The map page is its list without JavaScript, and says so.
     async with page.expect_navigation():
         await page.click(f'a[href="/map?lang=es"] >> text={translate("web_see_map", "es")}')
     assert await page.is_visible(f"text={translate('web_map_needs_js', 'es')}")
     assert not await page.is_visible("#map")
-    item = f'#map-list li[data-report-id="{report_id}"][data-status="{status}"]'
+    item = f'#map-list li[data-incident-id="{report_id}"][data-level="{status}"]'
     assert await page.is_visible(item)
     assert await page.is_visible(f".legend .swatch-{status}")
     await page.screenshot(path=artifacts / "map-phone-nojs.png", full_page=True)

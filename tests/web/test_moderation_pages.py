@@ -285,7 +285,7 @@ async def test_an_action_decides_and_comes_back_to_the_queue(
     assert status(node, report_id) == expected
     _, html = await page(client, location)
     assert ROW.findall(html) == [other]  # decided: out of the queue
-    assert '<p class="notice" role="status">' in html and ": 1." in html
+    assert '<div class="notice done" role="status">' in html and ": 1." in html
 
 
 @pytest.mark.parametrize("given", [None, "wrong-token"])

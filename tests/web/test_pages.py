@@ -129,11 +129,10 @@ async def test_no_untranslated_message_on_any_page(
     english = i18n.catalog(i18n.DEFAULT)
     theirs = i18n.catalog(lang)
     untranslated = {text for code, text in english.items() if theirs.get(code) != text}
-    pages = [*PUBLIC_PAGES, "/map/data.json"]
+    incident = (await node.public_incidents())[0]
+    pages = [*PUBLIC_PAGES, "/map/list", f"/incident/{incident.id}"]
     for path in pages:
         _, html = await page(client, f"{path}?lang={lang}")
-        if path.endswith(".json"):
-            html = (await (await client.get(f"{path}?lang={lang}")).json())["list_html"]
         found = [t for t in texts_of(html) if t in untranslated or re.fullmatch(r"web_\w+", t)]
         assert found == [], (path, found)
 
@@ -196,7 +195,7 @@ async def test_form_refusal_keeps_the_text_and_shows_reasons(
         html,
     )
     # The reporter's text comes back, escaped, in the textarea; the choices stay made.
-    assert "llamen al 619-555-0142 &lt;b&gt;&quot;ya&quot;&lt;/b&gt;</textarea>" in html
+    assert "llamen al 619-555-0142 &lt;b&gt;&#34;ya&#34;&lt;/b&gt;</textarea>" in html
     assert 'value="raid" checked' in html and '<option value="I-8" selected>' in html
     assert 'aria-invalid="true"' in html
 
@@ -232,7 +231,7 @@ async def test_about_says_what_never_to_include(client: aiohttp.ClientSession) -
         assert translate(code, "es") in html
 
 
-async def test_map_page_lists_reports_and_alerts_with_their_levels(
+async def test_map_page_lists_incidents_and_alerts_with_their_levels(
     client: aiohttp.ClientSession, node: Node
 ) -> None:
     known = await post_report(client, type="raid", area="Chula Vista", still_active=True)
@@ -241,14 +240,16 @@ async def test_map_page_lists_reports_and_alerts_with_their_levels(
     status, html = await page(client, "/map?lang=es")
     assert status == 200
     assert known["status"] == "possible"  # one anonymous web report: the web prior
-    assert f'data-report-id="{known["id"]}" data-status="possible"' in html
-    # Responders' notices link here with /map#r-<id>: the anchor must exist.
-    assert f'<li id="r-{known["id"]}" ' in html
-    assert translate("web_not_on_map", "es") in html  # the free-text area has no place
+    [raid] = await node.public_incidents(type="raid")
+    assert f'data-incident-id="{raid.id}" data-level="possible"' in html
+    assert f'<li id="i-{raid.id}" ' in html and f'href="/incident/{raid.id}?lang=es"' in html
+    # The free-text place is never public: the list says "a place not on our list".
+    assert translate("web_place_not_listed", "es") in html and "swap meet" not in html
+    assert "1 reporte" in html  # a lone report says so (Babel's plural form)
     assert 'data-alert-id="a1"' in html and "Oceanside" in html
     assert translate("web_legend_alert", "es") in html
-    # Leaflet and the map script, from this node only; no tiles configured.
-    assert '<script src="/static/vendor/leaflet/leaflet.js" defer></script>' in html
+    # The map script, and Leaflet for it to load, from this node only; no tiles configured.
+    assert 'data-map-leaflet-js="/static/vendor/leaflet/leaflet.js"' in html
     assert '<script src="/static/map.js" defer></script>' in html
     assert 'data-map-tiles=""' in html
     assert translate("web_map_needs_js", "es") in html  # hidden by map.js when it runs
@@ -276,19 +277,27 @@ async def test_map_data_is_a_conditional_get(client: aiohttp.ClientSession) -> N
         assert resp.status == 200 and resp.headers["Cache-Control"] == "no-cache"
         etag = resp.headers["ETag"]
         body = await resp.json()
-    assert body["reports"] == [] and body["alerts"] == []
-    assert translate("web_no_reports", "es") in body["list_html"]
+    assert body == {"incidents": [], "alerts": []}
     async with client.get("/map/data.json?lang=es", headers={"If-None-Match": etag}) as resp:
         assert resp.status == 304
-    report = await post_report(client, type="checkpoint", area="Chula Vista", highway="I-5")
+    await post_report(client, type="checkpoint", area="Chula Vista", highway="I-5")
     async with client.get("/map/data.json?lang=es", headers={"If-None-Match": etag}) as resp:
         assert resp.status == 200 and resp.headers["ETag"] != etag
         body = await resp.json()
-    [shown] = body["reports"]
-    assert shown["id"] == report["id"] and shown["status"] == report["status"]
+    [shown] = body["incidents"]
     assert shown["type_text"] == translate("checkpoint", "es")
+    assert shown["shown_level"] == "possible" and shown["area_text"] == "Chula Vista"
     assert isinstance(shown["lat"], float) and 0 < shown["opacity"] <= 1
-    assert "description" not in shown
+    # Public fields only: no raw confidence, no source count, no description, no list HTML.
+    assert not {"confidence", "independent_sources", "description", "list_html"} & set(shown)
+    assert "list_html" not in body
+    # The list alone, for map.js: the same conditional GET.
+    async with client.get("/map/list?lang=es") as resp:
+        assert resp.status == 200 and resp.content_type == "text/html"
+        assert "Chula Vista" in await resp.text()
+        list_etag = resp.headers["ETag"]
+    async with client.get("/map/list?lang=es", headers={"If-None-Match": list_etag}) as resp:
+        assert resp.status == 304
 
 
 async def test_static_files_gzip_etag_and_nothing_else(client: aiohttp.ClientSession) -> None:
@@ -399,7 +408,8 @@ def self_signed(tmp_path: Path) -> tuple[object, Path]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/about", "/map", "/map/data.json", "/static/map.js", "/static/form.js", "/nope"]
+    "path",
+    ["/about", "/map", "/map/data.json", "/map/list", "/static/map.js", "/static/form.js", "/nope"],
 )
 async def test_the_new_paths_carry_the_security_headers(
     client: aiohttp.ClientSession, path: str

@@ -59,7 +59,7 @@ async def test_security_headers_on_every_response(
 # A node call each page makes, and the page: a bug there must give the generic 500.
 BROKEN = [
     ("highways", "/", "html"),
-    ("active_reports", "/map?lang=es", "html"),
+    ("public_incidents", "/map?lang=es", "html"),
     ("received_alerts", "/map/data.json", "html"),
     ("trends", "/trends?lang=es", "html"),
     ("trends", "/trends.csv", "html"),

@@ -1,7 +1,8 @@
 // Keyboard shortcuts for the moderators' review queue (/moderation).
 // An enhancement only: every action is a plain form button that works without this script.
 // j / k: next / previous report; c / d / a: confirm / debunk / archive the current report;
-// x: select it for a batch action; ?: show or hide the list of shortcuts.
+// x: select it for a batch action; u: undo the last debunk or archive (while it can be);
+// ?: show or hide the list of shortcuts.
 (function () {
   "use strict";
   var current = -1;
@@ -37,6 +38,12 @@
     if (box) { box.checked = !box.checked; }
   }
 
+  function undo() {
+    var button = document.querySelector("form.undo button");
+    if (!button) { return; }
+    if (button.form.requestSubmit) { button.form.requestSubmit(button); } else { button.click(); }
+  }
+
   function toggleHelp() {
     var help = document.getElementById("shortcuts");
     if (help) { help.open = !help.open; if (help.open) { help.scrollIntoView({ block: "nearest" }); } }
@@ -59,6 +66,7 @@
       case "d": act("debunk"); break;
       case "a": act("archive"); break;
       case "x": toggleSelected(); break;
+      case "u": undo(); break;
       case "?": toggleHelp(); break;
       default: handled = false;
     }

@@ -21,7 +21,7 @@ from aiohttp_session import session_middleware
 from yarl import URL
 
 from node.service import Node
-from web import api, assets, layout, map_page, moderation_pages, pages, trends
+from web import api, assets, feeds, layout, map_page, moderation_pages, pages, push, trends
 from web.auth import HourCookieStorage, LoginThrottle
 from web.context import NODE, SETTINGS, THROTTLE, WebSettings
 from web.messages import translate
@@ -243,6 +243,8 @@ def make_app(
     map_page.add_routes(app)
     moderation_pages.add_routes(app)
     trends.add_routes(app)
+    push.add_routes(app)
+    feeds.add_routes(app)
     assets.add_routes(app)
     tiles = map_page.tile_url(node)
     if tiles is None and str(node.config.get("web", "tile_url") or "").strip():

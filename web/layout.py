@@ -30,6 +30,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/", "web_nav_report"),
     ("/map", "web_nav_map"),
     ("/trends", "web_trends_title"),
+    ("/alerts", "push_nav"),
     ("/about", "web_nav_about"),
 )
 
@@ -78,12 +79,14 @@ def page(
     scripts: Sequence[str] = (),
     stylesheets: Sequence[str] = (),
     body_data: Mapping[str, str] | None = None,
+    feeds: Sequence[tuple[str, str]] = (),
 ) -> str:
     """A whole HTML document around `body_html` (already-escaped HTML).
 
     path: this page's path, for the language switch. scripts/stylesheets:
     extra /static/ paths (loaded with defer). body_data: data-* attributes
     on <body> (how a page hands values to its script without inline code).
+    feeds: (url, title) of Atom feeds announced in <head>.
     """
     lang, hotline, chapter = _lang_and_node(request_or_lang)
     switch = " ".join(
@@ -100,6 +103,10 @@ def page(
     )
     site = translate("web_title", lang) + (f" — {chapter}" if chapter else "")
     links = "".join(f'<link rel="stylesheet" href="{e(s)}">\n' for s in stylesheets)
+    links += "".join(
+        f'<link rel="alternate" type="application/atom+xml" href="{e(url)}" title="{e(name)}">\n'
+        for url, name in feeds
+    )
     script_tags = "".join(f'<script src="{e(s)}" defer></script>\n' for s in scripts)
     data = "".join(f' data-{e(k)}="{e(v)}"' for k, v in (body_data or {}).items())
     hotline_text = translate("web_hotline", lang)
@@ -109,6 +116,7 @@ def page(
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
         '<link rel="icon" href="data:,">\n'  # no /favicon.ico request
+        '<link rel="manifest" href="/manifest.webmanifest">\n'  # the installable web app
         f"<title>{e(title)}</title>\n"
         f'<link rel="stylesheet" href="{STYLESHEET}">\n{links}{script_tags}</head>\n'
         f'<body data-lang="{e(lang)}"{data}>\n'

@@ -180,6 +180,7 @@ async def map_page(request: web.Request) -> web.Response:
         scripts=scripts,
         stylesheets=styles,
         body_data=data,
+        feeds=[(f"/feeds/alerts.atom?lang={lang}", translate("feeds_chapter", lang))],
     )
     return html_response(html)
 

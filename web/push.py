@@ -136,7 +136,15 @@ async def alerts_page(request: web.Request) -> web.Response:
     title = t("push_page_title")
     data = {"push-lang": lang, "push-enabled": "1" if node.push_enabled else ""}
     return html_response(
-        page(request, title, body, path="/alerts", scripts=["/static/push.js"], body_data=data)
+        page(
+            request,
+            title,
+            body,
+            path="/alerts",
+            scripts=["/static/push.js"],
+            stylesheets=["/static/push.css"],
+            body_data=data,
+        )
     )
 
 

@@ -62,23 +62,17 @@ def _new_vapid_pem() -> bytes:
     )
 
 
-class PushKeys:
-    """The VAPID signer and the subscriptions' sealing key of one node."""
+class VapidSigner:
+    """VAPID Authorization headers from the node's P-256 key, one token per origin, cached."""
 
-    def __init__(self, keys_dir: Path, contact: str) -> None:
-        pem = _load_or_create(keys_dir / VAPID_KEY_FILE, _new_vapid_pem)
+    def __init__(self, pem: bytes, contact: str) -> None:
         self._vapid = Vapid02.from_pem(pem)
-        self._seal = _load_or_create(keys_dir / PUSH_KEY_FILE, lambda: secrets.token_bytes(32))
-        if len(self._seal) != 32:
-            raise ValueError(f"{keys_dir / PUSH_KEY_FILE} is damaged: delete it to start anew")
         self.contact = contact
         self._tokens: dict[str, tuple[datetime, dict[str, str]]] = {}
         raw = self._vapid.public_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
         self.application_server_key = b64url(raw)
-
-    # -- VAPID ---------------------------------------------------------------
 
     def authorization(self, audience: str, now: datetime) -> dict[str, str]:
         """The VAPID Authorization header for a push-service origin ("https://host[:port]")."""
@@ -90,6 +84,19 @@ class PushKeys:
         headers = self._vapid.sign(claims)
         self._tokens[audience] = (expires, headers)
         return headers
+
+
+class PushKeys:
+    """The VAPID key and the subscriptions' sealing key of one node."""
+
+    def __init__(self, keys_dir: Path, contact: str) -> None:
+        self.vapid_path = keys_dir / VAPID_KEY_FILE
+        self.contact = contact
+        self.signer = VapidSigner(_load_or_create(self.vapid_path, _new_vapid_pem), contact)
+        self.application_server_key = self.signer.application_server_key
+        self._seal = _load_or_create(keys_dir / PUSH_KEY_FILE, lambda: secrets.token_bytes(32))
+        if len(self._seal) != 32:
+            raise ValueError(f"{keys_dir / PUSH_KEY_FILE} is damaged: delete it to start anew")
 
     # -- sealing subscriptions -------------------------------------------------
 

@@ -5,13 +5,14 @@ Rules kept here:
   so a crash loses nothing queued); a row goes once its fan-out is done.
   Delivery is at most once per subscriber and change: a push service that
   fails twice is given up on (the next change will try again).
-- Payloads are encrypted per subscriber (RFC 8291, aes128gcm, pywebpush's
-  WebPusher.encode) in a worker thread, a chunk at a time, so the event
-  loop that serves reporters never waits for 10,000 encryptions.
+- Who gets a push is decided here, in the node's process; encrypting a
+  payload per subscriber (RFC 8291, aes128gcm) and the requests are done by
+  a child process (node.push.worker), so thousands of them never hold up the
+  event loop that serves reporters.
 - Requests go only to allowed push services (node.push.endpoints), with no
-  redirects, a timeout, VAPID (RFC 8292), TTL (until the alert expires: a
-  late push would mislead), Urgency (high for raids and checkpoints) and a
-  Topic (the alert id: an undelivered older push about it is replaced).
+  redirects, VAPID (RFC 8292), TTL (until the alert expires: a late push
+  would mislead), Urgency (high for raids and checkpoints) and a Topic (the
+  alert id: an undelivered older push about it is replaced).
 - 404/410 from the push service: the subscription is gone; it is deleted.
 - A subscriber gets at most `max_per_hour` alert pushes an hour (memory
   only); an all-clear goes to those who were pushed the alert (after a
@@ -22,33 +23,29 @@ Rules kept here:
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import base64
+import json
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
-from pywebpush import WebPusher
-
-from node.push.endpoints import PublicOnlyResolver, PushHosts
+from node.push.endpoints import PushHosts
 from node.push.keys import PushKeys
 from node.push.messages import ALL_CLEAR, Change, payload, push_kind
 from node.push.subscriptions import Subscription
 
 log = logging.getLogger("vecinos.push")
 
-ENCRYPT_CHUNK = 250  # subscribers encrypted per worker-thread call
 MAX_TTL = timedelta(hours=24)
 MIN_TTL = timedelta(minutes=5)
 ALL_CLEAR_TTL = timedelta(hours=6)
 URGENT_TYPES = frozenset({"raid", "checkpoint"})
-RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
-GONE = frozenset({404, 410})
+JOB_LIMIT = 64 * 1024 * 1024  # one result line can be long (the ids of gone subscriptions)
 
 
 @dataclass
@@ -78,7 +75,7 @@ class PushSender:
         hosts: PushHosts,
         *,
         max_per_hour: int = 6,
-        concurrency: int = 64,
+        concurrency: int = 32,
         timeout: float = 10.0,
         retry_delay: float = 2.0,
     ) -> None:
@@ -91,25 +88,22 @@ class PushSender:
         self.retry_delay = retry_delay
         self._pushed: dict[str, _Pushed] = {}
         self._recent: dict[str, deque[float]] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._worker: asyncio.subprocess.Process | None = None
         self.done = 0  # changes handled (tests await it)
         self._done = asyncio.Condition()
 
-    async def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                resolver=PublicOnlyResolver(self.hosts), limit=self.concurrency, ttl_dns_cache=300
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                trust_env=False,  # never through a proxy taken from the environment
-            )
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        """Stop the worker process (it ends when its stdin closes)."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        if worker.stdin is not None:
+            worker.stdin.close()
+        try:
+            await asyncio.wait_for(worker.wait(), 5)
+        except TimeoutError:
+            worker.kill()
+            await worker.wait()
 
     async def run(self) -> None:
         ready = self.node.push_ready
@@ -142,6 +136,7 @@ class PushSender:
                     )
                 except Exception as exc:  # one bad change never stops the fan-out
                     log.error("push fan-out failed: %s", type(exc).__name__)
+                    await self.close()  # a fresh worker for the next one
                 await self.node.push_done(row_id)
                 handled += 1
                 async with self._done:
@@ -196,31 +191,57 @@ class PushSender:
         if not recipients:
             return result
         now = self.node.clock()
-        texts = {lang: payload(change, kind, lang, now) for lang in {s.lang for s in recipients}}
-        headers = self._headers(change, kind, now)
-        client = await self._client()
-        limit = asyncio.Semaphore(self.concurrency)
-        gone: list[str] = []
-
-        async def send(sub: Subscription, body: bytes) -> None:
-            async with limit:
-                status = await self._post(client, sub, body, headers)
-            if status is not None and status < 300:
-                result.sent += 1
-            elif status in GONE:
-                result.gone += 1
-                gone.append(sub.id)
-            else:
-                result.failed += 1
-
-        for start in range(0, len(recipients), ENCRYPT_CHUNK):
-            chunk = recipients[start : start + ENCRYPT_CHUNK]
-            bodies = await asyncio.to_thread(_encrypt_all, chunk, texts)
-            pairs = zip(chunk, bodies, strict=True)
-            await asyncio.gather(*(send(sub, body) for sub, body in pairs))
-        if gone:
-            await self.node.drop_push_subscriptions(gone)
+        langs = {s.lang for s in recipients}
+        job = {
+            "vapid_pem": str(self.keys.vapid_path),
+            "contact": self.keys.contact,
+            "allow_hosts": [f"{host}:{port}" for host, port in sorted(self.hosts.extra)],
+            "headers": self._headers(change, kind, now),
+            "payloads": {
+                lang: base64.b64encode(payload(change, kind, lang, now)).decode() for lang in langs
+            },
+            "concurrency": self.concurrency,
+            "timeout": self.timeout,
+            "retry_delay": self.retry_delay,
+            "subscriptions": [
+                {
+                    "id": s.id,
+                    "endpoint": s.endpoint,
+                    "p256dh": s.p256dh,
+                    "auth": s.auth,
+                    "lang": s.lang,
+                }
+                for s in recipients
+            ],
+        }
+        answer = await self._ask_worker(job)
+        if answer.get("error"):
+            result.failed = len(recipients)
+            return result
+        result.sent, result.failed = int(answer["sent"]), int(answer["failed"])
+        result.gone = len(answer["gone"])
+        if answer["gone"]:
+            await self.node.drop_push_subscriptions(list(answer["gone"]))
         return result
+
+    async def _ask_worker(self, job: dict[str, Any]) -> dict[str, Any]:
+        if self._worker is None or self._worker.returncode is not None:
+            self._worker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "node.push.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                limit=JOB_LIMIT,
+            )
+        worker = self._worker
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write(json.dumps(job).encode() + b"\n")
+        await worker.stdin.drain()
+        line = await worker.stdout.readline()
+        if not line:
+            raise RuntimeError("the push worker stopped")
+        return json.loads(line)
 
     def _headers(self, change: Change, kind: str, now: datetime) -> dict[str, str]:
         ttl = ALL_CLEAR_TTL if kind == ALL_CLEAR else change.expires - now
@@ -233,36 +254,3 @@ class PushSender:
             "Urgency": "high" if urgent else "normal",
             "Topic": change.alert_id[:32],
         }
-
-    async def _post(
-        self,
-        client: aiohttp.ClientSession,
-        sub: Subscription,
-        body: bytes,
-        headers: dict[str, str],
-    ) -> int | None:
-        """The push service's status (after one retry of a retryable one), None: no answer."""
-        parts = urlsplit(sub.endpoint)
-        audience = f"{parts.scheme}://{parts.netloc}"
-        status = None
-        for attempt in range(2):
-            auth = self.keys.authorization(audience, datetime.now(UTC))  # real time: checked
-            try:
-                async with client.post(
-                    sub.endpoint, data=body, headers={**headers, **auth}, allow_redirects=False
-                ) as response:
-                    status = response.status
-                    with contextlib.suppress(aiohttp.ClientError):
-                        await response.read()
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                status = None
-            if status is not None and status not in RETRYABLE:
-                return status
-            if attempt == 0:
-                await asyncio.sleep(self.retry_delay)
-        return status
-
-
-def _encrypt_all(subs: Sequence[Subscription], texts: dict[str, bytes]) -> list[bytes]:
-    """Each subscriber's payload, encrypted to its keys (a worker thread)."""
-    return [WebPusher(s.info()).encode(texts[s.lang], "aes128gcm")["body"] for s in subs]

@@ -7,7 +7,7 @@ import asyncio
 import os
 import time
 
-from bench import alerts, flood, intake, process
+from bench import alerts, flood, intake, process, push
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
     found["flood_p99_ratio"] = asyncio.run(flood.main(quick=args.quick))
     found["alert_latency_ratio"] = asyncio.run(alerts.main(quick=args.quick))
     found["cold_start_s"], found["idle_rss_mb"] = asyncio.run(process.main(quick=args.quick))
+    found.update(asyncio.run(push.main(quick=args.quick)))
     print(
         f"bench: {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs, load average "
         f"{load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end; "

@@ -33,7 +33,6 @@ from node.service import Node
 log = logging.getLogger("vecinos.federation.relay")
 
 
-
 @dataclass
 class RelayJob:
     content: dict[str, Any]  # the origin's signed alert, unchanged

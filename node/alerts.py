@@ -23,12 +23,13 @@ from node.responders import (
     open_notice_clusters,
     refresh_notice,
 )
-from node.store import Alert, OutboxAlert, Report, from_hour, to_hour
+from node.store import Alert, OutboxAlert, PushQueueRow, Report, from_hour, to_hour
 from scoring.defaults import ScoringConfig, level_for
 from scoring.model import Decay, FollowUp, Verdict
 
 ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
 OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
+PUSH_WRITTEN = "vecinos_push_written"  # session.info flag: it queued a Web Push fan-out
 
 
 def open_alerts(session: Session, area_ids: Iterable[str]) -> dict[tuple[str, str], Alert]:
@@ -48,9 +49,7 @@ def open_alert_clusters(session: Session) -> set[tuple[str, str]]:
     rows = session.exec(
         select(Alert.area_id, Alert.type).where(col(Alert.withdrawn).is_(False))
     ).all()
-    return {(area_id, report_type) for area_id, report_type in rows} | open_notice_clusters(
-        session
-    )
+    return {(area_id, report_type) for area_id, report_type in rows} | open_notice_clusters(session)
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,7 @@ class AlertSettings:
     chapter_id: str
     share_threshold: float
     responders: ResponderSettings = field(default_factory=ResponderSettings)
+    push: bool = False  # queue each change for the Web Push fan-out (node.push.sender)
 
     @property
     def watch_threshold(self) -> float:
@@ -182,6 +182,10 @@ def refresh_alert(
         alert.withdrawn, alert.still_active = True, False
         if now_hour >= alert.expires_hour:  # expired: receivers drop it on their own
             session.add(alert)
+            if settings.push:  # but a person who was pushed the alert gets its all-clear
+                body = alert_body(alert, "expired", settings.chapter_id, area_id=True)
+                session.add(PushQueueRow(body=body))
+                session.info[PUSH_WRITTEN] = True
             return None
         kind = "withdrawal"
     else:
@@ -192,11 +196,17 @@ def refresh_alert(
     outbox = OutboxAlert(alert_id=alert.alert_id, seq=alert.seq, body=body)
     session.add(outbox)
     session.info[OUTBOX_WRITTEN] = True
+    if settings.push:  # the same aggregate, plus the area id subscriptions are kept by
+        session.add(PushQueueRow(body=alert_body(alert, kind, settings.chapter_id, area_id=True)))
+        session.info[PUSH_WRITTEN] = True
     return outbox
 
 
-def alert_body(alert: Alert, kind: str, chapter_id: str) -> str:
-    """The aggregate an alert carries (canonical JSON, signed later by federation)."""
+def alert_body(alert: Alert, kind: str, chapter_id: str, area_id: bool = False) -> str:
+    """The aggregate an alert carries (canonical JSON, signed later by federation).
+
+    area_id=True adds the gazetteer id, for the Web Push queue (never sent to neighbours).
+    """
     body = {
         "kind": kind,
         "type": alert.type,
@@ -214,4 +224,6 @@ def alert_body(alert: Alert, kind: str, chapter_id: str) -> str:
         "alert_id": alert.alert_id,
         "seq": alert.seq,
     }
+    if area_id:
+        body["area_id"] = alert.area_id
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -145,6 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 await node.close()
                 raise
         channels = _start_channels(node, senders)
+        pushes = _start_push(node)
         scheduler.start()
         print(f"{config.chapter_name}: serving on http://{host}:{port}/", flush=True)
         if federation is None:
@@ -161,10 +162,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signal.SIGHUP, federation.request_reconcile)
         await stop.wait()
         scheduler.shutdown(wait=False)
-        if channels is not None:
-            channels.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await channels
+        for task in (channels, pushes):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if federation is not None:
             await federation.stop()
         await runner.cleanup()
@@ -183,6 +185,18 @@ def _start_channels(node, channels):  # type: ignore[no-untyped-def]
         return None
     print("responder texts: " + ", ".join(c.name for c in channels), flush=True)
     return asyncio.create_task(ChannelDispatch(node, channels).run(), name="channels")
+
+
+def _start_push(node):  # type: ignore[no-untyped-def]
+    """The Web Push fan-out (node.push.sender), when [push] enabled: a task draining its queue."""
+    from node.push.sender import PushSender
+
+    if not node.push_enabled:
+        return None
+    sender = PushSender(
+        node, node.push_keys, node.push_hosts, max_per_hour=node.config.get("push", "max_per_hour")
+    )
+    return asyncio.create_task(sender.run(), name="push")
 
 
 async def _start_federation(node):  # type: ignore[no-untyped-def]

@@ -324,6 +324,35 @@ SCHEMA: tuple[Key, ...] = (
     Key("sms", "to", "", "phone numbers to text, E.164, comma-separated"),
     Key("sms", "types", "raid", "report types sent by SMS, comma-separated"),
     Key("sms", "api_url", "https://api.twilio.com", "Twilio REST API base URL"),
+    # --- Web Push for the public (issue 14; node/push) ---
+    Key(
+        "push",
+        "enabled",
+        True,
+        "let people subscribe to alerts for their areas with Web Push (no account, no app store)",
+    ),
+    Key(
+        "push",
+        "allow_hosts",
+        "",
+        "push services besides the browsers' own, as host:port, comma-separated (a self-hosted "
+        "service, a test stand-in); these may use http",
+    ),
+    Key(
+        "push",
+        "contact",
+        "",
+        "VAPID contact for push services, mailto: or https: (empty: [web] public_url)",
+    ),
+    Key("push", "expiry_days", 30, "a subscription not renewed is deleted after", low=1, high=365),
+    Key(
+        "push",
+        "max_per_hour",
+        6,
+        "alert pushes one subscriber gets per hour at most (all-clears always go)",
+        low=1,
+        high=60,
+    ),
     *_scoring_keys(),
 )
 

@@ -477,9 +477,7 @@ def settle(session: Session, ctx: IntakeContext) -> None:
     for row, now in to_rescore.values():
         pool = pools.get((row.area_id, row.hour, now))
         if pool is None:
-            pool = pools[(row.area_id, row.hour, now)] = Pool(
-                neighbourhood(row), ctx.memory, now
-            )
+            pool = pools[(row.area_id, row.hour, now)] = Pool(neighbourhood(row), ctx.memory, now)
         values = rescored_values(row, pool, now, ctx.config, history(row.area_id, row.hour))
         if values is None:
             continue

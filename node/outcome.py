@@ -202,3 +202,20 @@ class ReceivedAlert:
     reports: int
     still_active: bool
     expires: datetime
+
+
+@dataclass(frozen=True)
+class PublicAlert:
+    """One of the chapter's own alerts as the public feeds show it: an aggregate of a
+    gazetteer area at the chapter's sharing level, or its end. No count of sources."""
+
+    alert_id: str
+    type: str
+    area_id: str
+    area_name: str
+    highway: str | None
+    level: str
+    hour: datetime  # UTC hour of the earliest report
+    expires: datetime
+    ended: bool
+    incident_id: str | None = None

@@ -269,9 +269,7 @@ class RecentIndex:
     @staticmethod
     def _on_execute(state: Any) -> None:
         """A bulk DELETE of reports or follow-ups: not current until after_purge."""
-        if state.is_delete and any(
-            m.class_ in (Report, FollowUpRow) for m in state.all_mappers
-        ):
+        if state.is_delete and any(m.class_ in (Report, FollowUpRow) for m in state.all_mappers):
             state.session.info[STALE_KEY] = True
 
     def current(self, session: Session) -> bool:

@@ -22,9 +22,9 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
 from node import incidents_interim, moderation
-from node.alerts import OUTBOX_WRITTEN, AlertSettings
+from node.alerts import OUTBOX_WRITTEN, PUSH_WRITTEN, AlertSettings
 from node.channels import consumers
-from node.config import NodeConfig, load_config
+from node.config import ConfigError, NodeConfig, load_config
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.intake import (
     IntakeContext,
@@ -45,6 +45,7 @@ from node.outcome import (
     Neighbour,
     Outcome,
     OutgoingAlert,
+    PublicAlert,
     PublicIncident,
     PublicReport,
     QueueItem,
@@ -55,6 +56,10 @@ from node.outcome import (
     SourceRef,
     Unavailable,
 )
+from node.push import subscriptions as push_subscriptions
+from node.push.endpoints import PushHosts
+from node.push.keys import PushKeys
+from node.push.messages import Change
 from node.recent import RecentIndex
 from node.reports import (
     PUBLIC_DESCRIPTION_STATUSES,
@@ -69,10 +74,12 @@ from node.retention import PurgeCounts, purge
 from node.setup import DESCRIPTION_KEYS_DIR, KEYS_DIR, check_data_dir
 from node.sources import RateLimiter, RecentMemory, SourceKeys
 from node.store import (
+    Alert,
     AlertRoom,
     Counter,
     NeighbourRow,
     OutboxAlert,
+    PushQueueRow,
     ReceivedAlertRow,
     Report,
     ResponderNotice,
@@ -92,6 +99,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 UNAVAILABLE_RETRY_S = 30
+PUSH_SUBSCRIPTIONS_PER_HOUR = 10  # a browser renews at most daily; ten allow a few devices
+FEED_ENDED_HOURS = 12  # an all-clear stays in the feeds this long
 MAX_LISTED = 500  # the most recent reports a public list looks at (a flood cannot grow a page)
 
 
@@ -104,6 +113,15 @@ def responder_settings(config: NodeConfig) -> ResponderSettings:
     found = consumers(config)
     threshold = level_floor(config.scoring.responder_level) if found else 1.0
     return ResponderSettings(found, threshold)
+
+
+def push_contact(config: NodeConfig) -> str:
+    """VAPID's `sub`: [push] contact, else the public https address, else a placeholder."""
+    contact = config.get("push", "contact")
+    if contact:
+        return contact
+    url = config.get("web", "public_url")
+    return url.rstrip("/") if url.startswith("https://") else "mailto:push@vecinos.invalid"
 
 
 class ModeratorAction(StrEnum):
@@ -174,6 +192,7 @@ class Node:
                 config.chapter_id,
                 config.get("federation", "share_threshold"),
                 responder_settings(config),
+                push=config.get("push", "enabled"),
             ),
             retention=self.retention,
             nearby=lambda area_id: self.gazetteer.nearby(area_id, 2 * scoring.radius_km),
@@ -190,6 +209,23 @@ class Node:
             config.get("web", "public_descriptions_from")
         ]
         self.sketches = moderation.SketchCache()  # near-copy sketches, memory only
+        # Web Push (node.push): keys made on first start; set when a change is queued.
+        self.push_ready = asyncio.Event()
+        try:
+            self.push_hosts = PushHosts.parse(config.get_list("push", "allow_hosts"))
+        except ValueError as exc:
+            raise ConfigError(f"[push] allow_hosts: {exc}") from exc
+        # Subscriptions one source may add or renew (a flood cannot grow the table).
+        self.push_limiter = RateLimiter(
+            PUSH_SUBSCRIPTIONS_PER_HOUR,
+            timedelta(hours=1),
+            config.get("intake", "rate_limit_max_sources"),
+        )
+        self.push_keys = (
+            PushKeys(data_dir / KEYS_DIR, push_contact(config))
+            if config.get("push", "enabled")
+            else None
+        )
 
     @property
     def chapter_name(self) -> str:
@@ -210,6 +246,8 @@ class Node:
         """On the writer thread: wake federation when a commit queued an alert or a notice."""
         if info.get(OUTBOX_WRITTEN) and self._loop is not None:
             self._loop.call_soon_threadsafe(self.outbox_ready.set)
+        if info.get(PUSH_WRITTEN) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.push_ready.set)
         if info.get(RESPONDERS_WRITTEN) and self._loop is not None:
             for event in self._notice_events:
                 self._loop.call_soon_threadsafe(event.set)
@@ -595,6 +633,104 @@ class Node:
     async def counters(self) -> dict[str, int]:
         return await self._read(lambda s: {r.name: r.count for r in s.exec(select(Counter))})
 
+    async def public_alerts(self, area_id: str | None = None) -> list[PublicAlert]:
+        """The chapter's own alerts for the feeds: open ones, and those ended in the last
+        FEED_ENDED_HOURS (as all-clears). Most serious first, then by area: no arrival order."""
+        now_hour = to_hour(self.clock())
+
+        def job(session: Session) -> list[PublicAlert]:
+            query = select(Alert).where(col(Alert.expires_hour) > now_hour - FEED_ENDED_HOURS)
+            if area_id is not None:
+                query = query.where(Alert.area_id == area_id)
+            found = []
+            for row in session.exec(query):
+                ended = row.withdrawn or row.expires_hour <= now_hour
+                found.append(
+                    PublicAlert(
+                        alert_id=row.alert_id,
+                        type=row.type,
+                        area_id=row.area_id,
+                        area_name=row.area_name,
+                        highway=row.highway,
+                        level=row.level,
+                        hour=from_hour(row.hour),
+                        expires=from_hour(row.expires_hour),
+                        ended=ended,
+                        incident_id=getattr(row, "incident_id", None),
+                    )
+                )
+            found.sort(key=lambda a: (a.ended, -level_floor(a.level), a.type, a.area_name))
+            return found
+
+        return await self._read(job)
+
+    # -- Web Push (web.push, node.push.sender) ------------------------------------
+
+    @property
+    def push_enabled(self) -> bool:
+        return self.push_keys is not None
+
+    def push_public_key(self) -> str | None:
+        """The VAPID applicationServerKey (base64url), None when Web Push is off."""
+        return self.push_keys.application_server_key if self.push_keys else None
+
+    async def subscribe_push(
+        self, body: object, source: SourceRef
+    ) -> push_subscriptions.Subscription | tuple[FieldError, ...] | RateLimited | Unavailable:
+        """Add or renew a browser's subscription; its per-field reasons when refused.
+
+        Only accepted subscriptions count against the source's limit.
+        """
+        assert self.push_keys is not None
+        keys = self.push_keys
+        found = push_subscriptions.parse_subscription(
+            body, self.push_hosts, (a.id for a in self.gazetteer.areas), keys
+        )
+        if isinstance(found, tuple):
+            return found
+        now = self.clock()
+        wait = self.push_limiter.hit(self.source_keys.primary(source.identity, now), now)
+        if wait:
+            return RateLimited(wait)
+        days = self.config.get("push", "expiry_days")
+        expires = to_hour(self.clock()) + 24 * days
+        stored = await self._write(lambda s: push_subscriptions.save(s, keys, found, expires))
+        return stored if isinstance(stored, Unavailable) else found
+
+    async def unsubscribe_push(self, endpoint: str) -> bool | Unavailable:
+        assert self.push_keys is not None
+        keys = self.push_keys
+        return await self._write(lambda s: push_subscriptions.remove(s, keys, endpoint))
+
+    async def push_subscriptions(self) -> list[push_subscriptions.Subscription]:
+        """Every live subscription, unsealed (the fan-out's read; memory only)."""
+        assert self.push_keys is not None
+        keys, now_hour = self.push_keys, to_hour(self.clock())
+        return await self._read(lambda s: push_subscriptions.load_all(s, keys, now_hour))
+
+    async def push_subscription_count(self) -> int:
+        now_hour = to_hour(self.clock())
+        return await self._read(lambda s: push_subscriptions.count(s, now_hour))
+
+    async def drop_push_subscriptions(self, ids: Sequence[str]) -> None:
+        await self.writer.run(lambda s: push_subscriptions.remove_ids(s, list(ids)))
+
+    async def pending_pushes(self, limit: int = 20) -> list[tuple[int, Change]]:
+        """Queued alert changes for the fan-out, oldest first."""
+
+        def job(session: Session) -> list[tuple[int, Change]]:
+            rows = session.exec(
+                select(PushQueueRow).order_by(col(PushQueueRow.id)).limit(limit)
+            ).all()
+            return [(r.id or 0, Change.from_body(r.body)) for r in rows]
+
+        return await self._read(job)
+
+    async def push_done(self, row_id: int) -> None:
+        await self.writer.run(
+            lambda s: s.exec(delete(PushQueueRow).where(col(PushQueueRow.id) == row_id))
+        )
+
     # -- retention -------------------------------------------------------------
 
     async def purge(self) -> PurgeCounts:
@@ -606,6 +742,7 @@ class Node:
             )
         )
         counts.keys_shredded = await asyncio.to_thread(self.keys.shred_expired, now, self.retention)
+        await self.writer.run(lambda s: push_subscriptions.purge_expired(s, to_hour(now)))
         await asyncio.to_thread(self._checkpoint)
         return counts
 

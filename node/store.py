@@ -215,6 +215,24 @@ class Moderator(SQLModel, table=True):
     password_hash: str
 
 
+class PushSubscriptionRow(SQLModel, table=True):
+    """A Web Push subscription, sealed whole (node.push.subscriptions); no order at rest."""
+
+    __tablename__ = "push_subscription"
+    __table_args__ = {"sqlite_with_rowid": False}
+    id: str = Field(primary_key=True, max_length=32)  # HMAC of the endpoint under push.key
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    expires_hour: int = Field(index=True)
+
+
+class PushQueueRow(SQLModel, table=True):
+    """A change of one of the chapter's alerts waiting for the Web Push fan-out; gone once sent."""
+
+    __tablename__ = "push_queue"
+    id: int | None = Field(default=None, primary_key=True)
+    body: str  # the alert's aggregate (node.alerts.alert_body): never a description
+
+
 def database_url(data_dir: Path, configured: str) -> str:
     return configured or f"sqlite:///{data_dir / DB_NAME}"
 

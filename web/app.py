@@ -25,11 +25,13 @@ from web import (
     api,
     assets,
     compression,
+    feeds,
     incident_page,
     layout,
     map_page,
     moderation_pages,
     pages,
+    push,
     trends,
 )
 from web.auth import HourCookieStorage, LoginThrottle
@@ -263,6 +265,8 @@ def make_app(
     incident_page.add_routes(app)
     moderation_pages.add_routes(app, undo_window_s)
     trends.add_routes(app)
+    push.add_routes(app)
+    feeds.add_routes(app)
     assets.add_routes(app)
     tiles = map_page.tile_url(node)
     if tiles is None and str(node.config.get("web", "tile_url") or "").strip():

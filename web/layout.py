@@ -37,6 +37,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/", "web_nav_report"),
     ("/map", "web_nav_map"),
     ("/trends", "web_trends_title"),
+    ("/alerts", "push_nav"),
     ("/about", "web_nav_about"),
 )
 # Responses a proxy or the compression middleware must never compress: they carry a secret
@@ -105,6 +106,7 @@ def shell(request: web.Request, path: str) -> dict[str, Any]:
         "site": translate("web_title", lang) + (f" — {chapter}" if chapter else ""),
         "scripts": (),
         "stylesheets": (),
+        "feeds": (),
         "body_data": {},
     }
 
@@ -121,13 +123,15 @@ def render(
     stylesheets: Sequence[str] = (),
     body_data: Mapping[str, str] | None = None,
     compress: bool = True,
+    feeds: Sequence[tuple[str, str]] = (),
 ) -> web.Response:
     """A page from its template. path: this page's path (language switch, nav);
     scripts/stylesheets: extra /static/ paths; body_data: data-* attributes on
     <body> (how a page hands values to its script without inline code);
-    compress=False for a page with a secret next to reflected text (BREACH)."""
+    compress=False for a page with a secret next to reflected text (BREACH);
+    feeds: (url, title) of Atom feeds announced in <head>."""
     values = shell(request, path)
-    values.update(scripts=tuple(scripts), stylesheets=tuple(stylesheets))
+    values.update(scripts=tuple(scripts), stylesheets=tuple(stylesheets), feeds=tuple(feeds))
     values["body_data"] = dict(body_data or {})
     values.update(context)
     response = aiohttp_jinja2.render_template(template, request, values, status=status)

@@ -202,6 +202,7 @@ async def map_page(request: web.Request) -> web.Response:
         path="/map",
         scripts=scripts,
         body_data=data,
+        feeds=[(f"/feeds/alerts.atom?lang={lang}", translate("feeds_chapter", lang))],
     )
 
 

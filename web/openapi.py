@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from node.push.subscriptions import PushSubscriptionIn, PushUnsubscribeIn
+
 _REF = "#/components/schemas/"
 
 
@@ -405,6 +407,71 @@ _PATHS: dict[str, Any] = {
         }
     },
 }
+
+
+def _push_section() -> None:
+    """Web Push: its bodies documented by the same pydantic models that validate them."""
+    for model in (PushSubscriptionIn, PushUnsubscribeIn):
+        schema = model.model_json_schema(ref_template=_REF + "{model}")
+        _SCHEMAS.update(schema.pop("$defs", {}))
+        _SCHEMAS[model.__name__] = schema
+    _SCHEMAS["PushKey"] = {
+        "type": "object",
+        "required": ["public_key"],
+        "properties": {
+            "public_key": {
+                "type": "string",
+                "description": "The VAPID applicationServerKey (base64url, uncompressed P-256).",
+            }
+        },
+    }
+    _PATHS["/api/v1/push/key"] = {
+        "get": {
+            "summary": "The key a browser subscribes with (applicationServerKey).",
+            "responses": {
+                "200": _json(_ref("PushKey"), "The key."),
+                "404": _error("Web Push is off in this chapter."),
+            },
+        }
+    }
+    _PATHS["/api/v1/push/subscriptions"] = {
+        "post": {
+            "summary": "Subscribe a browser to alerts for some areas (no account).",
+            "parameters": [_LANG],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("PushSubscriptionIn")}},
+            },
+            "responses": {
+                "201": _json({"type": "object"}, "Subscribed (or renewed)."),
+                "422": _json(_ref("Refusal"), "A reason per field."),
+                "429": _error("Too many subscriptions from here.", retry_after=True),
+                "503": _error("The store is unavailable.", retry_after=True),
+                "400": _COMMON["400"],
+                "404": _error("Web Push is off in this chapter."),
+                "413": _COMMON["413"],
+            },
+        },
+        "delete": {
+            "summary": "Forget a browser's subscription (204 whether or not it existed).",
+            "parameters": [_LANG],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("PushUnsubscribeIn")}},
+            },
+            "responses": {
+                "204": {"description": "Forgotten."},
+                "422": _json(_ref("Refusal"), "No endpoint given."),
+                "400": _COMMON["400"],
+                "404": _error("Web Push is off in this chapter."),
+                "413": _COMMON["413"],
+                "503": _error("The store is unavailable.", retry_after=True),
+            },
+        },
+    }
+
+
+_push_section()
 
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",

@@ -194,8 +194,7 @@ async def test_the_alert_refresh_reads_from_the_index_what_the_store_holds(
         def from_store() -> list[list[tuple]]:
             with Session(node.engine) as session:
                 return [
-                    cluster_view(*cluster_reports(session, a, t, to_hour(now)))
-                    for a, t in clusters
+                    cluster_view(*cluster_reports(session, a, t, to_hour(now))) for a, t in clusters
                 ]
 
         expected = from_store()
@@ -239,4 +238,3 @@ async def test_staged_reports_are_written_before_any_later_read_and_once(node: N
     assert counted == 2
     assert len(stored(node)) == 3 and indexed(node) == stored(node)
     assert mirrored(node) == history(node)
-

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from aiohttp import web
 
 from node.outcome import Accepted, PublicReport, RateLimited, Refused, ReportDraft, Unavailable
-from web.api import field_errors
+from web.api import area_choices, field_errors, gazetteer_name
 from web.context import NODE, SETTINGS
 from web.forms import BodyNotUnderstood, draft_from_fields, read_fields
 from web.layout import e, href, html_response, message_page, page
@@ -104,12 +104,27 @@ def _highway_field(draft: ReportDraft, errors: Errors, lang: str, highways: Sequ
     )
 
 
+def _area_choice_field(choices: Sequence[Mapping[str, str]], lang: str) -> str:
+    """ "Which one do you mean?" as radio buttons (named area_id): works without JavaScript."""
+    if not choices:
+        return ""
+    radios = "".join(
+        f'<label><input type="radio" name="area_id" value="{e(c["id"])}"> {e(c["name"])}</label>'
+        for c in choices
+    )
+    return (
+        f'<fieldset class="field area-choices" data-field="area_id">'
+        f"<legend>{e(translate('web_area_choose', lang))}</legend>{radios}</fieldset>"
+    )
+
+
 def report_form(
     lang: str,
     *,
     draft: ReportDraft | None = None,
     errors: Errors | None = None,
     highways: Sequence[str] = (),
+    area_options: Sequence[Mapping[str, str]] = (),
 ) -> str:
     """The plain HTML form; fields named as the API's; the draft's text kept."""
     draft = draft or ReportDraft()
@@ -150,6 +165,7 @@ def report_form(
         f' autocomplete="off"{attrs}>'
         f'<span class="hint js-only" hidden>{e(translate("web_area_hint", lang))}</span>{err}</div>'
     )
+    out.append(_area_choice_field(area_options, lang))
     out.append(_highway_field(draft, errors, lang, highways))
 
     err, attrs = _field_errors("description", errors, lang)
@@ -188,10 +204,13 @@ def _form_page(
     draft: ReportDraft | None = None,
     errors: Errors | None = None,
     status: int = 200,
+    area_options: Sequence[Mapping[str, str]] = (),
 ) -> web.Response:
     lang = request_lang(request)
     node = request.app[NODE]
-    body = report_form(lang, draft=draft, errors=errors, highways=node.highways())
+    body = report_form(
+        lang, draft=draft, errors=errors, highways=node.highways(), area_options=area_options
+    )
     title = translate("web_report_form_title", lang)
     html = page(request, title, body, path="/", scripts=(FORM_SCRIPT,))
     return html_response(html, status=status)
@@ -224,8 +243,13 @@ async def post_report(request: web.Request) -> web.Response:
         )
         return html_response(page(request, title, body, path="/"))
     if isinstance(outcome, Refused):
+        choices = area_choices(outcome.errors, gazetteer_name(request)).get("area", [])
         return _form_page(
-            request, draft=outcome.draft, errors=field_errors(outcome.errors), status=422
+            request,
+            draft=outcome.draft,
+            errors=field_errors(outcome.errors),
+            status=422,
+            area_options=choices,
         )
     if isinstance(outcome, RateLimited):
         retry = max(1, int(outcome.retry_after_s))

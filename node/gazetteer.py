@@ -1,9 +1,10 @@
 """The chapter's gazetteer: the areas reporters may name, and reading a reporter's place text.
 
-Format (TOML, see node/data/gazetteer.toml): a [region] table with the name
-and the chapter's list of highways, and one [[area]] per area with id, name,
-aliases, lat, lon (rounded to 2 decimals, about 1 km), optional highways and
-an optional `shape` (a polygon of [lon, lat] pairs, for the area map).
+Format (TOML, see node/data/gazetteer.toml): a [region] table with the name,
+the chapter's list of highways and an optional outline (a GeoJSON file beside
+it, for the area map), and one [[area]] per area with id, name, aliases, lat,
+lon (rounded to 2 decimals, about 1 km), optional highways and an optional
+`shape` (a polygon of [lon, lat] pairs, for the area map).
 
 Matching (Gazetteer.match) reads the text as words, never as characters:
 - a name or alias counts where its words appear as whole words, exactly or
@@ -209,10 +210,17 @@ def _filler(word: str) -> bool:
 
 
 class Gazetteer:
-    def __init__(self, region: str, highways: tuple[str, ...], areas: list[Area]) -> None:
+    def __init__(
+        self,
+        region: str,
+        highways: tuple[str, ...],
+        areas: list[Area],
+        outline_path: Path | None = None,
+    ) -> None:
         self.region = region
         self.highways = highways
         self.areas = areas
+        self.outline_path = outline_path  # the region's GeoJSON outline, for the area map
         self.by_id = {area.id: area for area in areas}
         owners: dict[str, list[str]] = {}
         for area in areas:
@@ -289,7 +297,11 @@ class Gazetteer:
             areas.append(area)
         if not areas:
             raise GazetteerError(f"gazetteer {path.name} has no [[area]] entries")
-        return cls(str(region.get("name", "")), highways, areas)
+        outline = region.get("outline")
+        outline_path = (path.parent / str(outline)) if outline else None
+        if outline_path is not None and not outline_path.is_file():
+            raise GazetteerError(f"gazetteer {path.name}: outline file not found: {outline_path}")
+        return cls(str(region.get("name", "")), highways, areas, outline_path)
 
     # --- matching ----------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from node.outcome import PublicReport, ReceivedAlert
 from node.service import Node
-from web import assets
+from web import areamap, assets
 from web.context import NODE
 from web.layout import e, html_response, page
 from web.messages import request_lang, translate
@@ -135,12 +135,14 @@ async def map_page(request: web.Request) -> web.Response:
     )
     title = translate("web_map_title", lang)
     tiles = tile_url(node)
-    out = [f"<h1>{e(title)}</h1>"]
+    # The node's own SVG of its areas: the map without JavaScript or tiles (web.areamap).
+    incidents = areamap.incidents_from_reports(reports, node.gazetteer)  # INTERIM: see there
+    out = [f"<h1>{e(title)}</h1>", areamap.render(request, incidents)]
     scripts: tuple[str, ...] = ()
-    styles: tuple[str, ...] = ()
+    styles: tuple[str, ...] = (areamap.STYLESHEET,)
     data: dict[str, str] = {}
     if have_leaflet:
-        scripts, styles = (LEAFLET_JS, MAP_SCRIPT), (LEAFLET_CSS,)
+        scripts, styles = (LEAFLET_JS, MAP_SCRIPT), (LEAFLET_CSS, areamap.STYLESHEET)
         data = {
             "map-data": f"{DATA_PATH}?lang={lang}",
             "map-areas": "/api/v1/areas",
@@ -212,5 +214,6 @@ async def map_data(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register /map and /map/data.json."""
+    areamap.setup(app)  # the areas' geometry, computed once here
     app.router.add_get("/map", map_page)
     app.router.add_get(DATA_PATH, map_data)

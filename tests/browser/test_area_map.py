@@ -54,9 +54,7 @@ async def _check_view(page: Any, viewport: dict) -> None:
             assert not _overlap(a, b), (a, b)
 
 
-async def test_area_map_without_javascript(
-    browser: Any, served: Served, artifacts: Path
-) -> None:
+async def test_area_map_without_javascript(browser: Any, served: Served, artifacts: Path) -> None:
     raid = await _report(served, 1, "raid", "Chula Vista")
     await served.node.moderate(raid, ModeratorAction.CONFIRM)
     await _report(served, 2, "checkpoint", "San Ysidro")

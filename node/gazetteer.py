@@ -232,7 +232,7 @@ class Gazetteer:
         for key, ids in owners.items():
             tokens = tuple(key.split())
             content = [t for t in tokens if not _filler(t)]
-            weak = len(content) <= 1 and all(
+            weak = len(tokens) == 1 and all(
                 t in COMMON_WORDS or t in STREET_SUFFIXES for t in content
             )
             # An everyday word with a typo is another word ("vistas"): weak names are exact.

@@ -1,8 +1,9 @@
 """The area map on the page: node.areamap's geometry coloured by the active incidents, as an
 inline SVG partial (web/templates/area_map.html), readable without JavaScript or tiles.
 
-- `setup(app)` builds the geometry once when the app is made (node.areamap.build), never
-  per request; `render(request, incidents)` fills the template for one view.
+- `setup(app)` has the geometry built once, in a worker thread as the app starts (so the
+  node serves at once; node.areamap.build takes about 0.5 s for the default gazetteer),
+  never per request; `render(request, incidents)` awaits it and fills the template.
 - Each area is coloured by its most serious active incident (confirmed > likely > possible >
   unverified) and faded by that incident's age (its opacity, never below MIN_OPACITY so a
   faded area still reads); colour is never the only cue: every level also has its own
@@ -19,6 +20,7 @@ lands, it derives PublicIncident values from today's Node.active_reports().
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +44,7 @@ MAX_ZOOM = 1.5  # the SVG is drawn at most this many CSS px per unit (its names 
 MIN_OPACITY = 0.45  # an old incident fades, but its area stays visibly coloured
 COUNT_BANDS = ((1, "1"), (3, "2-3"), (9, "4-9"))  # a coarse count, as PublicIncident.reports
 
-AREA_MAP: web.AppKey[areamap.AreaMap] = web.AppKey("vecinos_area_map", areamap.AreaMap)
+AREA_MAP: web.AppKey[asyncio.Future[areamap.AreaMap]] = web.AppKey("vecinos_area_map")
 
 
 @cache
@@ -62,8 +64,18 @@ def build_for(gazetteer: Gazetteer) -> areamap.AreaMap:
 
 
 def setup(app: web.Application) -> None:
-    """Compute the node's area map once, when the app is made."""
-    app[AREA_MAP] = build_for(app[NODE].gazetteer)
+    """Have the node's area map computed once, in a worker thread, when the app starts."""
+
+    async def start(app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        app[AREA_MAP] = loop.run_in_executor(None, build_for, app[NODE].gazetteer)
+
+    app.on_startup.append(start)
+
+
+async def area_map(app: web.Application) -> areamap.AreaMap:
+    """The app's area map (computed at start; the first request may wait for it)."""
+    return await app[AREA_MAP]
 
 
 # --- INTERIM: incidents from today's reports ------------------------------------------------
@@ -285,10 +297,9 @@ def render_context(context: Mapping[str, object]) -> str:
     return _environment().get_template("area_map.html").render(**context)
 
 
-def render(request: web.Request, incidents: Sequence[PublicIncident]) -> str:
+async def render(request: web.Request, incidents: Sequence[PublicIncident]) -> str:
     """The area map partial for this request (?view=, the request's language)."""
     view_id = request.query.get("view", "all")
-    context = view_context(
-        request.app[AREA_MAP], view_id[:8], incidents, request_lang(request), request.path
-    )
+    the_map = await area_map(request.app)
+    context = view_context(the_map, view_id[:8], incidents, request_lang(request), request.path)
     return render_context(context)

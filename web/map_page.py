@@ -137,7 +137,7 @@ async def map_page(request: web.Request) -> web.Response:
     tiles = tile_url(node)
     # The node's own SVG of its areas: the map without JavaScript or tiles (web.areamap).
     incidents = areamap.incidents_from_reports(reports, node.gazetteer)  # INTERIM: see there
-    out = [f"<h1>{e(title)}</h1>", areamap.render(request, incidents)]
+    out = [f"<h1>{e(title)}</h1>", await areamap.render(request, incidents)]
     scripts: tuple[str, ...] = ()
     styles: tuple[str, ...] = (areamap.STYLESHEET,)
     data: dict[str, str] = {}
@@ -214,6 +214,6 @@ async def map_data(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register /map and /map/data.json."""
-    areamap.setup(app)  # the areas' geometry, computed once here
+    areamap.setup(app)  # the areas' geometry, computed once as the app starts
     app.router.add_get("/map", map_page)
     app.router.add_get(DATA_PATH, map_data)

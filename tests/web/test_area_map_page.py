@@ -16,7 +16,6 @@ from node.service import Node, open_node
 from tests.conftest import Clock
 from tests.support import set_config
 from web import areamap
-from web.app import make_app
 from web.messages import translate
 
 
@@ -100,8 +99,7 @@ lon = -117.10
     set_config(chapter_dir, "chapter", "gazetteer", '"hostile.toml"')
     node = await open_node(chapter_dir, clock=clock)
     try:
-        app = make_app(node)
-        the_map = app[areamap.AREA_MAP]
+        the_map = areamap.build_for(node.gazetteer)
         html = areamap.render_context(areamap.view_context(the_map, "all", [], "en"))
         assert "<b id=x>" not in html and "&lt;b id=x&gt;Mesa &amp; Co&lt;/b&gt;" in html
     finally:

@@ -129,6 +129,13 @@ def _moderate_area(text: str, gazetteer: Gazetteer) -> Moderation:
     return found
 
 
+def ambiguous_area(found: AreaMatch) -> FieldError:
+    """ "Which one do you mean?": the candidates' ids (space-separated) and names (", ")."""
+    ids = " ".join(area.id for area in found.candidates)
+    names = ", ".join(area.name for area in found.candidates)
+    return FieldError("area", "ambiguous_area", (("choices", names), ("ids", ids)))
+
+
 def validate(
     draft: ReportDraft, gazetteer: Gazetteer, limits: IntakeLimits
 ) -> ValidReport | tuple[FieldError, ...]:
@@ -152,7 +159,12 @@ def validate(
             errors.append(FieldError("type", "invalid_type"))
 
     area_text = fields["area"]
-    if area_text is None:
+    area_match: AreaMatch | None = None
+    chosen = gazetteer.by_id.get(draft.area_id) if isinstance(draft.area_id, str) else None
+    if chosen is not None:  # picked from the choices offered: no need to read the text again
+        area_match = AreaMatch(chosen.id, chosen.name, chosen)
+        area_text = area_text or chosen.name
+    elif area_text is None:
         if not any(e.field == "area" for e in errors):
             errors.append(FieldError("area", "missing_area"))
     elif len(area_text) > limits.max_area_chars:
@@ -160,6 +172,10 @@ def validate(
     else:
         refusals = _moderate_area(area_text, gazetteer).refusals
         errors += [FieldError("area", REASON_CODE[f.kind]) for f in refusals]
+        if not refusals:
+            area_match = gazetteer.match(area_text)
+            if area_match.ambiguous:  # unsure: the reporter chooses (ids, then names)
+                errors.append(ambiguous_area(area_match))
 
     highway = None
     if fields["highway"] is not None:
@@ -188,10 +204,10 @@ def validate(
 
     if errors:
         return tuple(errors)
-    assert report_type is not None and area_text is not None
+    assert report_type is not None and area_match is not None
     return ValidReport(
         type=report_type,
-        area=gazetteer.match(area_text),
+        area=area_match,
         highway=highway,
         description=description,
         still_active=True if draft.still_active is None else draft.still_active,

@@ -23,6 +23,7 @@ class ReportDraft:
     highway: str | None = None
     description: str | None = None
     still_active: bool | None = None
+    area_id: str | None = None  # a gazetteer id the reporter chose when asked "which one?"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ answer into a status and a JSON body. Error bodies always have the shape
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -86,6 +86,26 @@ def field_errors(errors: tuple[FieldError, ...]) -> dict[str, list[tuple[str, di
     return grouped
 
 
+def area_choices(
+    errors: tuple[FieldError, ...], area_name: Callable[[str], str | None]
+) -> dict[str, list[dict[str, str]]]:
+    """The areas an ambiguous_area refusal offers, per field: [{"id", "name"}] (see intake)."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for error in errors:
+        if error.code == "ambiguous_area":
+            for area_id in dict(error.params).get("ids", "").split():
+                name = area_name(area_id)
+                if name is not None:
+                    found.setdefault(error.field, []).append({"id": area_id, "name": name})
+    return found
+
+
+def gazetteer_name(request: web.Request) -> Callable[[str], str | None]:
+    """An area id's name in this node's gazetteer (None for an id it does not have)."""
+    by_id = request.app[NODE].gazetteer.by_id
+    return lambda area_id: by_id[area_id].name if area_id in by_id else None
+
+
 def web_errors(errors: Mapping[str, list[str]]) -> dict[str, list[tuple[str, dict[str, str]]]]:
     return {field: [(code, {}) for code in codes] for field, codes in errors.items()}
 
@@ -108,9 +128,11 @@ def outcome_response(request: web.Request, outcome: Outcome) -> web.Response:
             body, status=201, headers={"Location": f"{PREFIX}/reports/{outcome.report.id}"}
         )
     if isinstance(outcome, Refused):
-        return web.json_response(
-            refusal_json(field_errors(outcome.errors), outcome.draft, lang), status=422
-        )
+        body = refusal_json(field_errors(outcome.errors), outcome.draft, lang)
+        choices = area_choices(outcome.errors, gazetteer_name(request))
+        if choices:
+            body["choices"] = choices
+        return web.json_response(body, status=422)
     if isinstance(outcome, RateLimited):
         return rate_limited(request, outcome.retry_after_s, "rate_limited")
     if isinstance(outcome, Unavailable):

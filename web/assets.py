@@ -3,15 +3,17 @@
 Only the files found under web/static/ when the app is made are served (no
 path from a request ever reaches the file system). Each has an ETag and a
 gzip copy for browsers that accept it: the map's Leaflet is ~145 kB plain and
-~40 kB gzipped, which matters on a cheap phone's data plan. Leaflet's folder
-(web/static/vendor/leaflet/, fetched by web.vendor) may be missing: then its
-paths are simply 404 and the map page says the map is unavailable.
+~40 kB gzipped, which matters on a cheap phone's data plan. Every file a page
+references (EXPECTED) ships in the package, Leaflet included (web.vendor); if
+one is missing all the same (a broken install), the node says so in one line
+at start, its path is a 404, and the map page draws the area map without it.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,20 @@ TYPES = {
 }
 COMPRESSIBLE = frozenset({".css", ".js", ".svg"})
 CACHE_CONTROL = "public, max-age=3600"
+# Every /static/ path a page references (tests/web/test_assets.py keeps this list complete).
+EXPECTED = (
+    "/static/style.css",
+    "/static/form.js",
+    "/static/map.js",
+    "/static/areamap.css",
+    "/static/moderation.css",
+    "/static/moderation.js",
+    "/static/vendor/leaflet/leaflet.js",
+    "/static/vendor/leaflet/leaflet.css",
+    "/static/vendor/leaflet/LICENSE",
+)
+
+log = logging.getLogger("vecinos.web")
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,11 @@ def load(directory: Path) -> dict[str, Asset]:
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
         found[PREFIX + path.relative_to(directory).as_posix()] = Asset(body, gz, ctype, etag)
     return found
+
+
+def missing(found: dict[str, Asset]) -> list[str]:
+    """The EXPECTED paths that this install lacks."""
+    return [path for path in EXPECTED if path not in found]
 
 
 def available(app: web.Application, path: str) -> bool:
@@ -87,4 +108,11 @@ async def serve(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application, directory: Path | None = None) -> None:
     """Load the static files (of STATIC_DIR unless told) and register /static/{path}."""
     app[ASSETS] = load(directory or STATIC_DIR)
+    absent = missing(app[ASSETS])
+    if absent:
+        log.warning(
+            "static files missing from this install (reinstall the package): %s; "
+            "pages that use them work without them",
+            ", ".join(absent),
+        )
     app.router.add_get(PREFIX + "{path:.+}", serve)

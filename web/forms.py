@@ -16,7 +16,7 @@ from aiohttp import web
 
 from node.outcome import ReportDraft
 
-REPORT_TEXT_FIELDS = ("type", "area", "highway", "description")
+REPORT_TEXT_FIELDS = ("type", "area", "highway", "description", "area_id")
 MAX_FORM_FIELDS = 64
 
 TRUE_WORDS = frozenset({"on", "true", "1", "yes", "si", "sí"})
@@ -123,6 +123,7 @@ def draft_from_fields(fields: Mapping[str, object]) -> tuple[ReportDraft, dict[s
         highway=texts["highway"],
         description=texts["description"],
         still_active=still_active,
+        area_id=texts["area_id"],
     )
     return draft, errors
 

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from aiohttp import web
+from markupsafe import Markup
 
 from node import i18n
 from node.outcome import ReceivedAlert
 from node.service import Node
-from web import assets
+from web import areamap, assets
 from web.context import NODE
 from web.layout import render, render_fragment
 from web.messages import request_lang, translate
@@ -182,7 +183,11 @@ async def map_page(request: web.Request) -> web.Response:
             "msg-offline": translate("web_map_offline", lang),
         }
     choices = sorted(((a.id, a.name) for a in node.areas()), key=lambda c: c[1].casefold())
+    # The node's own SVG of its areas, coloured by every active incident (not the filters'
+    # choice): the map without JavaScript or tiles (web.areamap).
+    area_svg = Markup(await areamap.render(request, await node.public_incidents()))
     context = {
+        "area_map_svg": area_svg,
         "title": translate("web_map_title", lang),
         "have_leaflet": have_leaflet,
         "tiles": tiles,
@@ -201,6 +206,7 @@ async def map_page(request: web.Request) -> web.Response:
         context,
         path="/map",
         scripts=scripts,
+        stylesheets=(areamap.STYLESHEET,),
         body_data=data,
         feeds=[(f"/feeds/alerts.atom?lang={lang}", translate("feeds_chapter", lang))],
     )
@@ -258,6 +264,7 @@ async def map_list(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register /map, /map/data.json and /map/list."""
+    areamap.setup(app)  # the areas' geometry, computed once as the app starts
     app.router.add_get("/map", map_page)
     app.router.add_get(DATA_PATH, map_data)
     app.router.add_get(LIST_PATH, map_list)

@@ -80,6 +80,18 @@ _SCHEMAS: dict[str, Any] = {
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
             },
             "draft": _ref("ReportInput"),
+            "choices": {
+                "type": "object",
+                "description": "Per field, the areas to choose from (send one as area_id).",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "name"],
+                        "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                    },
+                },
+            },
         },
     },
     "ReportInput": {
@@ -94,6 +106,10 @@ _SCHEMAS: dict[str, Any] = {
             "highway": {"type": ["string", "null"]},
             "description": {"type": ["string", "null"]},
             "still_active": {"type": ["boolean", "null"]},
+            "area_id": {
+                "type": ["string", "null"],
+                "description": "An area id from a refusal's choices (ambiguous_area).",
+            },
         },
     },
     "PublicReport": {

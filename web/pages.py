@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from aiohttp import web
 
 from node.outcome import Accepted, RateLimited, Refused, ReportDraft, Unavailable
-from web.api import field_errors
+from web.api import area_choices, field_errors, gazetteer_name
 from web.context import NODE, SETTINGS
 from web.forms import BodyNotUnderstood, draft_from_fields, read_fields
 from web.layout import message_page, render
@@ -35,6 +35,7 @@ def _form_page(
     draft: ReportDraft | None = None,
     errors: Errors | None = None,
     status: int = 200,
+    area_options: Sequence[Mapping[str, str]] = (),
 ) -> web.Response:
     lang = request_lang(request)
     draft = draft or ReportDraft()
@@ -53,6 +54,7 @@ def _form_page(
         "other_errors": [t for f, items in texts.items() if f not in FORM_FIELDS for t in items],
         "report_types": REPORT_TYPES,
         "highways": highways,
+        "area_options": list(area_options),  # "which one do you mean?" (ambiguous_area)
     }
     return render(
         request, "report/form.html", context, path="/", status=status, scripts=(FORM_SCRIPT,)
@@ -95,8 +97,13 @@ async def post_report(request: web.Request) -> web.Response:
         }
         return render(request, "report/sent.html", context, path="/")
     if isinstance(outcome, Refused):
+        choices = area_choices(outcome.errors, gazetteer_name(request)).get("area", [])
         return _form_page(
-            request, draft=outcome.draft, errors=field_errors(outcome.errors), status=422
+            request,
+            draft=outcome.draft,
+            errors=field_errors(outcome.errors),
+            status=422,
+            area_options=choices,
         )
     return refusal_page(request, outcome)
 

@@ -1,15 +1,27 @@
-"""Leaflet, served by the node: fetching the pinned release once, and where it lives.
+"""Leaflet, shipped inside the package: the pinned copy under web/static/vendor/leaflet/ and the
+tool that checks it or refreshes it from npm.
 
-Leaflet is not kept in git. `python -m web.vendor` (run by ./dev's venv step
-and by the Dockerfile) downloads the pinned npm tarball, checks its pinned
-sha512 integrity before reading a byte of it, and unpacks only its dist/
-files into web/static/vendor/leaflet/ (git-ignored). Rule: the pages never
-load Leaflet from anywhere but this node; when the folder is missing the map
-page says so and still shows the list.
+Leaflet 1.9.4 (BSD-2-Clause, its LICENSE beside it) is committed under
+web/static/vendor/leaflet/ and installed by pip with the rest of web/static
+(pyproject.toml's package-data), so any install serves the map's assets: no
+step after `pip install`, no network at build or start. Why vendored rather
+than xstatic-leaflet from PyPI: that package carries Leaflet 1.9.3, which lacks
+1.9.4's fixes for tile gaps in Chromium and vector drift on pinch zoom (the
+map's phones), and the copy is 170 kB.
+
+Rules: the vendored files are exactly the pinned tarball's (VENDORED holds
+their sha256; tests/web/test_vendor.py checks them); the pages never load
+Leaflet from anywhere but this node; when a file is missing anyway, the node
+warns at start (web.assets.missing) and the map page draws the area map alone.
+
+    python -m web.vendor                  check the vendored copy (exit 1 if changed or missing)
+    npm pack leaflet@1.9.4                then, to refresh it from the tarball npm fetched:
+    python -m web.vendor --refresh leaflet-1.9.4.tgz
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import io
@@ -17,12 +29,10 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import urllib.request
 from pathlib import Path, PurePosixPath
 
 LEAFLET_VERSION = "1.9.4"
-LEAFLET_URL = f"https://registry.npmjs.org/leaflet/-/leaflet-{LEAFLET_VERSION}.tgz"
-# The npm registry's "integrity" of that tarball (Subresource Integrity form).
+# The npm registry's "integrity" of leaflet-1.9.4.tgz (Subresource Integrity form).
 LEAFLET_INTEGRITY = (
     "sha512-"
     "nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA=="
@@ -31,11 +41,21 @@ LEAFLET_DIR = Path(__file__).parent / "static" / "vendor" / "leaflet"
 # What the node serves of dist/ (the unminified sources and maps are left out), and LICENSE.
 WANTED = ("leaflet.js", "leaflet.css")
 WANTED_PREFIXES = ("images/",)
-MAX_TARBALL_BYTES = 8 * 1024 * 1024
+# sha256 of every vendored file, as unpacked from the pinned tarball.
+VENDORED: dict[str, str] = {
+    "LICENSE": "53e8dc25862014e4324741ca18fbe3611e11d42ef69f59f86ea8c5389647d4cb",
+    "images/layers-2x.png": "066daca850d8ffbef007af00b06eac0015728dee279c51f3cb6c716df7c42edf",
+    "images/layers.png": "1dbbe9d028e292f36fcba8f8b3a28d5e8932754fc2215b9ac69e4cdecf5107c6",
+    "images/marker-icon-2x.png": "00179c4c1ee830d3a108412ae0d294f55776cfeb085c60129a39aa6fc4ae2528",
+    "images/marker-icon.png": "574c3a5cca85f4114085b6841596d62f00d7c892c7b03f28cbfa301deb1dc437",
+    "images/marker-shadow.png": "264f5c640339f042dd729062cfc04c17f8ea0f29882b538e3848ed8f10edb4da",
+    "leaflet.css": "a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6",
+    "leaflet.js": "db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a",
+}
 
 
 class VendorError(Exception):
-    """The tarball could not be fetched, or is not the one pinned."""
+    """The tarball is not the one pinned, or holds no Leaflet."""
 
 
 def integrity_ok(data: bytes, integrity: str = LEAFLET_INTEGRITY) -> bool:
@@ -50,6 +70,7 @@ def integrity_ok(data: bytes, integrity: str = LEAFLET_INTEGRITY) -> bool:
 def unpack(tarball: bytes, target: Path) -> list[str]:
     """Write the wanted dist/ files of a verified tarball into `target` (replaced whole)."""
     written: list[str] = []
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".leaflet-", dir=target.parent))
     try:
         with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
@@ -85,43 +106,45 @@ def unpack(tarball: bytes, target: Path) -> list[str]:
     return sorted(written)
 
 
-def fetch(url: str = LEAFLET_URL, timeout_s: float = 60.0) -> bytes:
-    """The tarball's bytes, verified against the pinned integrity."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # a pinned https URL
-            data = response.read(MAX_TARBALL_BYTES + 1)
-    except OSError as exc:
-        raise VendorError(f"could not download {url}: {exc}") from exc
-    if len(data) > MAX_TARBALL_BYTES:
-        raise VendorError(f"{url} is larger than expected")
-    if not integrity_ok(data):
-        raise VendorError(f"{url} does not match the pinned integrity {LEAFLET_INTEGRITY}")
-    return data
-
-
 def installed(target: Path = LEAFLET_DIR) -> bool:
     return (target / "leaflet.js").is_file() and (target / "leaflet.css").is_file()
 
 
-def ensure(target: Path = LEAFLET_DIR) -> bool:
-    """Fetch Leaflet when missing; True when it was fetched now."""
-    if installed(target):
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    unpack(fetch(), target)
-    return True
+def changed(target: Path = LEAFLET_DIR) -> list[str]:
+    """The vendored files that are missing or differ from the pinned copy (empty: all good)."""
+    found = []
+    for name, digest in sorted(VENDORED.items()):
+        path = target / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            found.append(name)
+    return found
 
 
-def main() -> int:
-    try:
-        fetched = ensure()
-    except VendorError as exc:
-        print(
-            f"Leaflet not installed ({exc}); the map page will show the list only", file=sys.stderr
-        )
+def refresh(tarball_path: Path, target: Path = LEAFLET_DIR) -> list[str]:
+    """Unpack the pinned tarball (as `npm pack leaflet@VERSION` saved it) into `target`."""
+    data = tarball_path.read_bytes()
+    if not integrity_ok(data):
+        raise VendorError(f"{tarball_path} does not match the pinned integrity {LEAFLET_INTEGRITY}")
+    return unpack(data, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m web.vendor", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--refresh", type=Path, metavar="TGZ", help="the leaflet npm tarball")
+    args = parser.parse_args(argv)
+    if args.refresh is not None:
+        try:
+            written = refresh(args.refresh)
+        except (OSError, VendorError) as exc:
+            print(f"Leaflet not refreshed: {exc}", file=sys.stderr)
+            return 1
+        print(f"Leaflet {LEAFLET_VERSION} unpacked into {LEAFLET_DIR}: {', '.join(written)}")
+    bad = changed()
+    if bad:
+        print(f"Leaflet {LEAFLET_VERSION} in {LEAFLET_DIR}: missing or changed: {', '.join(bad)}")
         return 1
-    if fetched:
-        print(f"Leaflet {LEAFLET_VERSION} unpacked into {LEAFLET_DIR}")
     return 0
 
 

@@ -136,6 +136,7 @@ async def test_wrong_json_types_are_422_per_field(client: aiohttp.ClientSession)
         "highway": None,
         "description": None,
         "still_active": None,
+        "area_id": None,
     }
 
 

@@ -56,3 +56,30 @@ def test_unpack_refuses_a_tarball_without_leaflet(tmp_path: Path) -> None:
     with pytest.raises(vendor.VendorError):
         vendor.unpack(tarball({"package/README.md": b"hi"}), tmp_path / "leaflet")
     assert not (tmp_path / "leaflet").exists()
+
+
+def test_the_vendored_copy_is_exactly_the_pinned_one() -> None:
+    """Leaflet ships in the package: every file present and byte-identical to the tarball's."""
+    assert vendor.changed() == []
+    shipped = {
+        p.relative_to(vendor.LEAFLET_DIR).as_posix()
+        for p in vendor.LEAFLET_DIR.rglob("*")
+        if p.is_file()
+    }
+    assert shipped == set(vendor.VENDORED)
+
+
+def test_a_changed_or_missing_file_is_reported(tmp_path: Path) -> None:
+    target = tmp_path / "leaflet"
+    target.mkdir()
+    (target / "leaflet.js").write_bytes(b"tampered")
+    assert "leaflet.js" in vendor.changed(target)
+    assert "leaflet.css" in vendor.changed(target)
+
+
+def test_refresh_refuses_a_tarball_that_is_not_the_pinned_one(tmp_path: Path) -> None:
+    fake = tmp_path / "leaflet-1.9.4.tgz"
+    fake.write_bytes(tarball({"package/dist/leaflet.js": b"x", "package/dist/leaflet.css": b"y"}))
+    with pytest.raises(vendor.VendorError):
+        vendor.refresh(fake, tmp_path / "leaflet")
+    assert not (tmp_path / "leaflet").exists()

@@ -87,8 +87,8 @@ def copy_paste(world: World, rng: random.Random, places: Places, day: datetime) 
         base = texts.long_honest(rng, report_type, lang)
         span = timedelta(minutes=rng.uniform(5, 30))
         times = [t0] + [t0 + span * rng.random() for _ in range(rng.randint(5, 14))]
-        _bots(world, rng, "copy_paste", report_type, area, times,
-              lambda: texts.light_edit(rng, base), lang)  # fmt: skip
+        edit = lambda base=base: texts.light_edit(rng, base)  # noqa: E731
+        _bots(world, rng, "copy_paste", report_type, area, times, edit, lang)
 
 
 def _template(rng: random.Random, report_type: str, area: Area) -> Callable[[], str]:
@@ -102,8 +102,8 @@ def botnet_fast(world: World, rng: random.Random, places: Places, day: datetime)
         report_type, area, t0 = _type(rng), places.pick(rng), _when(rng, day)
         span = timedelta(minutes=rng.uniform(2, 8))
         times = [t0] + [t0 + span * rng.random() for _ in range(rng.randint(9, 24))]
-        _bots(world, rng, "botnet_fast", report_type, area, times,
-              _template(rng, report_type, area), _lang(rng))  # fmt: skip
+        text = _template(rng, report_type, area)
+        _bots(world, rng, "botnet_fast", report_type, area, times, text, _lang(rng))
 
 
 def botnet_paced(world: World, rng: random.Random, places: Places, day: datetime) -> None:
@@ -114,8 +114,8 @@ def botnet_paced(world: World, rng: random.Random, places: Places, day: datetime
         for _ in range(rng.randint(8, 14)):
             times.append(at)
             at += timedelta(minutes=rng.uniform(4, 7))
-        _bots(world, rng, "botnet_paced", report_type, area, times,
-              _template(rng, report_type, area), _lang(rng))  # fmt: skip
+        text = _template(rng, report_type, area)
+        _bots(world, rng, "botnet_paced", report_type, area, times, text, _lang(rng))
 
 
 def _slow_fake(
@@ -160,8 +160,8 @@ def other_type_flood(world: World, rng: random.Random, places: Places, day: date
         at = t0 + timedelta(minutes=rng.uniform(3, 15))
         span = timedelta(minutes=rng.uniform(10, 20))
         times = [at] + [at + span * rng.random() for _ in range(rng.randint(19, 29))]
-        _bots(world, rng, "other_type_flood", "vehicle", area, times,
-              _template(rng, "vehicle", area), _lang(rng))  # fmt: skip
+        text = _template(rng, "vehicle", area)
+        _bots(world, rng, "other_type_flood", "vehicle", area, times, text, _lang(rng))
 
 
 def gone_sweep(world: World, rng: random.Random, places: Places, day: datetime) -> None:
@@ -188,7 +188,7 @@ def gone_sweep(world: World, rng: random.Random, places: Places, day: datetime) 
                 every_target=True,
                 repeat=(30, 60),
                 until=event.end,
-            )  # fmt: skip
+            )
         )
 
 
@@ -210,7 +210,7 @@ def still_there(world: World, rng: random.Random, places: Places, day: datetime)
                 every_target=True,
                 repeat=(30, 60),
                 until=until,
-            )  # fmt: skip
+            )
         )
 
 

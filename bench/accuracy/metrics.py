@@ -163,13 +163,14 @@ def downgraded(changes: Sequence[tuple[datetime, str, str, str]], floor: str) ->
     return len(fell), len(opened)
 
 
-def kept_share(
-    episodes: Sequence[Episode], event: Event, since: datetime, near: Near
-) -> float | None:
-    """The share of [since, event.end) a true alert of the event was shown; None when
-    none was shown at `since` (there was nothing to keep)."""
+def kept(episodes: Sequence[Episode], event: Event, near: Near) -> float | None:
+    """The share of the event's remaining time, from its first true alert to its end,
+    during which a true alert of it was shown; None when it never had one in time."""
     mine = [ep for ep in episodes if matches(ep, event, near)]
-    if not any(ep.active_at(since) for ep in mine):
+    if not mine:
+        return None
+    since = min(ep.start for ep in mine)
+    if since >= event.end:
         return None
     return covered([s for ep in mine for s in ep.spans()], since, event.end)
 

@@ -36,7 +36,7 @@ from bench.accuracy.observe import (
     VerifyRequest,
     open_chapter,
 )
-from bench.accuracy.world import VERIFIERS, FollowUps, Report, World, lognormal_min
+from bench.accuracy.world import VERIFIERS, Event, FollowUps, Report, World, lognormal_min
 from node.intake import TYPE_WORDS
 
 TICK = timedelta(minutes=5)  # how often the simulator looks when nothing happens
@@ -110,6 +110,7 @@ class Runner:
         self.seq = 0
         self.record = Record()
         self.open_likely: dict[tuple[str, str], datetime] = {}
+        self.looked_at = world.start
         self.verifiers = [Verifier(s, world.start) for s in VERIFIERS.shifts]
 
     def push(self, at: datetime, what: object) -> None:
@@ -187,6 +188,13 @@ class Runner:
 
     async def observe(self, touched: bool) -> None:
         now = self.clock.now
+        step = self.chapter.expiry_step
+        if (
+            not touched
+            and (now - self.world.start) // step == (self.looked_at - self.world.start) // step
+        ):
+            return  # nothing called the node, and no expiry boundary passed
+        self.looked_at = now
         if touched:
             notices, shares, requests = await self.chapter.changes()
             self.record.notice_changes += [(now, c) for c in notices]
@@ -293,18 +301,11 @@ def figures(world: World, record: Record, wall_s: float) -> metrics.Figures:
         [(at, c.key, c.kind, c.level) for at, c in record.notice_changes], LIKELY
     )
     for event in world.events:
-        if event.id in world.sweeps:
-            kept = metrics.kept_share(episodes["shared"], event, world.sweeps[event.id], world.near)
-            if kept is not None:
-                fig.kept_swept.append(kept)
-        elif event.witnesses >= 5 and event.end - event.start >= timedelta(hours=2):
-            mine = [ep for ep in episodes["shared"] if metrics.matches(ep, event, world.near)]
-            if mine:
-                since = min(ep.start for ep in mine)
-                if since < event.end:
-                    fig.kept_untouched.append(
-                        metrics.covered([s for ep in mine for s in ep.spans()], since, event.end)
-                    )
+        kept = metrics.kept(episodes["shared"], event, world.near)
+        if kept is not None and event.id in world.sweeps:
+            fig.kept_swept.append(kept)
+        elif kept is not None and event.tag == "honest" and _like_swept(event):
+            fig.kept_untouched.append(kept)
         if event.tag != "honest":
             tagged = fig.tagged.setdefault(event.tag, {})
             for name, eps in episodes.items():
@@ -316,6 +317,15 @@ def figures(world: World, record: Record, wall_s: float) -> metrics.Figures:
     fig.answer_to_share_min = delays
     fig.answered_already_shared, fig.answered_never_shared = already, never
     return fig
+
+
+def _like_swept(event: Event) -> bool:
+    """An unswept event like those the gone_sweep attack sweeps (to compare with)."""
+    return (
+        event.type in ("checkpoint", "raid")
+        and event.witnesses >= 5
+        and event.end - event.start >= timedelta(hours=2)
+    )
 
 
 async def run_world(world: World, workdir: Path, adapter: str) -> metrics.Figures:

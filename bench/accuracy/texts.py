@@ -60,7 +60,7 @@ SUBJECTS = {
             "a patrol car driving slowly",
             "officers patrolling on foot",
             "two agents asking people questions",
-            "a patrol going block by block",
+            "a patrol going house to house",
             "border patrol driving around",
             "agents in vests looking around",
         ),
@@ -134,7 +134,7 @@ PLACES = {
         "por la iglesia",
         "junto al parque",
         "en la salida de la autopista",
-        "en la calle principal",
+        "por el puente",
         "atrás del centro comercial",
         "cerca de la clínica",
         "por la taquería",
@@ -319,7 +319,7 @@ def light_edit(rng: random.Random, text: str) -> str:
         elif op == 2:
             words.insert(i, rng.choice(FILLERS))
         elif op == 3:
-            words[i] = words[i].upper() if rng.random() < 0.5 else words[i].lower()
+            words[i] = words[i].lower()
         else:
             words[-1] = words[-1].rstrip(".!") + rng.choice(("!", "!!", ".", " 🚨", ""))
     return " ".join(words)

@@ -166,8 +166,8 @@ def other_type_flood(world: World, rng: random.Random, places: Places, day: date
 
 def gone_sweep(world: World, rng: random.Random, places: Places, day: datetime) -> None:
     """3 a day: a true checkpoint or raid (5-10 witnesses, 2-4 h) swept by 'gone' from fresh
-    addresses: two per thing on the map, from 30-60 min after it starts, again every
-    30-60 min until it really ends."""
+    addresses: two per thing on the map, from 15-45 min after it starts, again every
+    10-20 min (a script watching the map) until it really ends."""
     for _ in range(3):
         report_type = rng.choice(("checkpoint", "raid"))
         area, t0 = places.pick(rng), _when(rng, day)
@@ -175,7 +175,7 @@ def gone_sweep(world: World, rng: random.Random, places: Places, day: datetime) 
         event = add_event(
             world, rng, report_type, area, t0, rng.randint(5, 10), duration, tag="gone_sweep"
         )
-        at = t0 + timedelta(minutes=rng.uniform(30, 60))
+        at = t0 + timedelta(minutes=rng.uniform(15, 45))
         world.sweeps[event.id] = at
         world.actions.append(
             FollowUps(
@@ -186,7 +186,7 @@ def gone_sweep(world: World, rng: random.Random, places: Places, day: datetime) 
                 event.id,
                 per_target=2,
                 every_target=True,
-                repeat=(30, 60),
+                repeat=(10, 20),
                 until=event.end,
             )
         )

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bench.accuracy.baselines import Episode
-from bench.accuracy.world import WITNESS_CLASSES, Event, Fake
+from bench.accuracy.world import WITNESS_CLASSES, Event, Fake, FalseAlarm
 
 GRACE = timedelta(minutes=30)
+CAUSE_SPAN = timedelta(hours=6)  # how long after a false alarm or an event an alert is "its"
 LEVEL_RANK = {"unverified": 0, "possible": 1, "likely": 2, "confirmed": 3}
 SYSTEMS = ("likely", "notice", "shared", "crowd_map", "waze_like", "naive")
 NODE_SYSTEMS = ("likely", "notice", "shared")
@@ -90,6 +91,7 @@ class SystemFigures:
     fakes_hit: int = 0
     fakes: int = 0
     false_minutes: float = 0.0  # minutes false alerts were shown, summed
+    false_causes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0))
 
     @property
     def false_alerts(self) -> int:
@@ -118,10 +120,47 @@ class SystemFigures:
         self.fakes_hit += other.fakes_hit
         self.fakes += other.fakes
         self.false_minutes += other.false_minutes
+        for cause, n in other.false_causes.items():
+            self.false_causes[cause] += n
+
+
+CAUSES = ("attack", "false_alarm", "wrong_type", "late", "other")
+
+
+def false_cause(
+    ep: Episode,
+    events: Sequence[Event],
+    fakes: Sequence[Fake],
+    alarms: Sequence[FalseAlarm],
+    near: Near,
+) -> str:
+    """Why a false alert is false (the first that fits, in CAUSES order):
+    an attack's fake; an honest false alarm of that type nearby in the hours before;
+    a true event nearby at the time, of another type; a true event of that type
+    nearby that had ended more than GRACE before; anything else."""
+    if any(hits(ep, f, near) for f in fakes):
+        return "attack"
+    if any(
+        a.type == ep.type
+        and ep.area_id in near(a.area_id)
+        and a.at <= ep.start <= a.at + CAUSE_SPAN
+        for a in alarms
+    ):
+        return "false_alarm"
+    around = [e for e in events if ep.area_id in near(e.area_id)]
+    if any(e.start <= ep.start <= e.end + GRACE for e in around):
+        return "wrong_type"
+    if any(e.type == ep.type and e.end + GRACE < ep.start <= e.end + CAUSE_SPAN for e in around):
+        return "late"
+    return "other"
 
 
 def system_figures(
-    episodes: Sequence[Episode], events: Sequence[Event], fakes: Sequence[Fake], near: Near
+    episodes: Sequence[Episode],
+    events: Sequence[Event],
+    fakes: Sequence[Fake],
+    near: Near,
+    alarms: Sequence[FalseAlarm] = (),
 ) -> SystemFigures:
     fig = SystemFigures()
     for ep in episodes:
@@ -132,6 +171,7 @@ def system_figures(
             fig.false_minutes += sum(((b - a) for a, b in ep.spans()), timedelta()) / timedelta(
                 minutes=1
             )
+            fig.false_causes[false_cause(ep, events, fakes, alarms, near)] += 1
     for event in events:
         fig.events += 1
         starts = [ep.start for ep in episodes if matches(ep, event, near)]

@@ -125,6 +125,13 @@ def detail_rows(fig: Figures) -> list[str]:
             f"  shared alert kept for the rest of the event: swept {_f(swept)}"
             f" (n={len(fig.kept_swept)}), untouched {_f(untouched)} (n={len(fig.kept_untouched)})"
         )
+    for name in ("likely", "shared", "waze_like"):
+        causes = fig.systems[name].false_causes
+        if any(causes.values()):
+            rows.append(
+                f"  false {name} alerts by cause: "
+                + ", ".join(f"{cause} {n}" for cause, n in causes.items())
+            )
     for tag, systems in sorted(fig.tagged.items()):
         parts = [f"{name} {d}/{n}" for name, (d, n) in systems.items() if name in NODE_SYSTEMS]
         rows.append(f"  true events under '{tag}' detected: " + ", ".join(parts))
@@ -201,6 +208,18 @@ def _mean_recall(by_class: dict[str, list[int]], classes: Sequence[str]) -> floa
     detected = sum(by_class[c][0] for c in classes)
     events = sum(by_class[c][1] for c in classes)
     return detected / events if events else None
+
+
+SUMMARY = ("shared_precision_min", "likely_precision", "likely_recall", "shared_recall")
+
+
+def summary(found: dict[str, float]) -> dict[str, float]:
+    """The few accuracy figures `python -m bench` repeats in its last line."""
+    return {
+        name: value
+        for name, value in found.items()
+        if any(name == f"accuracy_{s}_{f}" for s in ("dev", "heldout") for f in SUMMARY)
+    }
 
 
 def main(

@@ -293,7 +293,9 @@ def figures(world: World, record: Record, wall_s: float) -> metrics.Figures:
         episodes[name] = rule(record.stream)
     fig = metrics.Figures(world.scenario, days=world.days, wall_s=wall_s, runs=1)
     for name, eps in episodes.items():
-        fig.systems[name] = metrics.system_figures(eps, world.events, world.fakes, world.near)
+        fig.systems[name] = metrics.system_figures(
+            eps, world.events, world.fakes, world.near, world.false_alarms
+        )
     fig.review_items = record.review_items
     fig.submitted, fig.accepted = record.submitted, record.accepted
     fig.rate_limited = record.rate_limited

@@ -349,3 +349,18 @@ async def test_a_verifier_answer_is_a_moderators_verdict(tmp_path: Path, answer:
             assert await chapter.targets("checkpoint", "san-ysidro") == []
     finally:
         await chapter.close()
+
+
+def test_false_alerts_get_a_cause() -> None:
+    from bench.accuracy.world import FalseAlarm
+
+    alarms = [FalseAlarm("A1", "patrol", "c", at(300), 1)]
+    fakes = [Fake("F1", "test", "vehicle", "b", at(0), at(30))]
+    cause = lambda e: metrics.false_cause(e, EVENTS, fakes, alarms, near)  # noqa: E731
+    assert cause(ep("vehicle", "a", 5, 60)) == "attack"
+    assert cause(ep("patrol", "c", 310, 400)) == "false_alarm"
+    assert cause(ep("patrol", "a", 10, 20)) == "wrong_type"  # E1 is a raid
+    assert cause(ep("raid", "a", 100, 200)) == "late"  # E1 ended at 60
+    assert cause(ep("raid", "c", 1000, 1100)) == "other"
+    fig = metrics.system_figures([ep("patrol", "a", 10, 20)], EVENTS, fakes, near, alarms)
+    assert fig.false_causes["wrong_type"] == 1

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 from bench.accuracy.attacks import SCENARIOS, build
@@ -102,6 +103,7 @@ def detail_rows(fig: Figures) -> list[str]:
     by = {
         a: sum(1 for x in answered if x.answer == a) for a in ("confirm", "false_alarm", "unable")
     }
+    to_answer = [(x.answered_at - x.at) / timedelta(minutes=1) for x in answered if x.answered_at]
     rows = [
         f"  reports {fig.accepted}/{fig.submitted} accepted ({fig.rate_limited} rate-limited),"
         f" review-queue items/day {_f(fig.review_per_day(), 1)},"
@@ -111,7 +113,8 @@ def detail_rows(fig: Figures) -> list[str]:
         f" notice {_classes(fig, 'notice')}; shared {_classes(fig, 'shared')};"
         f" waze {_classes(fig, 'waze_like')}",
         f"  >=5 witnesses at likely: median {_m(fig.systems['likely'].delays_5plus_min, 0.5)} min;"
-        f" verifications asked {len(v)}, answered {len(answered)} (confirm {by['confirm']},"
+        f" verifications asked {len(v)}, answered {len(answered)} in a median"
+        f" {_m(to_answer, 0.5)} min (confirm {by['confirm']},"
         f" false alarm {by['false_alarm']}, unable {by['unable']}); confirm to shared:"
         f" median {_m(fig.answer_to_share_min, 0.5)} min (n={len(fig.answer_to_share_min)},"
         f" {fig.answered_already_shared} already shared, {fig.answered_never_shared} never)",

@@ -18,7 +18,9 @@ What a Chapter answers:
   requests for a verifier;
 - claim / answer: a verifier takes a request and answers confirm,
   false alarm or unable;
-- scheduled(): the node's periodic jobs (retention, every 10 minutes).
+- scheduled(): the node's periodic jobs (retention, every 10 minutes);
+- expiry_step: how often what shown() answers may change with no call at
+  all (the simulator looks again each time this much has passed).
 
 ReportsChapter is today's node (reports scored one by one, clusters of
 area x type). It reads the node's tables directly, which bench/ may do and

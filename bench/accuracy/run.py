@@ -6,12 +6,13 @@ Rules kept here:
   at its simulated minute, and nothing sleeps.
 - Everything goes through the Chapter adapter (bench/accuracy/observe.py):
   reports and follow-ups through the node's real intake path, verifiers'
-  answers through the node's moderation, the node's scheduled retention
-  every 10 simulated minutes as `vecinos run` schedules it.
-- After every action and every TICK the adapter is asked what changed (the
+  answers through the node's moderation, the node's scheduled jobs every 10
+  simulated minutes as `vecinos run` schedules them.
+- After every call of the node the adapter is asked what changed (the
   responder notices and shared alerts the node queued, verification
-  requests) and what it shows at 'likely': the alerts' times are those of
-  the action that caused them, to the minute.
+  requests) and what it shows at 'likely', so an alert's time is that of the
+  action that caused it, to the minute; between calls, what is shown is
+  looked at again whenever the adapter's expiry_step passed (TICK apart).
 - Verifiers are played here, with the truth: a verifier who reaches the area
   confirms when a true event of that type is there at arrival, and answers
   "false alarm" when nothing is (fake, or already over), or "unable".
@@ -22,7 +23,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from bench.accuracy.observe import (
 from bench.accuracy.world import VERIFIERS, Event, FollowUps, Report, World, lognormal_min
 from node.intake import TYPE_WORDS
 
-TICK = timedelta(minutes=5)  # how often the simulator looks when nothing happens
+TICK = timedelta(minutes=5)  # the simulator's step when nothing happens
 SCHEDULED = timedelta(minutes=10)  # [retention] purge_every_minutes, the shipped default
 LIKELY = "likely"
 
@@ -178,8 +179,7 @@ class Runner:
         if f.repeat is not None and f.until is not None:
             at = f.at + timedelta(minutes=self.rng.uniform(*f.repeat))
             if at < f.until:
-                self.push(at, FollowUps(at, f.kind, f.type, f.area_id, f.about, f.per_target,
-                                        f.every_target, f.repeat, f.until))  # fmt: skip
+                self.push(at, replace(f, at=at))
 
     def _likely(self, key: tuple[str, str], start: datetime, end: datetime) -> Episode:
         report_type, area_id = key

@@ -8,6 +8,7 @@ import os
 import time
 
 from bench import alerts, flood, intake, process, push
+from bench.accuracy import report as accuracy
 
 
 def main() -> None:
@@ -21,6 +22,7 @@ def main() -> None:
     found["alert_latency_ratio"] = asyncio.run(alerts.main(quick=args.quick))
     found["cold_start_s"], found["idle_rss_mb"] = asyncio.run(process.main(quick=args.quick))
     found.update(asyncio.run(push.main(quick=args.quick)))
+    found.update(accuracy.summary(accuracy.main(quick=args.quick)))  # bench/accuracy
     print(
         f"bench: {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs, load average "
         f"{load:.1f} at the start and {os.getloadavg()[0]:.1f} at the end; "

@@ -24,6 +24,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from string import ascii_uppercase
 from urllib.parse import urlencode
@@ -36,6 +37,7 @@ from node.gazetteer import Gazetteer
 from node.outcome import PublicIncident, PublicReport
 from web.context import NODE
 from web.messages import request_lang, translate
+from web.present import age_words
 
 STYLESHEET = "/static/areamap.css"
 LEVEL_RANK = {"unverified": 1, "possible": 2, "likely": 3, "confirmed": 4}
@@ -157,15 +159,17 @@ def area_states(incidents: Sequence[PublicIncident]) -> dict[str, AreaState]:
     return best
 
 
-def _state_text(state: AreaState | None, lang: str) -> str:
+def _state_text(state: AreaState | None, lang: str, now: datetime | None) -> str:
     if state is None:
         return translate("web_areamap_quiet", lang)
+    # honest words for an hour-precision time, as on the list (web.present.age_words)
+    age = age_words(state.top.last_hour, now) if now is not None else state.top.age_label
     return translate(
         "web_areamap_state",
         lang,
         level=translate(state.level, lang),
         type=translate(state.top.type, lang),
-        age=translate(state.top.age_label, lang),
+        age=translate(age, lang),
         count=str(state.count),
     )
 
@@ -176,6 +180,7 @@ def view_context(
     incidents: Sequence[PublicIncident],
     lang: str,
     path: str = "/map",
+    now: datetime | None = None,
 ) -> dict[str, object]:
     """Everything area_map.html needs for one view (unknown view ids show the whole region)."""
     views = {v.id: v for v in the_map.views}
@@ -199,7 +204,7 @@ def view_context(
                 "path": cell.path,
                 "level": state.level if state else "none",
                 "opacity": f"{state.opacity:.2f}" if state else "1",
-                "title": f"{names[cell.area_id]}: {_state_text(state, lang)}",
+                "title": f"{names[cell.area_id]}: {_state_text(state, lang, now)}",
             }
         )
     letters = {z.view_id: ascii_uppercase[i % 26] for i, z in enumerate(view.zooms)}
@@ -239,7 +244,7 @@ def view_context(
         {
             "number": label.number,
             "name": names[label.area_id],
-            "state": _state_text(states.get(label.area_id), lang),
+            "state": _state_text(states.get(label.area_id), lang, now),
             "level": states[label.area_id].level if label.area_id in states else "none",
         }
         for label in sorted(labels, key=lambda lb: lb.number or 0)
@@ -301,5 +306,8 @@ async def render(request: web.Request, incidents: Sequence[PublicIncident]) -> s
     """The area map partial for this request (?view=, the request's language)."""
     view_id = request.query.get("view", "all")
     the_map = await area_map(request.app)
-    context = view_context(the_map, view_id[:8], incidents, request_lang(request), request.path)
+    now = request.app[NODE].clock()
+    context = view_context(
+        the_map, view_id[:8], incidents, request_lang(request), request.path, now
+    )
     return render_context(context)

@@ -42,7 +42,7 @@ NAV: tuple[tuple[str, str], ...] = (
 )
 # Responses a proxy or the compression middleware must never compress: they carry a secret
 # (a CSRF token) next to text a visitor sent (BREACH). Set by the moderators' pages.
-NO_COMPRESS = "vecinos_no_compress"
+NO_COMPRESS: web.ResponseKey[bool] = web.ResponseKey("vecinos_no_compress", bool)
 
 
 def href(path: str, lang: str, **query: str) -> str:

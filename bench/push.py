@@ -57,7 +57,6 @@ app.router.add_post("/push/{n}", push)
 app.router.add_get("/count", total)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
-AREAS = ("Chula Vista", "National City", "San Ysidro", "Otay Mesa", "Imperial Beach")
 
 
 def b64url(data: bytes) -> str:
@@ -75,10 +74,12 @@ def browser_keys(n: int) -> list[tuple[str, str]]:
     return found
 
 
-async def intake_latencies(node, count: int, offset: int) -> list[float]:  # type: ignore[no-untyped-def]
+async def intake_latencies(node, count: int, offset: int, areas) -> list[float]:  # type: ignore[no-untyped-def]
+    """Reports at a steady pace, spread over `areas` (each phase its own areas, so that
+    both phases score against the same amount of nearby evidence)."""
     times = []
     for i in range(count):
-        draft = ReportDraft(type="vehicle", area=AREAS[i % len(AREAS)])
+        draft = ReportDraft(type="vehicle", area=areas[i % len(areas)])
         source = SourceRef(Channel.WEB, f"10.{offset}.{i // 250}.{i % 250}".encode())
         started = time.perf_counter()
         outcome = await node.submit(draft, source)
@@ -139,7 +140,10 @@ async def _run(node, n: int, probes: int, port: int) -> dict[str, float]:  # typ
             except aiohttp.ClientError:
                 await asyncio.sleep(0.05)
 
-        quiet = await intake_latencies(node, probes, 1)
+        # Probe areas: not the subscribers' area, and split in two halves, one per phase.
+        names = sorted(a.name for a in node.areas() if a.id != area)
+        quiet_areas, busy_areas = names[0::2], names[1::2]
+        quiet = await intake_latencies(node, probes, 1, quiet_areas)
         outcome = await node.submit(
             ReportDraft(type="raid", area="Chula Vista"), SourceRef(Channel.WEB, b"10.9.9.9")
         )
@@ -149,7 +153,7 @@ async def _run(node, n: int, probes: int, port: int) -> dict[str, float]:  # typ
         tracemalloc.start()
         started = time.perf_counter()
         fan_out = asyncio.create_task(sender.drain())
-        busy = await intake_latencies(node, probes, 2)
+        busy = await intake_latencies(node, probes, 2, busy_areas)
         await fan_out
         elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()

@@ -22,6 +22,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,7 +108,12 @@ async def _post(
     return status
 
 
+WORKER_NICENESS = 10  # background work: the reporters' process gets the CPU first
+
+
 def main() -> None:
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     for line in sys.stdin:
         try:
             result = asyncio.run(fan_out(json.loads(line)))

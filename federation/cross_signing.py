@@ -181,6 +181,7 @@ class IdentityStatus:
     ours: bool  # the published master and self-signing keys are the saved ones
     device_signed: bool  # the device carries a valid signature of the published SSK
     device_published: bool
+    device_key: str | None = None  # its ed25519 ("session") key, once signed by ours
 
     @property
     def ok(self) -> bool:
@@ -229,7 +230,11 @@ def identity_status(
     )
     device = ((query.get("device_keys") or {}).get(user_id) or {}).get(device_id)
     signed = bool(chain and isinstance(device, dict) and _verifies(device, user_id, ssk or ""))
-    return IdentityStatus(master, bool(ours), signed, isinstance(device, dict))
+    key = None
+    if ours and signed and isinstance(device, dict):  # vouched for by our own signature
+        found = (device.get("keys") or {}).get(f"ed25519:{device_id}")
+        key = found if isinstance(found, str) else None
+    return IdentityStatus(master, bool(ours), signed, isinstance(device, dict), key)
 
 
 async def query_own_keys(request: Request, user_id: str) -> dict[str, Any]:

@@ -111,6 +111,7 @@ async def setup_matrix(
             if bot.identity is None:
                 raise SetupError(f"cross-signing: {bot.identity_error}")
             master = bot.identity.master or ""
+            session_key = bot.identity.device_key or ""
             old = load_rooms(data_dir)
             rooms = ChapterRooms(
                 member_room=await _ensure_room(bot, old.member_room, retention),
@@ -128,8 +129,9 @@ async def setup_matrix(
         f"bot {user_id} ready, device {device}",
         f"  login, crypto store and cross-signing keys: {matrix_dir(data_dir)}",
         "    (back it up with the data dir: losing it changes the bot's identity)",
-        f"  the bot's identity (publish it to members, see docs/members.md): {fingerprint(master)}",
-        f"    device {device} signed by it: yes",
+        "  the bot's identity: publish these to members (docs/members.md):",
+        f"    master key:  {fingerprint(master)}",
+        f"    device {device}, signed by it; session key: {fingerprint(session_key)}",
         f"  member room:     {rooms.member_room}",
         f"  responders room: {rooms.responders_room}",
         f"  config: [matrix] homeserver and user_id set in {config.path}",

@@ -76,6 +76,8 @@ def _identity_lines(
         )
     signed = "yes" if state.ours and state.device_signed else "NO"
     lines.append(f"  published: {published}; device {device} signed by it: {signed}")
+    if state.device_key:
+        lines.append(f"  device {device} session key: {fingerprint(state.device_key)}")
     if otks is not None:
         lines.append(f"  one-time keys on the homeserver: {otks} (refilled when they run out)")
     return lines

@@ -103,6 +103,7 @@ async def test_setup_gives_the_bot_a_cross_signed_device_and_status_shows_it(
     assert f"identity: master key {fingerprint(keys.master_public)}" in text
     assert f"published: yes; device {device} signed by it: yes" in text
     assert "one-time keys on the homeserver: 50" in text
+    assert state.device_key and f"session key: {fingerprint(state.device_key)}" in text
     for seed in (keys.master_seed, keys.self_signing_seed):
         assert seed not in text
 

@@ -244,18 +244,25 @@ async def query_own_keys(request: Request, user_id: str) -> dict[str, Any]:
     return body
 
 
-async def _upload_keys(request: Request, keys: CrossSigningKeys, password: str | None) -> None:
+async def _upload_keys(
+    request: Request, keys: CrossSigningKeys, password: str | None, *, replacing: bool
+) -> None:
     body = keys.upload_body()
     status, answer = await request(DEVICE_SIGNING_UPLOAD, body)
     if status == 200:
         return
     if status != 401 or "flows" not in answer:
         raise CrossSigningError(f"cross-signing keys refused (HTTP {status})")
-    if not password:
+    if not password and replacing:
         raise PasswordNeeded(
             "the homeserver holds another cross-signing identity for the bot; to replace it, "
             "run `vecinos matrix setup ... --password-stdin` with the bot's password "
             "(members will see that the bot's identity changed)"
+        )
+    if not password:  # a homeserver older than MSC3967 asks even the first time
+        raise PasswordNeeded(
+            "the homeserver asks for the bot's password to publish its cross-signing keys: "
+            "run `vecinos matrix setup ... --password-stdin` once"
         )
     flows = [f.get("stages", []) for f in answer.get("flows", []) if isinstance(f, dict)]
     if ["m.login.password"] not in flows:
@@ -303,7 +310,7 @@ async def ensure_identity(
         keys = CrossSigningKeys.generate(user_id)
         keys.save(matrix_dir)  # before any upload: a published key is never lost
     if not state.ours:
-        await _upload_keys(request, keys, password)
+        await _upload_keys(request, keys, password, replacing=state.master is not None)
         query = await query_own_keys(request, user_id)
         state = identity_status(query, user_id, device_id, keys)
         if not state.ours:

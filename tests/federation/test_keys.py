@@ -29,6 +29,7 @@ from federation.cross_signing import (
     CrossSigningError,
     CrossSigningKeys,
     IdentityStatus,
+    PasswordNeeded,
     ensure_identity,
     fingerprint,
     identity_status,
@@ -250,6 +251,7 @@ class FakeHomeserver:
         }
         self.cross: dict[str, Any] = {}
         self.signed: list[Any] = []
+        self.demand_password: str | None = None  # user-interactive auth, as before MSC3967
 
     async def request(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if path.endswith("/keys/query"):
@@ -261,10 +263,20 @@ class FakeHomeserver:
                 ),
             }
         if path.endswith("/device_signing/upload"):
+            auth = body.pop("auth", None)
+            if self.demand_password is not None and (
+                auth is None
+                or auth.get("password") != self.demand_password
+                or auth.get("session") != "S1"
+            ):
+                return 401, {"flows": [{"stages": ["m.login.password"]}], "session": "S1"}
             self.cross = body
             return 200, {}
         self.signed.append(body)
-        return 200, {}
+        device = body[self.user][self.device]
+        sigs = self.device_keys.setdefault("signatures", {}).setdefault(self.user, {})
+        sigs.update(device["signatures"][self.user])
+        return 200, {"failures": {}}
 
 
 async def test_a_device_whose_published_keys_are_not_ours_is_never_signed(tmp_path: Path) -> None:
@@ -275,3 +287,23 @@ async def test_a_device_whose_published_keys_are_not_ours_is_never_signed(tmp_pa
         await ensure_identity(hs.request, tmp_path, user, device, ours)
     assert hs.signed == []
     assert (tmp_path / IDENTITY_FILE).exists()  # the identity itself was made and kept
+
+
+async def test_the_identity_is_made_once_and_the_password_answers_when_asked(
+    tmp_path: Path,
+) -> None:
+    user, device = "@bot:example.org", "DEVICE"
+    ours = {"ed25519": "A" * 43, "curve25519": "B" * 43}
+    hs = FakeHomeserver(user, device, {"ed25519": ours["ed25519"], "curve": ours["curve25519"]})
+    hs.demand_password = "the bot's password"
+    with pytest.raises(PasswordNeeded, match="publish its cross-signing keys"):
+        await ensure_identity(hs.request, tmp_path, user, device, ours)
+    keys = CrossSigningKeys.load(tmp_path, user)
+    assert keys is not None and hs.cross == {}  # saved before any upload, nothing published
+    state = await ensure_identity(
+        hs.request, tmp_path, user, device, ours, password="the bot's password"
+    )
+    assert state.ok and state.master == keys.master_public  # the same keys, not new ones
+    assert state.device_key == ours["ed25519"] and len(hs.signed) == 1
+    again = await ensure_identity(hs.request, tmp_path, user, device, ours)
+    assert again.ok and len(hs.signed) == 1  # nothing to do at the next start

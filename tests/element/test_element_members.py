@@ -41,6 +41,8 @@ pytestmark = pytest.mark.synapse
 PASSWORD = "una contraseña de miembro"
 ROUND_TRIPS: list[float] = []  # member's send -> the bot's answer decrypted, ms
 DECRYPTS: list[float] = []  # the bot's message arrived in a sync -> decrypted, ms
+COUNTS = {"decrypted": 0, "undecryptable": 0, "failedOnce": 0, "beforeThisDevice": 0}
+BOTS_CLEAN: list[str] = []
 
 
 @dataclass
@@ -98,6 +100,8 @@ class JsMember:
     async def clean(self) -> dict[str, Any]:
         """Its counts; asserts nothing it received is, or ever was, undecryptable."""
         stats = await self.element.call("stats", name=self.name)
+        for k in COUNTS:
+            COUNTS[k] += stats[k]
         assert stats["undecryptable"] == 0 and stats["failedOnce"] == 0, stats
         return stats
 
@@ -159,6 +163,8 @@ async def bot_clean(site: Site) -> None:
     """The chapter's bot could decrypt every event (its kept counter, across restarts)."""
     assert site.fed.bot.stats.undecryptable == 0
     assert (await site.node.counters()).get("undecryptable", 0) == 0
+    BOTS_CLEAN.append(site.chapter_id)
+    FIGURES["chapter bots with 0 undecryptable events"] = str(len(BOTS_CLEAN))
 
 
 @pytest.fixture
@@ -171,6 +177,8 @@ async def site(element_homeserver: Homeserver, tmp_path: Path, clock) -> AsyncIt
 
 
 def record_figures() -> None:
+    label = "js members' events: decrypted / undecryptable / failed once / before the device"
+    FIGURES[label] = " / ".join(str(COUNTS[k]) for k in COUNTS)
     if DECRYPTS:
         FIGURES["decryption of the bot's messages, js member (arrived -> decrypted), ms"] = (
             f"median {statistics.median(DECRYPTS):.0f}, max {max(DECRYPTS):.0f}, n={len(DECRYPTS)}"
@@ -376,3 +384,4 @@ async def test_an_older_chapter_without_cross_signing_is_upgraded_at_its_next_st
         await dani.clean()
     finally:
         await site.close()
+    record_figures()

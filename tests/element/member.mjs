@@ -2,9 +2,9 @@
 //
 // matrix-js-sdk with its Rust crypto (initRustCrypto: @matrix-org/matrix-sdk-crypto-wasm,
 // the engine of Element Web) plays members, responders and their second devices, as
-// Element does: password login (a new device), cross-signing bootstrapped with the
-// password at first login, and "exclude insecure devices" (OnlySignedDevicesIsolationMode)
-// on. A request is one JSON line on stdin, {"id", "op", ...}; its answer one JSON line
+// Element does: password login (a new device), cross-signing and secret storage set up
+// at the first login (a recovery key), later devices signed with that recovery key, and
+// "exclude insecure devices" (OnlySignedDevicesIsolationMode) on. A request is one JSON line on stdin, {"id", "op", ...}; its answer one JSON line
 // on stdout, {"id", "ok": true, ...} or {"id", "error"}. Requests run concurrently.
 // Every wait is bounded by the request's timeoutMs. Logs go to stderr, never to stdout.
 //
@@ -38,10 +38,9 @@ const clients = new Map(); // name -> Member
 const recoveryKeys = new Map(); // user id -> its secret-storage key (the member's "recovery key")
 
 class Member {
-    constructor(name, client, password) {
+    constructor(name, client) {
         this.name = name;
         this.client = client;
-        this.password = password;
         this.decrypted = []; // {eventId, roomId, sender, type, content, at, event}
         this.failures = new Map(); // eventId -> failure code (deleted once decrypted)
         this.failuresSeen = new Set(); // every event that failed at least once
@@ -152,7 +151,7 @@ async function login(req) {
     if (req.isolation !== "all") {
         crypto.setDeviceIsolationMode(new cryptoApi.OnlySignedDevicesIsolationMode());
     }
-    const member = new Member(req.name, client, req.password);
+    const member = new Member(req.name, client);
     member.loggedInAt = loggedInAt;
     clients.set(req.name, member);
     const prepared = new Promise((resolve, reject) => {

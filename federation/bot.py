@@ -3,8 +3,9 @@
 It logs in once with a password (or adopts a token from shared-secret
 registration) and from then on restores that login from a 0600 JSON file in
 its data directory, so it stays the same device with the same keys. Its
-crypto store lives next to that file (back both up together: a wiped store
-is a new device that cannot read earlier messages).
+crypto store and its cross-signing seeds live next to that file (back them
+up together: a wiped store is a new device that cannot read earlier
+messages; lost seeds are a new identity that members see change).
 
 What it does:
 - creates encrypted, invite-only rooms (megolm, history visible to joined
@@ -19,7 +20,13 @@ What it does:
   what it cannot decrypt or refuses (each count also goes to `on_count`, so
   the node can keep it), and never logs event content;
 - answers invites by `accept_invites_from`, or lets `on_invite` decide;
-- keeps syncing through homeserver restarts (reconnects with backoff).
+- keeps syncing through homeserver restarts (reconnects with backoff);
+- keeps a cross-signing identity (federation.cross_signing: its device
+  signed by its self-signing key, checked at every start, so a new device
+  after a store loss is signed again and an older chapter is upgraded), and
+  keys that cannot run out (federation.device_keys: one-time keys refilled
+  at zero, a fallback key published and rotated). Without the first,
+  Element's "exclude insecure devices" mode neither reads nor answers it.
 
 Signature checks are not done here: the caller runs federation.wire on the
 content it receives.
@@ -34,11 +41,13 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
@@ -62,6 +71,13 @@ from nio import (
 )
 from nio.exceptions import OlmUnverifiedDeviceError
 
+from federation.cross_signing import (
+    CrossSigningError,
+    IdentityStatus,
+    PasswordNeeded,
+    ensure_identity,
+)
+from federation.device_keys import KEY_ALGORITHM, KEYS_UPLOAD, KeyUpkeep
 from federation.wire import ALERT_EVENT_TYPE, RELAY_EVENT_TYPE
 
 __all__ = [
@@ -84,6 +100,9 @@ GAP_PAGES = 50
 
 CREDENTIALS_FILE = "matrix-credentials.json"
 STORE_DIR = "crypto-store"
+# A cross-signing attempt that failed (homeserver away) is tried again after
+# a successful sync, at most this often.
+IDENTITY_RETRY_S = 60.0
 
 AlertHandler = Callable[[str, str, str, dict[str, Any]], Awaitable[None] | None]
 """on_alert(room_id, sender, event_type, content)."""
@@ -119,6 +138,8 @@ class BotStats:
     send_failures: int = 0
     sync_errors: int = 0
     devices_trusted: int = 0
+    fallback_keys_published: int = 0
+    one_time_key_refills: int = 0  # uploads after the server's count fell to 0
 
 
 def _write_private_json(path: Path, data: dict[str, Any]) -> None:
@@ -169,6 +190,10 @@ class ChapterBot:
         self._sync_count = 0
         self._batch: list[tuple[str, Any]] = []  # (room id, event) of the sync in progress
         self._room_handlers: list[tuple[tuple[type, ...], RoomHandler]] = []
+        self._keys: KeyUpkeep | None = None
+        self.identity: IdentityStatus | None = None  # None until checked
+        self.identity_error: str | None = None
+        self._identity_retry_at: float | None = None  # monotonic; None: no retry
 
     def _count(self, name: str, n: int = 1) -> None:
         setattr(self.stats, name, getattr(self.stats, name) + n)
@@ -300,8 +325,13 @@ class ChapterBot:
 
     # -- lifecycle ----------------------------------------------------------
 
-    async def start(self) -> None:
-        """First sync with full state (nio does not persist room state), then sync forever."""
+    async def start(self, *, password: str | None = None) -> None:
+        """First sync with full state (nio does not persist room state), then sync forever.
+
+        In between, the bot's cross-signing identity is checked (made, or its
+        device signed, as needed; `password` answers the homeserver if it asks
+        for it). A failure there does not stop the bot: see `identity_error`.
+        """
         client = self._need_client()
         if self._sync_task is not None:
             return
@@ -311,6 +341,7 @@ class ChapterBot:
         if not isinstance(resp, SyncResponse):
             raise BotError(f"first sync failed: {getattr(resp, 'status_code', '?')}")
         await self._after_sync(resp, since)
+        await self._try_identity(password)
         self._sync_task = asyncio.create_task(self._sync_loop(), name=f"sync {self.user_id}")
 
     async def close(self) -> None:
@@ -323,6 +354,7 @@ class ChapterBot:
         if self.client is not None:
             await self.client.close()
             self.client = None
+            self._keys = None
 
     async def __aenter__(self) -> ChapterBot:
         return self
@@ -371,8 +403,19 @@ class ChapterBot:
         for room_id, event in [*gaps, *batch]:
             await self._dispatch(room_id, event)
         await client.send_to_device_messages()
+        keys = self._key_upkeep()
+        keys.take_count(resp.device_key_count.signed_curve25519)
         if client.should_upload_keys:
+            refill = keys.server_count == 0 and client.olm is not None and client.olm.account.shared
             await client.keys_upload()
+            if refill:
+                self._count("one_time_key_refills")
+                log.info("one-time keys ran out: refilled")
+        if await keys.publish_fallback(self._request):
+            self._count("fallback_keys_published")
+        due = self._identity_retry_at
+        if due is not None and time.monotonic() >= due:
+            await self._try_identity()
         if client.should_query_keys:
             await client.keys_query()
         if client.should_claim_keys:
@@ -416,6 +459,72 @@ class ChapterBot:
                 log.warning("too many missed events in %s: the oldest are skipped", room_id)
             found.extend((room_id, e) for e in reversed(events))
         return found
+
+    # -- keys and identity -----------------------------------------------------
+
+    def _key_upkeep(self) -> KeyUpkeep:
+        client = self._need_client()
+        if self._keys is None:
+            assert client.olm is not None and client.device_id
+            self._keys = KeyUpkeep(client.olm, self.user_id, client.device_id)
+        return self._keys
+
+    async def _request(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST a JSON body to the client API with the bot's token: (status, JSON answer)."""
+        client = self._need_client()
+        headers = {
+            "Authorization": f"Bearer {client.access_token}",
+            "Content-Type": "application/json",
+        }
+        resp = await client.send("POST", path, json.dumps(body), headers, timeout=30)
+        try:
+            data = await resp.json(content_type=None)
+        except ValueError:
+            data = None
+        finally:
+            resp.release()
+        return resp.status, data if isinstance(data, dict) else {}
+
+    async def one_time_key_count(self) -> int:
+        """How many of this device's one-time keys the homeserver holds now."""
+        status, data = await self._request(KEYS_UPLOAD, {})
+        if status != 200:
+            raise BotError(f"cannot read the one-time key count: HTTP {status}")
+        return int((data.get("one_time_key_counts") or {}).get(KEY_ALGORITHM, 0))
+
+    async def ensure_identity(self, password: str | None = None) -> IdentityStatus:
+        """Set up or check the bot's cross-signing identity and sign this device.
+
+        Raises CrossSigningError (PasswordNeeded: the homeserver holds another
+        identity; only the bot's password can replace it).
+        """
+        client = self._need_client()
+        if client.olm is None or client.device_id is None:
+            raise CrossSigningError("the bot has no encryption keys")
+        state = await ensure_identity(
+            self._request,
+            self.data_dir,
+            self.user_id,
+            client.device_id,
+            dict(client.olm.account.identity_keys),
+            password=password,
+        )
+        self.identity, self.identity_error, self._identity_retry_at = state, None, None
+        return state
+
+    async def _try_identity(self, password: str | None = None) -> None:
+        """ensure_identity at start; a failure is logged and (unless only a password
+        can fix it) tried again after a later sync. The bot runs meanwhile."""
+        try:
+            await self.ensure_identity(password)
+        except PasswordNeeded as e:
+            self.identity_error, self._identity_retry_at = str(e), None
+            log.error("cross-signing: %s", e)
+        except (CrossSigningError, aiohttp.ClientError, TimeoutError, OSError) as e:
+            cause = str(e) if isinstance(e, CrossSigningError) else type(e).__name__
+            self.identity_error = cause
+            self._identity_retry_at = time.monotonic() + IDENTITY_RETRY_S
+            log.warning("cross-signing not done yet: %s", cause)
 
     @property
     def sync_count(self) -> int:

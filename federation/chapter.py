@@ -51,6 +51,8 @@ KEPT_BOT_COUNTERS = {
     "devices_trusted": "devices_trusted",
 }
 START_RETRY_MAX = 30.0
+# stop(): how long a cancelled task may take before it is cancelled again.
+STOP_RECANCEL_S = 0.5
 # A responders-room post waits at most this long for the alerts queued before it.
 ALERTS_FIRST_S = 1.0
 
@@ -163,6 +165,12 @@ class ChapterFederation:
         for task in tasks:
             task.cancel()
         for task in tasks:
+            # Python 3.11's asyncio.wait_for swallows a cancellation that lands as its
+            # inner future completes (a loop waiting in Delivery.drained, say): cancel
+            # again until the task has really ended, or stop() would wait forever.
+            while not task.done():
+                await asyncio.wait({task}, timeout=STOP_RECANCEL_S)
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.bot.close()

@@ -9,6 +9,12 @@ unverified_hours, and neutral names ("room-7f3a9c") and no topic: the
 homeserver stores names and topics in clear. Their ids go to
 DATA/matrix/rooms.json; [matrix] homeserver and user_id go to vecinos.toml.
 Re-running it is safe: it reuses the login and the rooms it finds.
+
+It also gives the bot its cross-signing identity (federation.cross_signing):
+master and self-signing keys kept in DATA/matrix/cross-signing.json (0600),
+the bot's device signed by them; the password (the one given, or the one
+just registered with) answers the homeserver if it asks. It prints the
+master key's fingerprint, which the chapter publishes to its members.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import aiohttp
 
 from federation.bot import BotError, ChapterBot
 from federation.chapter import neutral_room_name
+from federation.cross_signing import fingerprint
 from federation.homeserver import HomeserverError, register_account
 from federation.state import BotLock, ChapterRooms, load_rooms, matrix_dir, save_rooms
 from node.config import load_config, set_values
@@ -48,25 +55,26 @@ async def _check_homeserver(url: str) -> None:
 
 async def _log_in(
     bot: ChapterBot, localpart: str, password: str | None, registration_secret: str | None
-) -> str:
+) -> tuple[str, str | None]:
+    """(device id, the password to answer the homeserver with while setting up, if known)."""
     if bot.credentials_path.exists():
-        return await bot.login()  # restored: no second device
+        return await bot.login(), password  # restored: no second device
     if registration_secret:
-        # The account's password is never needed again (the login is restored
-        # from the credentials file); the homeserver admin can reset it.
+        # The account's password is used once more below (cross-signing, if the
+        # homeserver asks) and never kept: the login is restored from the
+        # credentials file; the homeserver admin can reset it.
+        made = secrets.token_urlsafe(24)
         try:
-            reg = await register_account(
-                bot.homeserver_url, registration_secret, localpart, secrets.token_urlsafe(24)
-            )
+            reg = await register_account(bot.homeserver_url, registration_secret, localpart, made)
         except HomeserverError as exc:
             raise SetupError(
                 f"registration failed ({exc}); if the account exists, use --password-stdin"
             ) from None
         if reg.user_id != bot.user_id:
             raise SetupError(f"the homeserver registered {reg.user_id}, not {bot.user_id}")
-        return await bot.login(access_token=reg.access_token, device_id=reg.device_id)
+        return await bot.login(access_token=reg.access_token, device_id=reg.device_id), made
     if password:
-        return await bot.login(password)
+        return await bot.login(password), password
     raise SetupError("give the bot's password (--password-stdin) or --registration-secret-file")
 
 
@@ -98,8 +106,12 @@ async def setup_matrix(
     with BotLock(data_dir):
         bot = ChapterBot(homeserver, user_id, matrix_dir(data_dir))
         try:
-            device = await _log_in(bot, match.group(1), password, registration_secret)
-            await bot.start()
+            device, auth = await _log_in(bot, match.group(1), password, registration_secret)
+            await bot.start(password=auth)
+            if bot.identity is None:
+                raise SetupError(f"cross-signing: {bot.identity_error}")
+            master = bot.identity.master or ""
+            session_key = bot.identity.device_key or ""
             old = load_rooms(data_dir)
             rooms = ChapterRooms(
                 member_room=await _ensure_room(bot, old.member_room, retention),
@@ -115,7 +127,11 @@ async def setup_matrix(
     admin_api = f"{homeserver}/_synapse/admin/v1/users/{user_id}/override_ratelimit"
     return [
         f"bot {user_id} ready, device {device}",
-        f"  login and crypto store: {matrix_dir(data_dir)} (back it up with the data dir)",
+        f"  login, crypto store and cross-signing keys: {matrix_dir(data_dir)}",
+        "    (back it up with the data dir: losing it changes the bot's identity)",
+        "  the bot's identity: publish these to members (docs/members.md):",
+        f"    master key:  {fingerprint(master)}",
+        f"    device {device}, signed by it; session key: {fingerprint(session_key)}",
         f"  member room:     {rooms.member_room}",
         f"  responders room: {rooms.responders_room}",
         f"  config: [matrix] homeserver and user_id set in {config.path}",

@@ -1,10 +1,12 @@
 """`vecinos status`: the chapter's federation health in a few lines, for its operator.
 
 Read-only, and safe while the node runs: it asks the homeserver (versions,
-whoami, the published device keys) with the bot's stored access token, reads
-device trust from the bot's crypto store, and takes every count from the
-node's counters (kept by the running node: sent, received, relayed,
-undecryptable, rejected by reason). It never prints an alert or a key.
+whoami, the published device keys and cross-signing keys, the count of
+one-time keys) with the bot's stored access token, reads device trust from
+the bot's crypto store, and takes every count from the node's counters (kept
+by the running node: sent, received, relayed, undecryptable, rejected by
+reason). It never prints an alert or a private key: of the bot's identity,
+only the master key's public fingerprint, the one members check.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ from typing import Any
 import aiohttp
 
 from federation.bot import CREDENTIALS_FILE, STORE_DIR
+from federation.cross_signing import (
+    IDENTITY_FILE,
+    CrossSigningError,
+    CrossSigningKeys,
+    fingerprint,
+    identity_status,
+)
+from federation.device_keys import KEY_ALGORITHM, KEYS_UPLOAD
 from federation.state import MATRIX_DIR, load_rooms, running_node_pid
 from node.outcome import Neighbour
 from node.service import open_node
@@ -29,15 +39,48 @@ async def _get(http: aiohttp.ClientSession, url: str, token: str | None = None) 
         return resp.status, await resp.json(content_type=None)
 
 
+async def _post(http: aiohttp.ClientSession, url: str, token: str, body: Any) -> Any:
+    async with http.post(url, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+        data = await resp.json(content_type=None)
+        return data if resp.status == 200 and isinstance(data, dict) else {}
+
+
 async def _keys(http: aiohttp.ClientSession, url: str, token: str, users: list[str]) -> Any:
     body = {"device_keys": {u: [] for u in users}}
-    async with http.post(
-        f"{url}/_matrix/client/v3/keys/query",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as resp:
-        data = await resp.json(content_type=None)
-        return data.get("device_keys", {}) if resp.status == 200 else {}
+    return await _post(http, f"{url}/_matrix/client/v3/keys/query", token, body)
+
+
+def _identity_lines(
+    mdir: Path, user: str, device: str, query: dict[str, Any] | None, otks: int | None
+) -> list[str]:
+    """The bot's cross-signing identity: saved, published, and its device signed by it."""
+    try:
+        keys = CrossSigningKeys.load(mdir, user)
+    except CrossSigningError as exc:
+        return [f"identity: {exc}"]
+    if keys is None:
+        return [f"identity: none saved in {mdir / IDENTITY_FILE} (the node makes one at start)"]
+    lines = [f"identity: master key {fingerprint(keys.master_public)} (members check this)"]
+    if query is None:
+        lines.append("  published: unknown (homeserver unreachable)")
+        return lines
+    state = identity_status(query, user, device, keys)
+    if state.ours:
+        published = "yes"
+    elif state.master is None:
+        published = "NO (the node publishes it at its next start)"
+    else:
+        published = (
+            f"NO: the homeserver holds ANOTHER identity ({fingerprint(state.master)}); "
+            "see docs/federation.md"
+        )
+    signed = "yes" if state.ours and state.device_signed else "NO"
+    lines.append(f"  published: {published}; device {device} signed by it: {signed}")
+    if state.device_key:
+        lines.append(f"  device {device} session key: {fingerprint(state.device_key)}")
+    if otks is not None:
+        lines.append(f"  one-time keys on the homeserver: {otks} (refilled when they run out)")
+    return lines
 
 
 def _trust(creds: dict[str, Any], store_dir: Path, neighbours: list[Neighbour]) -> list[str]:
@@ -86,17 +129,23 @@ async def _matrix_lines(data_dir: Path, homeserver: str, neighbours: list[Neighb
         user, device, token = creds["user_id"], creds["device_id"], creds["access_token"]
         login = "unknown (homeserver unreachable)"
         published = "unknown"
+        query: dict[str, Any] | None = None
+        otks: int | None = None
         if reach.startswith("reachable"):
             try:
                 status, data = await _get(
                     http, f"{homeserver}/_matrix/client/v3/account/whoami", token
                 )
                 login = "valid" if status == 200 else f"REFUSED (HTTP {status})"
-                keys = await _keys(http, homeserver, token, [user])
-                published = "yes" if device in keys.get(user, {}) else "NO"
+                query = await _keys(http, homeserver, token, [user])
+                published = "yes" if device in query.get("device_keys", {}).get(user, {}) else "NO"
+                counts = await _post(http, f"{homeserver}{KEYS_UPLOAD}", token, {})
+                if "one_time_key_counts" in counts:
+                    otks = int(counts["one_time_key_counts"].get(KEY_ALGORITHM, 0))
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 login = f"unknown ({type(exc).__name__})"
     lines.append(f"bot: {user}, device {device}, login {login}, device keys published: {published}")
+    lines += _identity_lines(mdir, user, device, query, otks)
     if neighbours:
         lines.append("  trust in neighbours' bots:")
         try:

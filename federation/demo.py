@@ -244,6 +244,12 @@ class NodeProcess:
             self.eof = True
             self._changed.notify_all()
 
+    async def publish(self) -> None:
+        """A publication tick now (SIGUSR1), awaited by its line."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGUSR1)
+        await self.wait_line("published on request", NODE_START_TIMEOUT, "publish")
+
     async def wait_line(self, text: str, timeout: float, what: str) -> str:
         """The first output line holding `text`; a DemoError if the node exits or is slow."""
 
@@ -542,6 +548,7 @@ class Demo:
                     decisions.append((ids[-1], seed.action))
             for report_id, action in decisions:
                 await self._moderate(node, report_id, action)
+            await node.publish()  # the public pages show reports from a publication tick on
             statuses = [await self._status(node, report_id) for report_id in ids]
             self.step(f"  {node.chapter.label}: {len(ids)} reports: {', '.join(statuses)}")
 

@@ -129,7 +129,7 @@ async def map_page(request: web.Request) -> web.Response:
     lang = request_lang(request)
     node = request.app[NODE]
     reports = await node.active_reports()
-    alerts = await node.received_alerts()
+    alerts = node.public_alerts()  # as of the last publication tick
     have_leaflet = assets.available(request.app, LEAFLET_JS) and assets.available(
         request.app, LEAFLET_CSS
     )
@@ -196,7 +196,7 @@ async def map_data(request: web.Request) -> web.Response:
     lang = request_lang(request)
     node = request.app[NODE]
     reports = await node.active_reports()
-    alerts = await node.received_alerts()
+    alerts = node.public_alerts()  # as of the last publication tick
     body = {
         "reports": [_report_data(r, lang) for r in reports],
         "alerts": [alert_json(a, lang) for a in alerts],

@@ -35,6 +35,7 @@ from web.forms import BodyNotUnderstood, first_values, form_pairs, read_fields
 from web.layout import e, href, html_response, page
 from web.messages import minutes, request_lang, translate
 from web.present import REPORT_TYPES, state_code
+from web.source import request_source
 
 LOGIN_TOKEN = "login_csrf"  # the pre-login session's CSRF token
 QUEUE_PAGE = 100  # reports shown at once (the most important ones)
@@ -223,7 +224,8 @@ async def login_post(request: web.Request) -> web.Response:
         return await _login_page(request, status=422, name=name, alert=alert, errors=missing)
     assert isinstance(password, str)
     verify = request.app[NODE].verify_moderator
-    result = await auth.log_in(request, request.app[THROTTLE], verify, name, password)
+    throttle, source = request.app[THROTTLE], request_source(request)
+    result = await auth.log_in(request, throttle, verify, name, password, source)
     if isinstance(result, auth.Throttled):
         wait = result.retry_after_s
         alert = translate("web_login_throttled", lang, minutes=minutes(wait))
@@ -273,7 +275,9 @@ def queue_item(item: QueueItem, lang: str, token: str, copies: int, selected: bo
     """One report of the queue: its facts, reasons, text, and its one form of actions."""
     report = item.report
     rid = e(report.id)
-    where = e(report.area) + (f" · {e(report.highway)}" if report.highway else "")
+    # A place not on the list: its text, decrypted for moderators only (never public).
+    area = report.area or item.area_text or translate("area_unlisted", lang)
+    where = e(area) + (f" · {e(report.highway)}" if report.highway else "")
     if not report.area_known:
         where += f' <span class="unknown-area">({_t("web_mod_area_unknown", lang)})</span>'
     out = [

@@ -15,12 +15,12 @@ from aiohttp import web
 
 from node.outcome import Accepted, PublicReport, RateLimited, Refused, ReportDraft, Unavailable
 from web.api import field_errors
-from web.context import NODE, SETTINGS
+from web.context import NODE
 from web.forms import BodyNotUnderstood, draft_from_fields, read_fields
 from web.layout import e, href, html_response, message_page, page
 from web.messages import minutes, request_lang, translate
-from web.present import REPORT_TYPES, state_code
-from web.source import web_source
+from web.present import REPORT_TYPES, area_label, sources_label, state_code
+from web.source import request_source
 
 FORM_FIELDS = ("type", "area", "highway", "description", "still_active")
 FORM_SCRIPT = "/static/form.js"
@@ -34,7 +34,7 @@ Errors = Mapping[str, Sequence[tuple[str, Mapping[str, str]]]]
 def report_item(report: PublicReport, lang: str) -> str:
     """One report as a list item (the list view of the map page uses it too)."""
     type_text = translate(report.type, lang)
-    where = e(report.area) + (f" · {e(report.highway)}" if report.highway else "")
+    where = e(area_label(report, lang)) + (f" · {e(report.highway)}" if report.highway else "")
     fade = max(0, min(4, round(report.opacity * 4)))
     state = translate(state_code(report), lang)
     parts = [
@@ -46,9 +46,7 @@ def report_item(report: PublicReport, lang: str) -> str:
         f'<br><span class="age">{e(translate(report.age_label, lang))}</span>',
         f' · <span class="status">{e(translate(report.status, lang))}</span>',
         f" · <span>{e(state)}</span>",
-        " · <span>"
-        + e(translate("web_sources", lang, count=str(report.independent_sources)))
-        + "</span>",
+        " · <span>" + e(translate("web_sources", lang, count=sources_label(report))) + "</span>",
     ]
     if report.lat is None or report.lon is None:
         parts.append(f' · <span class="off-map">{e(translate("web_not_on_map", lang))}</span>')
@@ -110,8 +108,12 @@ def report_form(
     draft: ReportDraft | None = None,
     errors: Errors | None = None,
     highways: Sequence[str] = (),
+    proof: str | None = None,
 ) -> str:
-    """The plain HTML form; fields named as the API's; the draft's text kept."""
+    """The plain HTML form; fields named as the API's; the draft's text kept.
+
+    proof: a rate-limit ticket to send back (a shared address, node.sources).
+    """
     draft = draft or ReportDraft()
     errors = errors or {}
     strings = {
@@ -174,6 +176,8 @@ def report_form(
         f'<p><a href="{href("/about", lang)}">{e(translate("web_read_more", lang))}</a></p>'
         "</section>"
     )
+    if proof:
+        out.append(f'<input type="hidden" name="proof" value="{e(proof)}">')
     out.append(
         f'<p><button type="submit">{e(translate("web_submit", lang))}</button></p>'
         f'<p class="note">{e(translate("web_privacy_note", lang))}</p></form>'
@@ -188,10 +192,11 @@ def _form_page(
     draft: ReportDraft | None = None,
     errors: Errors | None = None,
     status: int = 200,
+    proof: str | None = None,
 ) -> web.Response:
     lang = request_lang(request)
     node = request.app[NODE]
-    body = report_form(lang, draft=draft, errors=errors, highways=node.highways())
+    body = report_form(lang, draft=draft, errors=errors, highways=node.highways(), proof=proof)
     title = translate("web_report_form_title", lang)
     html = page(request, title, body, path="/", scripts=(FORM_SCRIPT,))
     return html_response(html, status=status)
@@ -212,8 +217,11 @@ async def post_report(request: web.Request) -> web.Response:
     if web_errs:
         errors: Errors = {f: [(c, {}) for c in codes] for f, codes in web_errs.items()}
         return _form_page(request, draft=draft, errors=errors, status=422)
-    source = web_source(request, trust_forwarded_for=request.app[SETTINGS].trust_forwarded_for)
-    outcome = await request.app[NODE].submit(draft, source)
+    source = request_source(request)
+    proof = fields.get("proof")
+    outcome = await request.app[NODE].submit(
+        draft, source, proof if isinstance(proof, str) and len(proof) <= 200 else None
+    )
     if isinstance(outcome, Accepted):
         title = translate("web_sent_title", lang)
         body = (
@@ -227,9 +235,14 @@ async def post_report(request: web.Request) -> web.Response:
         return _form_page(
             request, draft=outcome.draft, errors=field_errors(outcome.errors), status=422
         )
-    if isinstance(outcome, RateLimited):
+    if isinstance(outcome, RateLimited):  # the form again, text kept, with a ticket to wait out
         retry = max(1, int(outcome.retry_after_s))
-        response = message_page(request, "rate_limited", status=429, minutes=minutes(retry))
+        reasons: Errors = {"form": [("rate_limited", {"minutes": minutes(retry)})]}
+        if outcome.ticket:
+            reasons = {"form": [("rate_limited_ticket", {"seconds": str(outcome.wait_s)})]}
+        response = _form_page(
+            request, draft=draft, errors=reasons, status=429, proof=outcome.ticket
+        )
         response.headers["Retry-After"] = str(retry)
         return response
     if isinstance(outcome, Unavailable):

@@ -123,6 +123,7 @@ def report_form(
         "sent-body": "web_sent_body",
         "see-map": "web_see_map",
         "has-errors": "web_form_has_errors",
+        "proof": "web_proof_working",
     }
     data = "".join(f' data-msg-{k}="{e(translate(v, lang))}"' for k, v in strings.items())
     out = [

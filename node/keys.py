@@ -121,6 +121,7 @@ class KeyRing:
         """Create the keys of today and the next `days_ahead` days for each class; how many
         were new. Run ahead of need, so a key's birth dates no report."""
         made = 0
+        self.dir.mkdir(mode=0o700, exist_ok=True)  # a restore leaves keys/desc/ out on purpose
         for retention_class in classes:
             for offset in range(days_ahead + 1):
                 key_id = KeyId(retention_class, now.date() + timedelta(days=offset))

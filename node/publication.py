@@ -9,7 +9,9 @@ scheduler every `[web] publish_every_minutes` and when the node opens).
 Rules kept here:
 - A report is public only from the first tick after it was stored
   (`Snapshot.published`): that is the gate every public view requires,
-  per-report lists today and incidents tomorrow.
+  per-report lists today and incidents tomorrow. A tick publishes the
+  reports of the last two days (the latest MAX_PUBLISHED in a flood); lists
+  show the latest MAX_LISTED of them.
 - What the public sees of a report is frozen at the tick: its score,
   status, verdict, follow-ups and (where the chapter allows) description. A
   later corroboration, "still there" / "gone" or verdict shows at the next
@@ -29,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from node.outcome import ReceivedAlert
+from node.recent import Entry
 from node.store import Report
 from scoring.defaults import LEVEL_FLOORS, level_for
 from scoring.model import FollowUp
@@ -37,7 +40,10 @@ from scoring.model import FollowUp
 LEVEL_RANK: dict[str, int] = {level.value: -rank for rank, (_, level) in enumerate(LEVEL_FLOORS)}
 
 
-def public_order(rows: Sequence[Report]) -> list[Report]:
+Row = Report | Entry  # a frozen copy of a report's columns (Entry: without its ciphertext)
+
+
+def public_order(rows: Sequence[Row]) -> list[Row]:
     """Latest hour first, then the most serious level, type, area; ties by random id."""
     return sorted(
         rows,
@@ -55,35 +61,37 @@ def public_order(rows: Sequence[Report]) -> list[Report]:
 class Snapshot:
     """What the public may see, as of the last publication tick."""
 
-    reports: tuple[Report, ...] = ()  # detached rows, in public order
-    follow_ups: Mapping[str, tuple[FollowUp, ...]] = field(default_factory=dict)
+    reports: tuple[Row, ...] = ()  # the listed rows, in public order
+    follow_ups: Mapping[str, tuple[FollowUp, ...]] = field(default_factory=dict)  # all published
     descriptions: Mapping[str, str] = field(default_factory=dict)  # the public ones only
     alerts: tuple[ReceivedAlert, ...] = ()  # neighbours' alerts, unexpired at the tick
     tick: int = 0  # how many ticks this process has made (0: none yet)
-    _by_id: Mapping[str, Report] = field(default_factory=dict, repr=False)
+    _by_id: Mapping[str, Row] = field(default_factory=dict, repr=False)  # all published
 
     @classmethod
     def of(
         cls,
-        rows: Sequence[Report],
+        rows: Sequence[Row],
         follow_ups: Mapping[str, Sequence[FollowUp]],
         descriptions: Mapping[str, str],
         alerts: Sequence[ReceivedAlert],
         tick: int,
+        listed: int,
     ) -> Snapshot:
-        ordered = tuple(public_order(rows))
+        """`rows`: every published report, latest (hour, id) first; the first `listed` of
+        them make the lists."""
         return cls(
-            reports=ordered,
-            follow_ups={r.id: tuple(follow_ups.get(r.id, ())) for r in ordered},
+            reports=tuple(public_order(rows[:listed])),
+            follow_ups={r.id: tuple(follow_ups.get(r.id, ())) for r in rows},
             descriptions=dict(descriptions),
             alerts=tuple(alerts),
             tick=tick,
-            _by_id={r.id: r for r in ordered},
+            _by_id={r.id: r for r in rows},
         )
 
     def published(self, report_id: str) -> bool:
         """Whether a report is public (it was stored before the last tick)."""
         return report_id in self._by_id
 
-    def report(self, report_id: str) -> Report | None:
+    def report(self, report_id: str) -> Row | None:
         return self._by_id.get(report_id)

@@ -66,7 +66,7 @@ from node.outcome import (
     Unavailable,
 )
 from node.publication import Snapshot
-from node.recent import RecentIndex
+from node.recent import Entry, RecentIndex
 from node.reports import (
     PUBLIC_DESCRIPTION_STATUSES,
     RETENTION_CLASS,
@@ -98,7 +98,7 @@ from node.store import (
 from node.trends import Trends, aggregate_counts
 from node.writer import Writer
 from scoring.defaults import level_floor
-from scoring.model import FollowUpKind, ReportType, Verdict
+from scoring.model import FollowUp, FollowUpKind, ReportType, Verdict
 from scoring.review import priority
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,9 @@ Clock = Callable[[], datetime]
 UNAVAILABLE_RETRY_S = 30
 MAX_LISTED = 500  # the most recent reports a public list looks at (a flood cannot grow a page)
 LISTED_HOURS = 48  # ... of these last hours
+# Reports of the last LISTED_HOURS a tick publishes (the public may read each by its id); the
+# latest ones when a flood brings more. Kept as light copies without ciphertext (a few MB).
+MAX_PUBLISHED = 20_000
 
 
 def utc_now() -> datetime:
@@ -348,15 +351,15 @@ class Node:
 
     # -- reading -----------------------------------------------------------
 
-    def _listed(self, session: Session, now: datetime) -> list[Report]:
-        """The reports a list looks at: the latest MAX_LISTED of the last LISTED_HOURS."""
+    def _listed(self, session: Session, now: datetime, limit: int = MAX_LISTED) -> list[Report]:
+        """The reports a list looks at: the latest `limit` of the last LISTED_HOURS."""
         horizon = to_hour(now) - LISTED_HOURS
         return list(
             session.exec(
                 select(Report)
                 .where(col(Report.hour) >= horizon)
                 .order_by(col(Report.hour).desc(), col(Report.id))
-                .limit(MAX_LISTED)
+                .limit(limit)
             ).all()
         )
 
@@ -411,19 +414,27 @@ class Node:
         now = self.clock()
         statuses = self.public_statuses
 
-        def job(session: Session) -> tuple[list[Report], dict, dict[str, str]]:
-            rows = self._listed(session, now)
-            follow_ups = follow_ups_for(session, [r.id for r in rows])
+        def job(session: Session) -> tuple[list[Entry], dict, dict[str, str]]:
+            rows = self._listed(session, now, MAX_PUBLISHED)
+            follow_ups: dict[str, list[FollowUp]] = {}
+            for start in range(0, len(rows), 500):
+                chunk = [r.id for r in rows[start : start + 500]]
+                follow_ups.update(follow_ups_for(session, chunk))
             texts = {}
+            copies = []
             for row in rows:
                 text = self._description(row) if row.status in statuses else None
                 if text is not None:
                     texts[row.id] = text
-            return rows, follow_ups, texts
+                copy = Entry.of_row(row)
+                copy.description_ct = copy.area_ct = None  # the public needs no ciphertext
+                copies.append(copy)
+            return copies, follow_ups, texts
 
         rows, follow_ups, texts = await self._read(job)
         alerts = await self.received_alerts()
-        self.publication = Snapshot.of(rows, follow_ups, texts, alerts, self.publication.tick + 1)
+        tick = self.publication.tick + 1
+        self.publication = Snapshot.of(rows, follow_ups, texts, alerts, tick, MAX_LISTED)
         return self.publication
 
     async def prepare_keys(self) -> int:

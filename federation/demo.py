@@ -245,10 +245,23 @@ class NodeProcess:
             self._changed.notify_all()
 
     async def publish(self) -> None:
-        """A publication tick now (SIGUSR1), awaited by its line."""
+        """A publication tick now (SIGUSR1), awaited by its (new) line."""
         assert self.proc is not None
+        text = "published on request"
+
+        def count() -> int:
+            return sum(text in line for line in self.seen)
+
+        before = count()
         self.proc.send_signal(signal.SIGUSR1)
-        await self.wait_line("published on request", NODE_START_TIMEOUT, "publish")
+        try:
+            async with self._changed:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: count() > before or self.eof),
+                    NODE_START_TIMEOUT,
+                )
+        except TimeoutError:
+            raise DemoError(f"chapter {self.chapter.label} did not publish") from None
 
     async def wait_line(self, text: str, timeout: float, what: str) -> str:
         """The first output line holding `text`; a DemoError if the node exits or is slow."""
@@ -604,7 +617,10 @@ class Demo:
     async def _wait_for_alert(self) -> None:
         """Bounded: A's alert at B (polled, since it arrives in B's process)."""
         deadline = time.monotonic() + ALERT_TIMEOUT
-        while not any(a["chapter"] == self.ids["a"] for a in await self.alerts("b")):
+        while True:
+            await self.nodes["b"].publish()  # B's public pages show it from a tick on
+            if any(a["chapter"] == self.ids["a"] for a in await self.alerts("b")):
+                break
             if time.monotonic() > deadline:
                 raise DemoError(
                     f"A's alert did not reach B within {ALERT_TIMEOUT:.0f} s: see "

@@ -129,15 +129,16 @@ def fill(data: Path, stored: int) -> None:
                     0,
                     None,
                     None,
+                    None,  # area_ct: a gazetteer area has no free text
                     "transient",
                     now_hour + 24 * 365,
                 )
             )
             if len(rows) == 50_000:
-                db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 22) + ")", rows)
+                db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 23) + ")", rows)
                 rows.clear()
         if rows:
-            db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 22) + ")", rows)
+            db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 23) + ")", rows)
 
 
 async def per_report_seconds(data: Path, reports: int) -> float:

@@ -195,9 +195,9 @@ async def _serve_main(kind: str, port: int, data: Path, step_s: float | None) ->
             node.clock = lambda: start + reports[0] * step
             submit = node.submit
 
-            async def counted(draft, source):  # type: ignore[no-untyped-def]
+            async def counted(draft, source, proof=None):  # type: ignore[no-untyped-def]
                 reports[0] += 1
-                return await submit(draft, source)
+                return await submit(draft, source, proof)
 
             node.submit = counted  # type: ignore[method-assign]
         app = make_app(

@@ -244,6 +244,25 @@ class NodeProcess:
             self.eof = True
             self._changed.notify_all()
 
+    async def publish(self) -> None:
+        """A publication tick now (SIGUSR1), awaited by its (new) line."""
+        assert self.proc is not None
+        text = "published on request"
+
+        def count() -> int:
+            return sum(text in line for line in self.seen)
+
+        before = count()
+        self.proc.send_signal(signal.SIGUSR1)
+        try:
+            async with self._changed:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: count() > before or self.eof),
+                    NODE_START_TIMEOUT,
+                )
+        except TimeoutError:
+            raise DemoError(f"chapter {self.chapter.label} did not publish") from None
+
     async def wait_line(self, text: str, timeout: float, what: str) -> str:
         """The first output line holding `text`; a DemoError if the node exits or is slow."""
 
@@ -542,6 +561,7 @@ class Demo:
                     decisions.append((ids[-1], seed.action))
             for report_id, action in decisions:
                 await self._moderate(node, report_id, action)
+            await node.publish()  # the public pages show reports from a publication tick on
             statuses = [await self._status(node, report_id) for report_id in ids]
             self.step(f"  {node.chapter.label}: {len(ids)} reports: {', '.join(statuses)}")
 
@@ -597,7 +617,10 @@ class Demo:
     async def _wait_for_alert(self) -> None:
         """Bounded: A's alert at B (polled, since it arrives in B's process)."""
         deadline = time.monotonic() + ALERT_TIMEOUT
-        while not any(a["chapter"] == self.ids["a"] for a in await self.alerts("b")):
+        while True:
+            await self.nodes["b"].publish()  # B's public pages show it from a tick on
+            if any(a["chapter"] == self.ids["a"] for a in await self.alerts("b")):
+                break
             if time.monotonic() > deadline:
                 raise DemoError(
                     f"A's alert did not reach B within {ALERT_TIMEOUT:.0f} s: see "

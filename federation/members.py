@@ -265,7 +265,7 @@ class MemberRoom:
                 "member_received",
                 lang,
                 type=translate(r.type, lang),
-                area=r.area,
+                area=r.area or translate("area_unlisted", lang),  # free text: never repeated
                 level=translate(r.level, lang),
                 confidence=round(r.confidence * 100),
             )
@@ -351,7 +351,7 @@ class MemberRoom:
         area = find_area(area_text, self.node.gazetteer) if area_text else None
         reports = [
             r
-            for r in await self.node.active_reports()
+            for r in await self.node.live_reports()  # members are vetted: never delayed
             if r.still_active and not r.debunked and (area is None or r.area == area)
         ]
         if not reports:
@@ -361,7 +361,7 @@ class MemberRoom:
                 "member_active_line",
                 lang,
                 type=translate(r.type, lang),
-                area=r.area,
+                area=r.area or translate("area_unlisted", lang),
                 level=translate(r.level, lang),
                 age=translate(r.age_label, lang),
             )

@@ -2,8 +2,10 @@
 the share threshold, kept up to date and queued in the outbox for federation.
 
 Rules: an alert is an aggregate and never carries a description or a single
-report; its outbox row is written in the transaction of the change that
-caused it; every change of the same alert gets the next seq.
+report; a place not in the gazetteer (free text) never makes an alert or a
+responder notice (node.store.listed); its outbox row is written in the
+transaction of the change that caused it; every change of the same alert gets
+the next seq.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from node.responders import (
     open_notice_clusters,
     refresh_notice,
 )
-from node.store import Alert, OutboxAlert, PushQueueRow, Report, from_hour, to_hour
+from node.store import Alert, OutboxAlert, PushQueueRow, Report, from_hour, listed, to_hour
 from scoring.defaults import ScoringConfig, level_for
 from scoring.model import Decay, FollowUp, Verdict
 
@@ -116,6 +118,8 @@ def refresh_alert(
     come from the recent index (node.recent), which holds what the store
     holds; elsewhere, or outside its window, from the store.
     """
+    if not listed(area_id):  # free text stays local until a moderator maps it to an area
+        return None
     now_hour = to_hour(now)
     rows, follow_ups = cluster_reports(session, area_id, report_type, now_hour)
     live = []

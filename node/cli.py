@@ -117,11 +117,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_instances=1,
             coalesce=True,
         )
+        # Publication ticks on the clock's whole minutes (:00, :15, ...), which also make
+        # the day keys ahead and set file times back to the hour (Node.tick).
+        scheduler.add_job(
+            _tick_job,
+            "cron",
+            args=[node],
+            minute=f"*/{config.get('web', 'publish_every_minutes')}",
+            id="publication",
+            max_instances=1,
+            coalesce=True,
+        )
         app = make_app(
             node,
             secure_cookies=config.get("web", "secure_cookies"),
             trust_forwarded_for=config.get("web", "trust_forwarded_for"),
             client_max_size=config.get("web", "max_body_bytes"),
+            ipv6_prefix=config.get("web", "ipv6_prefix"),
+            header_timeout_s=config.get("web", "header_timeout_seconds"),
+            body_timeout_s=config.get("web", "body_timeout_seconds"),
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -157,6 +171,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # SIGUSR1: a publication tick now (an operator's choice; the demo after seeding).
+        loop.add_signal_handler(
+            signal.SIGUSR1, lambda: asyncio.ensure_future(_tick_job(node, announce=True))
+        )
         if federation is not None:
             # `vecinos neighbors accept/remove` send SIGHUP: set up rooms now.
             loop.add_signal_handler(signal.SIGHUP, federation.request_reconcile)
@@ -276,6 +294,16 @@ async def _purge_job(node) -> None:  # type: ignore[no-untyped-def]
         log.info("retention: %s", counts.line())
     except Exception as exc:  # a failed run is retried at the next interval
         log.error("retention run failed: %s", type(exc).__name__)
+
+
+async def _tick_job(node, announce: bool = False) -> None:  # type: ignore[no-untyped-def]
+    try:
+        snapshot = await node.tick()
+    except Exception as exc:  # the public keeps the last tick's view; retried at the next
+        log.error("publication tick failed: %s", type(exc).__name__)
+        return
+    if announce:
+        print(f"published on request: {len(snapshot.reports)} recent reports", flush=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

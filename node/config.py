@@ -196,6 +196,41 @@ SCHEMA: tuple[Key, ...] = (
         "asks it); empty: the map draws the areas without tiles",
     ),
     Key("web", "tile_attribution", "", "attribution text the tile server requires"),
+    # --- reporter safety (issue 11) ---
+    Key(
+        "web",
+        "publish_every_minutes",
+        15,
+        "new reports reach public pages and data only at these ticks, in no arrival order (a "
+        "poller learns at most the tick; members and responders are told at once); 60 shows no "
+        "more than the hour",
+        choices=(5, 10, 15, 20, 30, 60),
+    ),
+    Key(
+        "web",
+        "ipv6_prefix",
+        56,
+        "an IPv6 reporter is counted by this prefix (one household or phone often holds a /56)",
+        low=32,
+        high=128,
+    ),
+    Key(
+        "web",
+        "header_timeout_seconds",
+        20,
+        "a connection that has not sent a whole request head in this time is closed (also the "
+        "idle keep-alive time: keep your proxy's below it)",
+        low=2,
+        high=600,
+    ),
+    Key(
+        "web",
+        "body_timeout_seconds",
+        30,
+        "a request whose body has not arrived in this time gets a 408 and is closed",
+        low=2,
+        high=600,
+    ),
     Key(
         "intake",
         "rate_limit_reports",
@@ -231,6 +266,31 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key("intake", "max_description_chars", 1000, "longest description", low=50, high=10_000),
     Key("intake", "max_area_chars", 120, "longest area text", low=10, high=160),
+    Key(
+        "intake",
+        "ticket_bits",
+        16,
+        "beyond the rate limit (a shared address: Tor, a big NAT), a report needs a proof of "
+        "work of this many bits (about a second of a phone's JavaScript at 16)",
+        low=8,
+        high=26,
+    ),
+    Key(
+        "intake",
+        "ticket_wait_seconds",
+        60,
+        "... or, without JavaScript, sending again after this many seconds",
+        low=5,
+        high=3600,
+    ),
+    Key(
+        "intake",
+        "ticket_step",
+        5,
+        "both double every this many such reports from one address within the window",
+        low=1,
+        high=100,
+    ),
     Key(
         "retention",
         "unverified_hours",

@@ -4,11 +4,22 @@ validate -> moderate -> score -> store -> flag -> alert:
 
 - validate() is pure: it checks a ReportDraft against the gazetteer and the
   config, runs the moderation rules on every free-text field, and returns a
-  ValidReport or the per-field errors. (An area typed exactly as a gazetteer
-  name reuses that name's moderation result, which never changes.)
+  ValidReport or the per-field errors. Nothing of a request's text is kept in
+  memory beyond the request (no cache of areas, ids or moderation results).
 - store_report(), store_follow_up() and apply_verdict() run on the writer
-  thread: they score and store, with the description encrypted under its
+  thread: they score and store, with the free text encrypted under its
   retention class's key (file_under), and mark the cluster unsettled.
+
+Free text (the rule for every free-text field, now and later): it is stored
+only encrypted under the day keys (node.keys), re-encrypted and shredded with
+its retention class, never in plaintext (not in a report row, not in area_hour
+or the aggregates, where a place not in the gazetteer counts as "unknown"),
+never public unreviewed, never in an alert, a responder notice or an SMS. A
+place not in the gazetteer is such a field: the report gets an area id of its
+own (UNLISTED + its id, so it corroborates nothing and makes no alert), an
+empty area name (pages say "a place not on our list (awaiting review)"), and
+its text in `area_ct`, which only moderators read (area_text_of) until one of
+them maps the report to a gazetteer area (node.moderation) or it is purged.
 - settle() runs once per batch before its commit: it re-scores the
   neighbours and brings the cluster's alert (and outbox) up to date, in the
   same transaction as the reports that caused it.
@@ -17,7 +28,6 @@ validate -> moderate -> score -> store -> flag -> alert:
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,7 +56,7 @@ from node.reports import (
     rescored_values,
 )
 from node.sources import Recent, RecentMemory
-from node.store import FollowUpRow, Report, to_hour
+from node.store import UNLISTED, FollowUpRow, Report, to_hour
 from scoring.defaults import ScoringConfig
 from scoring.model import Channel, FollowUpKind, History, ReportType, Verdict
 from scoring.moderation import REASON_CODE, Moderation, moderate
@@ -108,27 +118,6 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-# moderate() of the gazetteer's own names and aliases, typed exactly: moderation is
-# pure, so a remembered result is the same; a reporter's free text is never kept.
-_NAME_MODERATION: dict[str, Moderation] = {}
-_LABELS: weakref.WeakKeyDictionary[Gazetteer, frozenset[str]] = weakref.WeakKeyDictionary()
-
-
-def _moderate_area(text: str, gazetteer: Gazetteer) -> Moderation:
-    found = _NAME_MODERATION.get(text)
-    if found is not None:
-        return found
-    found = moderate(text)
-    labels = _LABELS.get(gazetteer)
-    if labels is None:
-        labels = _LABELS[gazetteer] = frozenset(
-            label for area in gazetteer.areas for label in (area.name, *area.aliases)
-        )
-    if text in labels:
-        _NAME_MODERATION[text] = found
-    return found
-
-
 def ambiguous_area(found: AreaMatch) -> FieldError:
     """ "Which one do you mean?": the candidates' ids (space-separated) and names (", ")."""
     ids = " ".join(area.id for area in found.candidates)
@@ -170,7 +159,7 @@ def validate(
     elif len(area_text) > limits.max_area_chars:
         errors.append(FieldError("area", "area_too_long", (("max", str(limits.max_area_chars)),)))
     else:
-        refusals = _moderate_area(area_text, gazetteer).refusals
+        refusals = moderate(area_text).refusals
         errors += [FieldError("area", REASON_CODE[f.kind]) for f in refusals]
         if not refusals:
             area_match = gazetteer.match(area_text)
@@ -251,6 +240,7 @@ NEW_REPORT = {  # the columns a new report starts with, besides those store_repo
     "in_review": False,
     "description_ct": None,
     "description_key": None,
+    "area_ct": None,
 }
 
 
@@ -266,12 +256,13 @@ def store_report(
     hour = to_hour(now)
     area = valid.area
     place = area.area.place if area.area else None
+    report_id = new_id()
     report = Entry(
         **NEW_REPORT,
-        id=new_id(),
+        id=report_id,
         type=valid.type.value,
-        area_id=area.id,
-        area_name=area.name,
+        area_id=area.id if area.known else UNLISTED + report_id,  # free text: never an id
+        area_name=area.name if area.known else "",
         area_known=area.known,
         lat=place.lat if place else None,
         lon=place.lon if place else None,
@@ -295,7 +286,8 @@ def store_report(
     reasons = review_reasons(assessment, len(valid.description or ""), valid.moderation, ctx.config)
     report.review_reasons = ",".join(reasons)
     report.in_review = bool(reasons)
-    file_under(report, Verdict.NONE, valid.description, now, ctx)
+    unlisted = None if area.known else area.name
+    file_under(report, Verdict.NONE, valid.description, now, ctx, area_text=unlisted)
     index = ctx.recent
     index.put(report)
     if index.staging(session):  # a writer session: one INSERT per batch (node.recent)
@@ -316,20 +308,29 @@ def file_under(
     description: str | None,
     now: datetime,
     ctx: IntakeContext,
+    area_text: str | None = None,
 ) -> None:
     """Put a report in the retention class of its verdict, from `now`.
 
-    Sets its purge hour and encrypts its description under that class's key
-    of today, so the key is destroyed when the class's retention has passed.
+    Sets its purge hour and encrypts its free text (description, and the text
+    of a place not in the gazetteer) under that class's key of today, so the
+    key is destroyed when the class's retention has passed.
     """
     report.verdict = verdict.value
     report.retention_class = RETENTION_CLASS[verdict]
     keep = ctx.retention[report.retention_class]
     report.purge_after_hour = to_hour(now) + int(keep / timedelta(hours=1))
+    key_id = KeyId(report.retention_class, now.date())
+    report.description_ct = report.area_ct = report.description_key = None
     if description is not None:
-        key_id = KeyId(report.retention_class, now.date())
         report.description_ct = ctx.keys.encrypt(key_id, description, report.id)
+    if area_text is not None:
+        report.area_ct = ctx.keys.encrypt(key_id, area_text, report.id + AREA_BINDING)
+    if description is not None or area_text is not None:
         report.description_key = key_id.label()
+
+
+AREA_BINDING = "|area"  # associated data of an area text: never swappable with a description
 
 
 def description_of(report: Report | Entry, keys: KeyRing) -> str | None:
@@ -337,6 +338,15 @@ def description_of(report: Report | Entry, keys: KeyRing) -> str | None:
     if report.description_ct is None or report.description_key is None:
         return None
     return keys.decrypt(KeyId.parse(report.description_key), report.description_ct, report.id)
+
+
+def area_text_of(report: Report | Entry, keys: KeyRing) -> str | None:
+    """The text of a place not in the gazetteer (for moderators only), or None when the
+    report names a gazetteer area or the key was destroyed."""
+    if report.area_ct is None or report.description_key is None:
+        return None
+    key_id = KeyId.parse(report.description_key)
+    return keys.decrypt(key_id, report.area_ct, report.id + AREA_BINDING)
 
 
 def apply_verdict(
@@ -355,7 +365,14 @@ def apply_verdict(
                 report.hour,
                 confirmed=1 if verdict == Verdict.CONFIRMED else -1,
             )
-        file_under(report, verdict, description_of(report, ctx.keys), now, ctx)
+        file_under(
+            report,
+            verdict,
+            description_of(report, ctx.keys),
+            now,
+            ctx,
+            area_text=area_text_of(report, ctx.keys),
+        )
         report.confidence = {Verdict.CONFIRMED: 1.0, Verdict.DEBUNKED: 0.0}.get(
             verdict, report.confidence
         )

@@ -6,6 +6,13 @@
   deleted (crypto-shredding) once everything it could cover has passed
   retention, so a copy of the database taken before a purge cannot be read
   after it.
+  The same key encrypts every free-text field of the report (the text of a
+  place not in the gazetteer too, bound to the id with AREA_BINDING).
+- Day keys are created ahead (prepare(): today's and tomorrow's, by the
+  scheduler at every publication tick and when the node opens), so a key
+  file's birth never dates the day's first report, confirm or archive; a key
+  made on demand is only a fallback. After a key is created or shredded, its
+  file and directory are set back to the start of the hour (node.filetimes).
 - The chapter's Ed25519 signing key for alerts (signedjson's file format).
 
 Rule: no key is ever written anywhere but here, and never logged.
@@ -17,6 +24,7 @@ import contextlib
 import errno
 import os
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -24,6 +32,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from signedjson.key import generate_signing_key, read_signing_keys, write_signing_keys
+
+from node.filetimes import set_back
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -71,11 +81,16 @@ class KeyId:
         return cls(retention_class, date.fromisoformat(day))
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class KeyRing:
     """The description keys of one data dir."""
 
-    def __init__(self, keys_dir: Path) -> None:
+    def __init__(self, keys_dir: Path, clock: Callable[[], datetime] = _utc_now) -> None:
         self.dir = keys_dir
+        self.clock = clock
         self._cache: dict[KeyId, bytes] = {}
 
     def _load(self, key_id: KeyId, create: bool) -> bytes | None:
@@ -88,11 +103,32 @@ class KeyRing:
         except FileNotFoundError:
             if not create:
                 return None
-            with contextlib.suppress(FileExistsError):  # another writer made it first
-                write_private(path, secrets.token_bytes(KEY_BYTES))
+            self._create(path)
             key = path.read_bytes()
         self._cache[key_id] = key
         return key
+
+    def _create(self, path: Path) -> bool:
+        """A new random key at `path` (False: another writer made it first)."""
+        try:
+            write_private(path, secrets.token_bytes(KEY_BYTES))
+        except FileExistsError:
+            return False
+        set_back((path, self.dir), self.clock())
+        return True
+
+    def prepare(self, classes: Iterable[str], now: datetime, days_ahead: int = 1) -> int:
+        """Create the keys of today and the next `days_ahead` days for each class; how many
+        were new. Run ahead of need, so a key's birth dates no report."""
+        made = 0
+        self.dir.mkdir(mode=0o700, exist_ok=True)  # a restore leaves keys/desc/ out on purpose
+        for retention_class in classes:
+            for offset in range(days_ahead + 1):
+                key_id = KeyId(retention_class, now.date() + timedelta(days=offset))
+                path = self.dir / key_id.filename
+                if not path.exists():
+                    made += self._create(path)
+        return made
 
     def encrypt(self, key_id: KeyId, plaintext: str, bound_to: str) -> bytes:
         key = self._load(key_id, create=True)
@@ -136,6 +172,8 @@ class KeyRing:
                 _shred(path)
                 self._cache.pop(KeyId(retention_class, day), None)
                 shredded += 1
+        if shredded:
+            set_back((self.dir,), now)
         return shredded
 
 

@@ -85,6 +85,7 @@ def correct_report(
         count_history(session, area.id, report.hour, reports=1, confirmed=confirmed)
         assert area.area is not None
         report.area_id, report.area_name, report.area_known = area.id, area.name, True
+        report.area_ct = None  # the reporter's free text is not needed once mapped
         report.lat, report.lon = area.area.place.lat, area.area.place.lon
     report.type = new_type
     session.add(report)

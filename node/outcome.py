@@ -49,7 +49,13 @@ class FieldError:
 
 @dataclass(frozen=True)
 class PublicReport:
-    """The public view of a stored report (no source, no minute, no moderator)."""
+    """The public view of a stored report (no source, no minute, no moderator).
+
+    `area` is "" for a place not in the gazetteer (area_known False): its text is
+    never public; pages say "a place not on our list (awaiting review)".
+    `confidence` and `independent_sources` are for vetted readers: public JSON
+    gives the level and a coarse count (coarse_count) instead.
+    """
 
     id: str
     type: str
@@ -82,6 +88,7 @@ class PublicIncident:
     decides its stage); consumed by the public pages, the feeds and Web Push.
     `area_name` is None for a place not in the gazetteer: its free text is never
     public, and pages say "a place not on our list (awaiting review)".
+    Public only once published (node.publication.Snapshot.published).
     """
 
     id: str
@@ -120,7 +127,13 @@ class Refused:
 
 @dataclass(frozen=True)
 class RateLimited:
+    """Over the source's rate limit: retry after the whole window, or redeem the ticket
+    (node.sources: a proof of work of `bits`, or sending again once it is `wait_s` old)."""
+
     retry_after_s: int
+    ticket: str | None = None
+    bits: int = 0
+    wait_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,7 @@ class QueueItem:
     reasons: tuple[str, ...]
     description: str | None
     priority: float
+    area_text: str | None = None  # a place not in the gazetteer, as typed (moderators only)
 
 
 @dataclass(frozen=True)
@@ -220,3 +234,11 @@ class PublicAlert:
     expires: datetime
     ended: bool
     incident_id: str | None = None
+
+
+COARSE_COUNTS: tuple[tuple[int, str], ...] = ((10, "10+"), (4, "4-9"), (2, "2-3"), (0, "1"))
+
+
+def coarse_count(n: int) -> str:
+    """A count as the public sees it: "1", "2-3", "4-9" or "10+" (PublicIncident.reports)."""
+    return next(label for floor, label in COARSE_COUNTS if n >= floor)

@@ -4,6 +4,15 @@ Rule: channels talk to the node only through Node; they never touch the
 store, the keys or the scorer directly. Built by node.service.open_node().
 Writes go through the single writer thread (node.writer); reads run in
 worker threads on their own sessions.
+
+Two kinds of reads (node.publication): what the public may see
+(active_reports, public_report, public_alerts) comes from the snapshot of the
+last publication tick (tick(), run by the scheduler); what vetted people see
+(live_reports for the member room, the review queue, the responders, the 201
+of a reporter's own report) is live.
+
+Rate limits count only what intake accepted, and every refusal says "retry
+after the whole window" (node.sources).
 """
 
 from __future__ import annotations
@@ -25,11 +34,13 @@ from node import incidents_interim, moderation
 from node.alerts import OUTBOX_WRITTEN, PUSH_WRITTEN, AlertSettings
 from node.channels import consumers
 from node.config import ConfigError, NodeConfig, load_config
+from node.filetimes import set_back, set_back_tree
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.intake import (
     IntakeContext,
     IntakeLimits,
     apply_verdict,
+    area_text_of,
     description_of,
     settle,
     store_follow_up,
@@ -56,13 +67,15 @@ from node.outcome import (
     SourceRef,
     Unavailable,
 )
+from node.publication import Snapshot
 from node.push import subscriptions as push_subscriptions
 from node.push.endpoints import PushHosts
 from node.push.keys import PushKeys
 from node.push.messages import Change
-from node.recent import RecentIndex
+from node.recent import Entry, RecentIndex
 from node.reports import (
     PUBLIC_DESCRIPTION_STATUSES,
+    RETENTION_CLASS,
     Bounds,
     follow_ups_for,
     is_visible,
@@ -72,8 +85,9 @@ from node.reports import (
 from node.responders import RESPONDERS_WRITTEN, Notice, ResponderSettings, record_received
 from node.retention import PurgeCounts, purge
 from node.setup import DESCRIPTION_KEYS_DIR, KEYS_DIR, check_data_dir
-from node.sources import RateLimiter, RecentMemory, SourceKeys
+from node.sources import RateLimiter, RecentMemory, SourceKeys, TicketRules
 from node.store import (
+    DB_NAME,
     Alert,
     AlertRoom,
     Counter,
@@ -92,7 +106,7 @@ from node.store import (
 from node.trends import Trends, aggregate_counts
 from node.writer import Writer
 from scoring.defaults import level_floor
-from scoring.model import FollowUpKind, ReportType, Verdict
+from scoring.model import FollowUp, FollowUpKind, ReportType, Verdict
 from scoring.review import priority
 
 log = logging.getLogger(__name__)
@@ -102,6 +116,10 @@ UNAVAILABLE_RETRY_S = 30
 PUSH_SUBSCRIPTIONS_PER_HOUR = 10  # a browser renews at most daily; ten allow a few devices
 FEED_ENDED_HOURS = 12  # an all-clear stays in the feeds this long
 MAX_LISTED = 500  # the most recent reports a public list looks at (a flood cannot grow a page)
+LISTED_HOURS = 48  # ... of these last hours
+# Reports of the last LISTED_HOURS a tick publishes (the public may read each by its id); the
+# latest ones when a flood brings more. Kept as light copies without ciphertext (a few MB).
+MAX_PUBLISHED = 20_000
 
 
 def utc_now() -> datetime:
@@ -164,13 +182,18 @@ class Node:
         with Session(self.writer.engine) as session:
             self.recent.load(session, to_hour(clock()))
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.keys = KeyRing(data_dir / KEYS_DIR / DESCRIPTION_KEYS_DIR)
+        self.keys = KeyRing(data_dir / KEYS_DIR / DESCRIPTION_KEYS_DIR, clock)
         scoring = config.scoring
         now = clock()
         self.limiter = RateLimiter(
             config.get("intake", "rate_limit_reports"),
             timedelta(minutes=config.get("intake", "rate_limit_window_minutes")),
             config.get("intake", "rate_limit_max_sources"),
+            TicketRules(
+                bits=config.get("intake", "ticket_bits"),
+                wait_s=config.get("intake", "ticket_wait_seconds"),
+                step=config.get("intake", "ticket_step"),
+            ),
         )
         longest = max(scoring.expiry(t) for t in ReportType)
         self.memory = RecentMemory(keep=max(scoring.window, longest) + timedelta(hours=2))
@@ -195,7 +218,7 @@ class Node:
                 push=config.get("push", "enabled"),
             ),
             retention=self.retention,
-            nearby=lambda area_id: self.gazetteer.nearby(area_id, 2 * scoring.radius_km),
+            nearby=self._nearby,
             bounds=Bounds(
                 config.get("intake", "max_neighbours"), config.get("intake", "max_rescored")
             ),
@@ -226,6 +249,13 @@ class Node:
             if config.get("push", "enabled")
             else None
         )
+        # What the public sees: the last publication tick's snapshot (node.publication).
+        self.publication = Snapshot()
+        # SQLite's files, set back to the hour after every write (node.filetimes).
+        self._db_files: tuple[Path, ...] = ()
+        if url.startswith("sqlite") and url == database_url(data_dir, ""):
+            db = data_dir / DB_NAME
+            self._db_files = (db, db.with_name(DB_NAME + "-wal"), db.with_name(DB_NAME + "-shm"))
 
     @property
     def chapter_name(self) -> str:
@@ -242,8 +272,17 @@ class Node:
 
     # -- helpers ---------------------------------------------------------
 
+    def _nearby(self, area_id: str) -> Sequence[str]:
+        """An area and its gazetteer neighbours; a place not on the list is alone (and its id
+        never enters the gazetteer's cache)."""
+        if area_id not in self.gazetteer.by_id:
+            return (area_id,)
+        return self.gazetteer.nearby(area_id, 2 * self.config.scoring.radius_km)
+
     def _after_commit(self, info: dict[str, object]) -> None:
-        """On the writer thread: wake federation when a commit queued an alert or a notice."""
+        """On the writer thread: the database's files back to the hour; wake federation when
+        a commit queued an alert or a notice."""
+        set_back(self._db_files, self.clock())
         if info.get(OUTBOX_WRITTEN) and self._loop is not None:
             self._loop.call_soon_threadsafe(self.outbox_ready.set)
         if info.get(PUSH_WRITTEN) and self._loop is not None:
@@ -279,53 +318,125 @@ class Node:
 
     # -- intake ------------------------------------------------------------
 
-    async def submit(self, draft: ReportDraft, source: SourceRef) -> Outcome:
-        """The one intake path: validate, moderate, score, store, flag, maybe alert."""
+    def _admit(self, tag: bytes, now: datetime, proof: str | None) -> RateLimited | str | None:
+        """Count an accepted submission against its source: None (within the bucket), the
+        ticket it redeemed (take it back with _unadmit if nothing is stored), or RateLimited
+        (the whole window, and a new ticket to get past it)."""
+        if not self.limiter.hit(tag, now):
+            return None
+        if proof and self.limiter.redeem(tag, proof, now):
+            return proof
+        ticket = self.limiter.ticket(tag, now)
+        return RateLimited(self.limiter.retry_after_s, ticket.token, ticket.bits, ticket.wait_s)
+
+    def _unadmit(self, tag: bytes, now: datetime, admitted: str | None) -> None:
+        if admitted is None:
+            self.limiter.release(tag, now)
+        else:
+            self.limiter.unredeem(tag, admitted, now)
+
+    async def submit(
+        self, draft: ReportDraft, source: SourceRef, proof: str | None = None
+    ) -> Outcome:
+        """The one intake path: validate, moderate, score, store, flag, maybe alert.
+
+        Only a report that is valid and stored counts against its source's rate
+        limit; `proof` redeems a ticket of an earlier RateLimited (node.sources).
+        """
         now = self.clock()
-        wait = self.limiter.hit(self.source_keys.primary(source.identity, now), now)
-        if wait:
-            return RateLimited(wait)
         checked = validate(draft, self.gazetteer, self.limits)
         if isinstance(checked, tuple):
             return Refused(checked, draft)
+        tag = self.source_keys.primary(source.identity, now)
+        admitted = self._admit(tag, now, proof)
+        if isinstance(admitted, RateLimited):
+            return admitted
         sources = self.source_keys.tags(source.identity, now)
         stored = await self._write(
             lambda s: store_report(s, self.context, checked, source.channel, sources, now)
         )
         if isinstance(stored, Unavailable):
+            self._unadmit(tag, now, admitted)
             return stored
         return Accepted(self._public(stored.report, [], now), stored.review)
 
     async def follow_up(
-        self, report_id: str, kind: FollowUpKind, source: SourceRef
+        self, report_id: str, kind: FollowUpKind, source: SourceRef, proof: str | None = None
     ) -> PublicReport | RateLimited | Unavailable | None:
-        """A "still there" / "gone" from a reporter; None when no such report."""
+        """A "still there" / "gone" from a reporter; None when no such report.
+
+        Counts against the rate limit only when the report exists. The answer is
+        the report as the public sees it (as of the last tick; live for the
+        reporter of a report not yet published), so it tells no more than a poll.
+        """
         now = self.clock()
-        wait = self.limiter.hit(self.source_keys.primary(source.identity, now), now)
-        if wait:
-            return RateLimited(wait)
+        exists = await self._read(lambda s: s.get(Report, report_id) is not None)
+        if not exists:
+            return None
+        tag = self.source_keys.primary(source.identity, now)
+        admitted = self._admit(tag, now, proof)
+        if isinstance(admitted, RateLimited):
+            return admitted
         sources = self.source_keys.tags(source.identity, now)
         row = await self._write(
             lambda s: store_follow_up(s, self.context, report_id, kind, sources, False, now)
         )
         if row is None or isinstance(row, Unavailable):
+            self._unadmit(tag, now, admitted)
             return row
+        if self.publication.published(report_id):
+            return self.public_report(report_id)
         return await self.get_report(report_id)
 
     # -- reading -----------------------------------------------------------
 
-    async def active_reports(self) -> list[PublicReport]:
-        """Reports to show now: active ones, and debunks still visible as debunks."""
-        now = self.clock()
-        horizon = to_hour(now) - 48
-
-        def job(session: Session) -> list[PublicReport]:
-            rows = session.exec(
+    def _listed(self, session: Session, now: datetime, limit: int = MAX_LISTED) -> list[Report]:
+        """The reports a list looks at: the latest `limit` of the last LISTED_HOURS."""
+        horizon = to_hour(now) - LISTED_HOURS
+        return list(
+            session.exec(
                 select(Report)
                 .where(col(Report.hour) >= horizon)
-                .order_by(col(Report.hour).desc())
-                .limit(MAX_LISTED)
+                .order_by(col(Report.hour).desc(), col(Report.id))
+                .limit(limit)
             ).all()
+        )
+
+    async def active_reports(self) -> list[PublicReport]:
+        """What the public sees now: the reports of the last publication tick that are
+        active, and debunks still visible as debunks, in no arrival order."""
+        now = self.clock()
+        snapshot = self.publication
+        scoring = self.config.scoring
+        shown = []
+        for row in snapshot.reports:
+            follow_ups = list(snapshot.follow_ups[row.id])
+            if is_visible(row, follow_ups, now, scoring):
+                text = snapshot.descriptions.get(row.id)
+                shown.append(public_view(row, follow_ups, now, scoring, text))
+        return shown
+
+    def public_report(self, report_id: str) -> PublicReport | None:
+        """One report as the public sees it (None until a tick published it)."""
+        snapshot = self.publication
+        row = snapshot.report(report_id)
+        if row is None:
+            return None
+        text = snapshot.descriptions.get(report_id)
+        follow_ups = list(snapshot.follow_ups[report_id])
+        return public_view(row, follow_ups, self.clock(), self.config.scoring, text)
+
+    def public_alerts(self) -> list[ReceivedAlert]:
+        """Neighbours' alerts as of the last publication tick, not yet expired."""
+        now = self.clock()
+        return [a for a in self.publication.alerts if a.expires > now]
+
+    async def live_reports(self) -> list[PublicReport]:
+        """active_reports() from the live store, for vetted readers (the member room)."""
+        now = self.clock()
+
+        def job(session: Session) -> list[PublicReport]:
+            rows = self._listed(session, now)
             follow_ups = follow_ups_for(session, [r.id for r in rows])
             return [
                 self._public(r, follow_ups[r.id], now)
@@ -334,6 +445,52 @@ class Node:
             ]
 
         return await self._read(job)
+
+    # -- publication ticks (node.publication) -----------------------------------
+
+    async def publish(self) -> Snapshot:
+        """A publication tick: what the public sees becomes what the store holds now."""
+        now = self.clock()
+        statuses = self.public_statuses
+
+        def job(session: Session) -> tuple[list[Entry], dict, dict[str, str]]:
+            rows = self._listed(session, now, MAX_PUBLISHED)
+            follow_ups: dict[str, list[FollowUp]] = {}
+            for start in range(0, len(rows), 500):
+                chunk = [r.id for r in rows[start : start + 500]]
+                follow_ups.update(follow_ups_for(session, chunk))
+            texts = {}
+            copies = []
+            for row in rows:
+                text = self._description(row) if row.status in statuses else None
+                if text is not None:
+                    texts[row.id] = text
+                copy = Entry.of_row(row)
+                copy.description_ct = copy.area_ct = None  # the public needs no ciphertext
+                copies.append(copy)
+            return copies, follow_ups, texts
+
+        rows, follow_ups, texts = await self._read(job)
+        alerts = await self.received_alerts()
+        tick = self.publication.tick + 1
+        self.publication = Snapshot.of(rows, follow_ups, texts, alerts, tick, MAX_LISTED)
+        return self.publication
+
+    async def prepare_keys(self) -> int:
+        """Create today's and tomorrow's day keys of every retention class ahead of need."""
+        classes = sorted(set(RETENTION_CLASS.values()))
+        return await asyncio.to_thread(self.keys.prepare, classes, self.clock())
+
+    async def set_back_file_times(self) -> int:
+        """Every file and directory of the data dir back to the start of the hour."""
+        return await asyncio.to_thread(set_back_tree, self.data_dir, self.clock())
+
+    async def tick(self) -> Snapshot:
+        """The scheduler's publication tick: publish, keys ahead, file times to the hour."""
+        snapshot = await self.publish()
+        await self.prepare_keys()
+        await self.set_back_file_times()
+        return snapshot
 
     async def get_report(self, report_id: str) -> PublicReport | None:
         now = self.clock()
@@ -372,10 +529,17 @@ class Node:
                     ReportType(row.type), view.still_active, row.confidence, reasons, scoring
                 )  # type: ignore[arg-type]
                 ranked.append((rank, row.hour, row, view, reasons))
-            # Highest priority first, then the most recent; only the shown ones are decrypted.
-            ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
+            # Highest priority first, then the most recent, ties by random id (never by
+            # arrival); only the shown ones are decrypted.
+            ranked.sort(key=lambda item: (item[0], item[1], item[2].id), reverse=True)
             return [
-                QueueItem(view, reasons, self._description(row), rank)
+                QueueItem(
+                    view,
+                    reasons,
+                    self._description(row),
+                    rank,
+                    area_text=area_text_of(row, self.keys),
+                )
                 for rank, _, row, view, reasons in ranked[:limit]
             ]
 
@@ -633,7 +797,7 @@ class Node:
     async def counters(self) -> dict[str, int]:
         return await self._read(lambda s: {r.name: r.count for r in s.exec(select(Counter))})
 
-    async def public_alerts(self, area_id: str | None = None) -> list[PublicAlert]:
+    async def feed_alerts(self, area_id: str | None = None) -> list[PublicAlert]:
         """The chapter's own alerts for the feeds: open ones, and those ended in the last
         FEED_ENDED_HOURS (as all-clears). Most serious first, then by area: no arrival order."""
         now_hour = to_hour(self.clock())
@@ -780,11 +944,13 @@ class Node:
         await asyncio.to_thread(self.writer.close)
         self.writer.engine.dispose()
         self.engine.dispose()
+        await self.set_back_file_times()  # SQLite removed its WAL: the dir changed
 
 
 async def open_node(data_dir: Path, clock: Clock = utc_now) -> Node:
-    """Open an initialised data dir (see node.setup.init_chapter)."""
+    """Open an initialised data dir (see node.setup.init_chapter); opening is a tick."""
     config = load_config(check_data_dir(data_dir))
     node = await asyncio.to_thread(Node, data_dir, config, clock)
     node._loop = asyncio.get_running_loop()
+    await node.tick()
     return node

@@ -3,13 +3,21 @@
 Rules kept by the schema:
 - No column can hold an IP address, a header, a Matrix ID or a minute: times
   are whole hours since the epoch (`*_hour` ints), sources never reach the DB.
-- Descriptions are stored only as AES-GCM ciphertext (node.keys).
+- Free text is stored only as AES-GCM ciphertext under the day keys (node.keys):
+  descriptions, and the text of a place not in the gazetteer (`area_ct`; such a
+  report's area id is UNLISTED + its own random id and its area name is empty).
+  Any free-text field added later follows the same rule.
+- No insertion order at rest: reports and follow-ups have random keys and, on
+  SQLite, live in WITHOUT ROWID tables (ordered by those keys), as do the
+  per-area counters; nothing is numbered in arrival order. (PostgreSQL keeps a
+  heap in write order: see docs/deploy.md.)
 - SQLite runs in WAL mode with secure_delete, so purged rows do not linger in
   free pages; PostgreSQL is used as given by URL.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +25,18 @@ from sqlalchemy import Engine, Index, LargeBinary, event
 from sqlmodel import Column, Field, SQLModel, create_engine
 
 DB_NAME = "vecinos.db"
+UNLISTED = "unlisted:"  # area id prefix of a place not in the gazetteer (one per report)
+NO_ROWID = {"sqlite_with_rowid": False}  # table option: rows ordered by their key, not arrival
+
+
+def listed(area_id: str) -> bool:
+    """Whether an area id is a gazetteer area (not a reporter's free text)."""
+    return not area_id.startswith(UNLISTED)
+
+
+def random_key() -> str:
+    """A random row key (never a counter: it must carry no arrival order)."""
+    return secrets.token_urlsafe(8)
 
 
 def to_hour(moment: datetime) -> int:
@@ -33,6 +53,7 @@ class Report(SQLModel, table=True):
     __table_args__ = (
         Index("ix_report_area_hour", "area_id", "hour"),
         Index("ix_report_area_type_hour", "area_id", "type", "hour"),
+        NO_ROWID,
     )
     id: str = Field(primary_key=True, max_length=16)
     type: str = Field(max_length=16)
@@ -53,14 +74,16 @@ class Report(SQLModel, table=True):
     review_reasons: str = ""  # comma-separated; empty when not in review
     in_review: bool = Field(default=False, index=True)
     description_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    description_key: str | None = Field(default=None, max_length=40)  # KeyId.label()
+    description_key: str | None = Field(default=None, max_length=40)  # KeyId.label() of both
+    area_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     retention_class: str = Field(max_length=16)
     purge_after_hour: int = Field(index=True)
 
 
 class FollowUpRow(SQLModel, table=True):
     __tablename__ = "followup"
-    id: int | None = Field(default=None, primary_key=True)
+    __table_args__ = (NO_ROWID,)
+    id: str = Field(default_factory=random_key, primary_key=True, max_length=16)
     report_id: str = Field(index=True, foreign_key="report.id", ondelete="CASCADE")
     kind: str = Field(max_length=16)
     hour: int
@@ -71,6 +94,7 @@ class AreaHour(SQLModel, table=True):
     """History per area and hour of week (0 = Monday 00h): counts only."""
 
     __tablename__ = "area_hour"
+    __table_args__ = (NO_ROWID,)
     area_id: str = Field(primary_key=True, max_length=160)
     hour_of_week: int = Field(primary_key=True)
     reports: int = 0
@@ -80,6 +104,7 @@ class AreaHour(SQLModel, table=True):
 class Aggregate(SQLModel, table=True):
     """Purged reports, counted by area x type x day x hour of day. No report in it."""
 
+    __table_args__ = (NO_ROWID,)
     area_id: str = Field(primary_key=True, max_length=160)
     type: str = Field(primary_key=True, max_length=16)
     day: str = Field(primary_key=True, max_length=10)

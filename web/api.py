@@ -2,7 +2,15 @@
 
 Each handler only translates: the request into a node call, the node's
 answer into a status and a JSON body. Error bodies always have the shape
-{"error": code, "message": text} (plus "errors"/"codes"/"draft" on a 422).
+{"error": code, "message": text} (plus "errors"/"codes"/"draft" on a 422, and
+"ticket" on a report's 429).
+
+Public reads (GET /reports, /reports/{id}, /alerts) show the last publication
+tick (node.publication) with levels and coarse counts only (web.present). A
+429 always says Retry-After: the whole window; its ticket lets a reporter on a
+shared address (Tor, a NAT) send anyway: POST again with "proof" set to
+"TICKET:NONCE" (a proof of work, what /static/form.js does) or "TICKET" once
+the ticket is wait_s old (node.sources).
 """
 
 from __future__ import annotations
@@ -25,12 +33,12 @@ from node.outcome import (
 from node.service import ModeratorAction
 from scoring.model import FollowUpKind
 from web import auth
-from web.context import NODE, SETTINGS, THROTTLE
+from web.context import NODE, THROTTLE
 from web.forms import BodyNotUnderstood, choice_field, draft_from_fields, draft_json, read_fields
 from web.messages import minutes, request_lang, translate
 from web.openapi import openapi_document
 from web.present import alert_json, area_json, queue_item_json, report_json
-from web.source import web_source
+from web.source import request_source
 
 PREFIX = "/api/v1"
 MAX_ID_CHARS = 128
@@ -53,11 +61,29 @@ def json_error(
     return web.json_response(body, status=status, headers=headers)
 
 
-def rate_limited(request: web.Request, retry_after_s: int, code: str) -> web.Response:
+def rate_limited(
+    request: web.Request, retry_after_s: int, code: str, limited: RateLimited | None = None
+) -> web.Response:
     retry = max(1, int(retry_after_s))
-    return json_error(
-        request, 429, code, headers={"Retry-After": str(retry)}, minutes=minutes(retry)
-    )
+    lang = request_lang(request)
+    body: dict[str, object] = {
+        "error": code,
+        "message": translate(code, lang, minutes=minutes(retry)),
+    }
+    if limited is not None and limited.ticket is not None:
+        body["ticket"] = {
+            "token": limited.ticket,
+            "bits": limited.bits,
+            "wait_s": limited.wait_s,
+            "message": translate("rate_limited_ticket", lang, seconds=str(limited.wait_s)),
+        }
+    return web.json_response(body, status=429, headers={"Retry-After": str(retry)})
+
+
+def proof_field(fields: Mapping[str, object]) -> str | None:
+    """The "proof" a client sends to redeem a rate-limit ticket (node.sources), if any."""
+    value = fields.get("proof")
+    return value if isinstance(value, str) and 0 < len(value) <= 200 else None
 
 
 def refusal_json(
@@ -134,7 +160,7 @@ def outcome_response(request: web.Request, outcome: Outcome) -> web.Response:
             body["choices"] = choices
         return web.json_response(body, status=422)
     if isinstance(outcome, RateLimited):
-        return rate_limited(request, outcome.retry_after_s, "rate_limited")
+        return rate_limited(request, outcome.retry_after_s, "rate_limited", outcome)
     if isinstance(outcome, Unavailable):
         retry = max(1, int(outcome.retry_after_s))
         return json_error(request, 503, "unavailable", headers={"Retry-After": str(retry)})
@@ -159,7 +185,7 @@ def _not_found(request: web.Request) -> web.Response:
 
 
 def _source(request: web.Request) -> SourceRef:
-    return web_source(request, trust_forwarded_for=request.app[SETTINGS].trust_forwarded_for)
+    return request_source(request)
 
 
 # --- public ---------------------------------------------------------------
@@ -172,7 +198,7 @@ async def post_report(request: web.Request) -> web.Response:
     draft, errors = draft_from_fields(fields)
     if errors:
         return field_refusal(request, errors, draft)
-    outcome = await request.app[NODE].submit(draft, _source(request))
+    outcome = await request.app[NODE].submit(draft, _source(request), proof_field(fields))
     return outcome_response(request, outcome)
 
 
@@ -186,7 +212,7 @@ async def get_report(request: web.Request) -> web.Response:
     report_id = _report_id(request)
     if report_id is None:
         return _not_found(request)
-    report = await request.app[NODE].get_report(report_id)
+    report = request.app[NODE].public_report(report_id)
     if report is None:
         return _not_found(request)
     return web.json_response(report_json(report, request_lang(request)))
@@ -202,7 +228,9 @@ async def follow_up(request: web.Request) -> web.Response:
     kind = choice_field(fields, "kind", FOLLOW_UP_KINDS)
     if kind is None:
         return field_refusal(request, {"kind": ["web_invalid_kind"]})
-    result = await request.app[NODE].follow_up(report_id, FollowUpKind(kind), _source(request))
+    result = await request.app[NODE].follow_up(
+        report_id, FollowUpKind(kind), _source(request), proof_field(fields)
+    )
     if result is None:
         return _not_found(request)
     if isinstance(result, RateLimited | Unavailable):
@@ -219,7 +247,7 @@ async def list_areas(request: web.Request) -> web.Response:
 
 async def list_alerts(request: web.Request) -> web.Response:
     lang = request_lang(request)
-    alerts = await request.app[NODE].received_alerts()
+    alerts = request.app[NODE].public_alerts()
     return web.json_response({"alerts": [alert_json(a, lang) for a in alerts]})
 
 
@@ -247,7 +275,8 @@ async def login(request: web.Request) -> web.Response:
         }
         return field_refusal(request, missing)
     verify = request.app[NODE].verify_moderator
-    result = await auth.log_in(request, request.app[THROTTLE], verify, name, password)
+    throttle = request.app[THROTTLE]
+    result = await auth.log_in(request, throttle, verify, name, password, _source(request))
     if isinstance(result, auth.Throttled):
         return rate_limited(request, result.retry_after_s, "web_login_throttled")
     if result is None:
@@ -303,7 +332,7 @@ async def moderate(request: web.Request) -> web.Response:
         return _not_found(request)
     if isinstance(report, Unavailable):
         return outcome_response(request, report)
-    return web.json_response(report_json(report, request_lang(request)))
+    return web.json_response(report_json(report, request_lang(request), vetted=True))
 
 
 def add_routes(app: web.Application) -> None:

@@ -6,6 +6,11 @@ own server log scrubbed of the client address and of exception text; no
 5xx for anything a client sends; security headers on every response
 (HSTS when the request came over TLS or the operator set secure_cookies,
 i.e. the node is served over HTTPS by a proxy).
+
+Slow clients cannot hold the node (slowloris): a connection that has not sent
+a whole request head within `[web] header_timeout_seconds` (also the idle
+keep-alive time) is closed, and a body that has not arrived within
+`body_timeout_seconds` gets a 408 and the connection is closed.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ server_log = logging.getLogger("vecinos.web.server")
 
 CLIENT_MAX_SIZE = 16 * 1024
 SESSION_MAX_AGE_S = 8 * 3600
+HEADER_TIMEOUT_S = 20.0  # [web] header_timeout_seconds
+BODY_TIMEOUT_S = 30.0  # [web] body_timeout_seconds
+LINGERING_S = 1.0  # after an answer, how long the rest of an unread body is read and dropped
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -77,8 +85,10 @@ ERROR_CODES = {
     403: "web_cross_site",
     404: "web_not_found",
     405: "web_method_not_allowed",
+    408: "web_request_timeout",
     413: "body_too_large",
 }
+BODY_TIMEOUT_KEY: web.AppKey[float] = web.AppKey("vecinos_body_timeout", float)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -202,6 +212,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 @web.middleware
+async def body_timeout_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read a request's body within the body timeout (handlers then read it from memory)."""
+    if request.body_exists:
+        try:
+            async with asyncio.timeout(request.app[BODY_TIMEOUT_KEY]):
+                await request.read()
+        except TimeoutError:
+            response = error_response(request, 408, "web_request_timeout")
+            response.force_close()
+            return response
+    return await handler(request)
+
+
+@web.middleware
 async def cross_site_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method in UNSAFE_METHODS and _cross_site(request):
         return error_response(request, 403, "web_cross_site")
@@ -221,6 +245,9 @@ def make_app(
     login_throttle: LoginThrottle | None = None,
     access_log_enabled: bool = False,
     undo_window_s: float = moderation_pages.UNDO_WINDOW_S,
+    ipv6_prefix: int = 56,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> web.Application:
     """The chapter's web application, bound to an open node.
 
@@ -231,6 +258,8 @@ def make_app(
     a log sink's timestamps would date reports finer than the hour).
     undo_window_s: how long a moderator's debunk or archive waits for an undo
     (web.undo; 0 applies it at once, with no undo).
+    ipv6_prefix: how an IPv6 client is keyed (web.source). header_timeout_s,
+    body_timeout_s: see the module's docstring.
     """
     storage = HourCookieStorage(os.urandom(32), max_age_s=session_max_age_s, secure=secure_cookies)
     app = web.Application(
@@ -238,6 +267,7 @@ def make_app(
         middlewares=[
             compression.middleware,
             error_middleware,
+            body_timeout_middleware,
             cross_site_middleware,
             session_middleware(storage),
         ],
@@ -247,14 +277,20 @@ def make_app(
             "access_log": access_log if access_log_enabled else None,
             "logger": server_log,
             "auto_decompress": False,
+            # aiohttp closes a connection that has no whole request head when this runs out,
+            # from its start or from the previous answer: the header timeout.
+            "keepalive_timeout": header_timeout_s,
+            "lingering_time": LINGERING_S,
         },
     )
+    app[BODY_TIMEOUT_KEY] = float(body_timeout_s)
     app[NODE] = node
     app[SETTINGS] = WebSettings(
         secure_cookies=secure_cookies,
         trust_forwarded_for=trust_forwarded_for,
         client_max_size=client_max_size,
         session_max_age_s=session_max_age_s,
+        ipv6_prefix=ipv6_prefix,
     )
     app[THROTTLE] = login_throttle or LoginThrottle()
     app.on_response_prepare.append(_security_headers)

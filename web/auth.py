@@ -1,5 +1,8 @@
 """Moderator sessions: the hour-stamped encrypted cookie, login throttling and CSRF tokens.
 
+Login throttling is per source first (LoginThrottle): no stranger can keep a
+moderator out; argon2's cost is what node.moderators sets, never lowered.
+
 A session holds only a moderator flag, the login hour and a CSRF token; never
 the moderator's name. The cookie is encrypted with a random key held in
 memory only, so a restart logs everyone out and nothing about sessions is on
@@ -15,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import time
@@ -26,6 +30,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp_session import STORAGE_KEY, AbstractStorage, Session, get_session, new_session
 from cryptography.fernet import Fernet, InvalidToken
+
+from node.outcome import SourceRef
 
 COOKIE_NAME = "vecinos_mod"
 CSRF_HEADER = "X-CSRF-Token"
@@ -117,76 +123,120 @@ class HourCookieStorage(AbstractStorage):
         self.save_cookie(response, token.decode("ascii"), max_age=None)
 
 
-class LoginThrottle:
-    """Failed-login counters, per moderator name and global, in bounded memory.
+class _Windows:
+    """Failure counts per key in fixed windows, in bounded memory (oldest keys forgotten)."""
 
-    Names are kept only as keyed hashes (random in-memory key). Fixed windows:
-    `per_name` failures for one name within `name_window_s` lock that name
-    until the window ends; `global_limit` failures of any names within
-    `global_window_s` lock every login (argon2 is expensive: this also caps
-    CPU). A locked login is refused even with the right password.
+    def __init__(self, window_s: float, max_keys: int) -> None:
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._counts: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
+
+    def count(self, key: bytes, now: float) -> int:
+        entry = self._counts.get(key)
+        if entry is None or now - entry[0] >= self.window_s:
+            return 0
+        return entry[1]
+
+    def add(self, key: bytes, now: float) -> None:
+        entry = self._counts.pop(key, None)
+        if entry is None or now - entry[0] >= self.window_s:
+            entry = (now, 0)
+        self._counts[key] = (entry[0], entry[1] + 1)
+        while self._counts:
+            oldest, (start, _) = next(iter(self._counts.items()))
+            if now - start < self.window_s and len(self._counts) <= self.max_keys:
+                break
+            del self._counts[oldest]
+
+    def forget(self, key: bytes) -> None:
+        self._counts.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+
+GLOBAL = b"*"
+
+
+class LoginThrottle:
+    """Failed-login counters, per source first, then per name and global, in bounded memory.
+
+    Sources (the client's address as web.source keys it) and names are kept
+    only as keyed hashes (a random in-memory key), like node.sources does for
+    reports. Fixed windows; checked in this order:
+    1. a source with `per_source` failures within `source_window_s` is refused;
+    2. a name with `per_name` failures within `name_window_s`, and every login
+       while `global_limit` failures of any names came within `global_window_s`
+       (argon2 is expensive: this caps the CPU guessing takes), are refused,
+       but only to a source that has failed itself within its window.
+    A source that has not failed (the moderator, at home or at work) always
+    gets its password checked: no stranger, with any number of addresses, can
+    keep a moderator out, and each address a stranger uses gets one guess at a
+    locked name per window. (Behind one shared address, e.g. Tor, rule 1
+    applies to everyone on it: moderators should not log in over an address
+    the public shares; see docs/web.md.) A refusal says "retry after the whole
+    window", never a time that dates someone else's attempt.
     """
 
     def __init__(
         self,
         *,
+        per_source: int = 10,
+        source_window_s: float = 900.0,
         per_name: int = 5,
         name_window_s: float = 900.0,
         global_limit: int = 50,
         global_window_s: float = 60.0,
         max_names: int = 4096,
+        max_sources: int = 65_536,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._per_source = per_source
         self._per_name = per_name
-        self._name_window = name_window_s
         self._global_limit = global_limit
-        self._global_window = global_window_s
-        self._max_names = max_names
         self._clock = clock
         self._key = os.urandom(32)
-        self._names: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
-        self._global: tuple[float, int] = (0.0, 0)
+        self._sources = _Windows(source_window_s, max_sources)
+        self._names = _Windows(name_window_s, max_names)
+        self._global = _Windows(global_window_s, 1)
+
+    def _hash(self, kind: bytes, value: bytes) -> bytes:
+        return hmac.new(self._key, kind + b"\0" + value, hashlib.sha256).digest()
 
     def _name_key(self, name: str) -> bytes:
-        return hmac.new(self._key, name.encode("utf-8", "replace"), hashlib.sha256).digest()
+        return self._hash(b"name", name.encode("utf-8", "replace"))
 
-    def _expire(self, now: float) -> None:
-        while self._names:
-            key, (start, _) = next(iter(self._names.items()))
-            if now - start < self._name_window and len(self._names) <= self._max_names:
-                break
-            del self._names[key]
+    def _source_key(self, source: bytes) -> bytes:
+        return self._hash(b"source", source)
 
-    def retry_after(self, name: str) -> int | None:
-        """Seconds until a login for `name` may be tried, or None when it may be now."""
+    def retry_after(self, name: str, source: bytes = b"") -> int | None:
+        """Seconds until a login for `name` from `source` may be tried, None when it may now."""
         now = self._clock()
-        self._expire(now)
-        waits: list[float] = []
-        g_start, g_count = self._global
-        if g_count >= self._global_limit and now - g_start < self._global_window:
-            waits.append(g_start + self._global_window - now)
-        entry = self._names.get(self._name_key(name))
-        if entry is not None and entry[1] >= self._per_name:
-            waits.append(entry[0] + self._name_window - now)
-        if not waits:
-            return None
-        return max(1, int(max(waits) + 0.999))
+        failed_here = self._sources.count(self._source_key(source), now)
+        if failed_here >= self._per_source:
+            return _whole(self._sources.window_s)
+        if not failed_here:
+            return None  # a source that has not failed is never locked out by others
+        waits = []
+        if self._names.count(self._name_key(name), now) >= self._per_name:
+            waits.append(self._names.window_s)
+        if self._global.count(GLOBAL, now) >= self._global_limit:
+            waits.append(self._global.window_s)
+        return _whole(max(waits)) if waits else None
 
-    def failed(self, name: str) -> None:
+    def failed(self, name: str, source: bytes = b"") -> None:
         now = self._clock()
-        g_start, g_count = self._global
-        self._global = (g_start, g_count + 1) if now - g_start < self._global_window else (now, 1)
-        key = self._name_key(name)
-        entry = self._names.get(key)
-        if entry is None or now - entry[0] >= self._name_window:
-            self._names.pop(key, None)
-            self._names[key] = (now, 1)
-        else:
-            self._names[key] = (entry[0], entry[1] + 1)
-        self._expire(now)
+        self._sources.add(self._source_key(source), now)
+        self._names.add(self._name_key(name), now)
+        self._global.add(GLOBAL, now)
 
-    def succeeded(self, name: str) -> None:
-        self._names.pop(self._name_key(name), None)
+    def succeeded(self, name: str, source: bytes = b"") -> None:
+        self._names.forget(self._name_key(name))
+        self._sources.forget(self._source_key(source))
+
+
+def _whole(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
 
 
 @dataclass(frozen=True)
@@ -202,13 +252,16 @@ async def log_in(
     verify: Callable[[str, str], Awaitable[bool]],
     name: str,
     password: str,
+    source: SourceRef,
 ) -> str | Throttled | None:
     """One login attempt through the throttle (the JSON API's and the HTML form's).
 
+    `source`: the client (web.source.request_source), for the per-source throttle.
     Returns the new session's CSRF token, Throttled (the password is not even
     checked), or None for a wrong name or password.
     """
-    wait = throttle.retry_after(name)
+    who = source.identity
+    wait = throttle.retry_after(name, who)
     if wait is not None:
         return Throttled(wait)
     ok = False
@@ -218,9 +271,9 @@ async def log_in(
         except UnicodeError:  # a lone surrogate cannot be a password
             ok = False
     if not ok:
-        throttle.failed(name)
+        throttle.failed(name, who)
         return None
-    throttle.succeeded(name)
+    throttle.succeeded(name, who)
     return await start_moderator_session(request)
 
 

@@ -18,6 +18,7 @@ class WebSettings:
     trust_forwarded_for: bool
     client_max_size: int
     session_max_age_s: int
+    ipv6_prefix: int = 56  # [web] ipv6_prefix (web.source)
 
 
 NODE: web.AppKey[Node] = web.AppKey("vecinos_node", Node)

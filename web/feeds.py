@@ -74,7 +74,7 @@ async def _feed(request: web.Request, area_id: str | None) -> web.Response:
         if area_name is None:
             raise web.HTTPNotFound()
     now = node.clock()
-    alerts = await node.public_alerts(area_id)
+    alerts = await node.feed_alerts(area_id)
     base = _base(request)
     chapter_id = node.config.chapter_id
     entries = [_entry(a, lang, base, chapter_id, now) for a in alerts]

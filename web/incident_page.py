@@ -16,13 +16,13 @@ from aiohttp import web
 from node.outcome import PublicIncident
 from scoring.model import FollowUpKind
 from web.api import REPORT_ID
-from web.context import NODE, SETTINGS
+from web.context import NODE
 from web.forms import BodyNotUnderstood, choice_field, read_fields
 from web.layout import message_page, render
 from web.messages import request_lang, translate
 from web.pages import refusal_page
 from web.present import incident_view
-from web.source import web_source
+from web.source import request_source
 
 KINDS = tuple(kind.value for kind in FollowUpKind)  # still_there, gone
 THANKS = {"still_there": "web_followup_still_there", "gone": "web_followup_gone"}
@@ -67,7 +67,7 @@ async def follow_up(request: web.Request) -> web.Response:
         return message_page(request, "web_invalid_kind", status=422)
     if not REPORT_ID.fullmatch(incident_id):
         return message_page(request, "web_incident_not_found", status=404)
-    source = web_source(request, trust_forwarded_for=request.app[SETTINGS].trust_forwarded_for)
+    source = request_source(request)
     found = await request.app[NODE].incident_follow_up(incident_id, FollowUpKind(kind), source)
     if found is None:
         return message_page(request, "web_incident_not_found", status=404)

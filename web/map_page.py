@@ -149,7 +149,7 @@ async def _listed(
         area=filters.area or None, type=filters.type or None, level=filters.level or None
     )
     now = node.clock()
-    alerts = await node.received_alerts()
+    alerts = node.public_alerts()  # as of the last publication tick
     return (
         filters,
         [incident_view(i, lang, now) for i in incidents],

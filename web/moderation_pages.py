@@ -46,6 +46,7 @@ from web.forms import BodyNotUnderstood, first_values, form_pairs, read_fields
 from web.layout import render
 from web.messages import minutes, request_lang, translate, translate_plural
 from web.present import REPORT_TYPES, age_words, state_code
+from web.source import request_source
 from web.undo import UNDO_WINDOW_S, HeldVerdicts
 
 __all__ = ["UNDO_WINDOW_S", "add_routes"]
@@ -222,7 +223,8 @@ async def login_post(request: web.Request) -> web.Response:
         return await _login_page(request, status=422, name=name, alert=alert, errors=missing)
     assert isinstance(password, str)
     verify = request.app[NODE].verify_moderator
-    result = await auth.log_in(request, request.app[THROTTLE], verify, name, password)
+    throttle, source = request.app[THROTTLE], request_source(request)
+    result = await auth.log_in(request, throttle, verify, name, password, source)
     if isinstance(result, auth.Throttled):
         wait = result.retry_after_s
         alert = translate("web_login_throttled", lang, minutes=minutes(wait))
@@ -260,7 +262,8 @@ def queue_item_view(
     return {
         "id": report.id,
         "type": report.type,
-        "area": report.area,
+        # A place not on the list: its text, decrypted for moderators only (never public).
+        "area": report.area or item.area_text or "",
         "area_known": report.area_known,
         "highway": report.highway,
         "hour": report.hour.strftime("%Y-%m-%d %H:00 UTC"),

@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of the JSON API, written by hand as a dict."""
+"""The OpenAPI 3.1 document of the JSON API, written by hand as a dict.
+
+Public reads carry a level and a coarse count ("reports": "1", "2-3", "4-9",
+"10+"), never a raw confidence or source count, and change only at
+publication ticks; moderators' answers (ModeratorReport) carry both.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,12 @@ def _error(description: str, *, retry_after: bool = False) -> dict[str, Any]:
     response = _json(_ref("Error"), description)
     if retry_after:
         response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _limited(description: str) -> dict[str, Any]:
+    response = _json(_ref("RateLimited"), description)
+    response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
     return response
 
 
@@ -51,7 +62,20 @@ _CSRF = {
 _COMMON = {
     "400": _error("The body is not a JSON object nor a urlencoded form."),
     "403": _error("A state-changing request sent from another site."),
+    "408": _error("The body did not arrive within the body timeout."),
     "413": _error("The body exceeds the size limit."),
+}
+_COUNT = {
+    "enum": ["1", "2-3", "4-9", "10+"],
+    "description": "A coarse count of independent reports.",
+}
+_PROOF = {
+    "type": ["string", "null"],
+    "maxLength": 200,
+    "description": (
+        "Redeems the ticket of an earlier 429: TICKET:NONCE, where SHA-256 of "
+        '"TICKET:NONCE" starts with `bits` zero bits, or TICKET alone once it is wait_s old.'
+    ),
 }
 
 _SCHEMAS: dict[str, Any] = {
@@ -110,6 +134,7 @@ _SCHEMAS: dict[str, Any] = {
                 "type": ["string", "null"],
                 "description": "An area id from a refusal's choices (ambiguous_area).",
             },
+            "proof": _PROOF,
         },
     },
     "PublicReport": {
@@ -126,8 +151,7 @@ _SCHEMAS: dict[str, Any] = {
             "status",
             "status_text",
             "level",
-            "confidence",
-            "independent_sources",
+            "reports",
             "age_label",
             "age_text",
             "opacity",
@@ -139,7 +163,13 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "type": {"type": "string"},
-            "area": {"type": "string"},
+            "area": {
+                "type": "string",
+                "description": (
+                    "The gazetteer area; for a place not on the list, the translated words "
+                    '"a place not on our list (awaiting review)" (its text is never public).'
+                ),
+            },
             "area_known": {"type": "boolean"},
             "lat": {"type": ["number", "null"], "description": "Coarse centroid (~1 km)."},
             "lon": {"type": ["number", "null"]},
@@ -150,8 +180,7 @@ _SCHEMAS: dict[str, Any] = {
             },
             "status_text": {"type": "string"},
             "level": {"type": "string"},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "independent_sources": {"type": "integer", "minimum": 0},
+            "reports": _COUNT,
             "age_label": {"type": "string", "description": "A message id."},
             "age_text": {"type": "string"},
             "opacity": {"type": "number"},
@@ -160,6 +189,38 @@ _SCHEMAS: dict[str, Any] = {
             "active_until": {"type": "string", "format": "date-time"},
             "debunked": {"type": "boolean"},
             "description": {"type": "string", "description": "Only where the chapter allows."},
+        },
+    },
+    "ModeratorReport": {
+        "allOf": [
+            _ref("PublicReport"),
+            {
+                "type": "object",
+                "required": ["confidence", "independent_sources"],
+                "properties": {
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "independent_sources": {"type": "integer", "minimum": 0},
+                },
+            },
+        ]
+    },
+    "RateLimited": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "ticket": {
+                "type": "object",
+                "description": "Send again with proof (see ReportInput.proof).",
+                "required": ["token", "bits", "wait_s", "message"],
+                "properties": {
+                    "token": {"type": "string"},
+                    "bits": {"type": "integer", "minimum": 0},
+                    "wait_s": {"type": "integer", "minimum": 0},
+                    "message": {"type": "string"},
+                },
+            },
         },
     },
     "AcceptedReport": {
@@ -186,7 +247,7 @@ _SCHEMAS: dict[str, Any] = {
     "FollowUpInput": {
         "type": "object",
         "required": ["kind"],
-        "properties": {"kind": {"enum": ["still_there", "gone"]}},
+        "properties": {"kind": {"enum": ["still_there", "gone"]}, "proof": _PROOF},
     },
     "ModerateInput": {
         "type": "object",
@@ -226,7 +287,6 @@ _SCHEMAS: dict[str, Any] = {
             "area",
             "hour",
             "level",
-            "confidence",
             "reports",
             "still_active",
             "expires",
@@ -245,8 +305,7 @@ _SCHEMAS: dict[str, Any] = {
             "hour": {"type": "string", "format": "date-time"},
             "level": {"type": "string"},
             "level_text": {"type": "string"},
-            "confidence": {"type": "number"},
-            "reports": {"type": "integer"},
+            "reports": _COUNT,
             "still_active": {"type": "boolean"},
             "expires": {"type": "string", "format": "date-time"},
         },
@@ -275,9 +334,13 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["report", "reasons", "description", "priority"],
         "properties": {
-            "report": _ref("PublicReport"),
+            "report": _ref("ModeratorReport"),
             "reasons": {"type": "array", "items": {"type": "string"}},
             "description": {"type": ["string", "null"]},
+            "area_text": {
+                "type": ["string", "null"],
+                "description": "A place not on the list, as typed (moderators only).",
+            },
             "priority": {"type": "number"},
         },
     },
@@ -291,7 +354,10 @@ _SCHEMAS: dict[str, Any] = {
 _PATHS: dict[str, Any] = {
     "/api/v1/reports": {
         "get": {
-            "summary": "Reports shown now (active ones and recent debunks).",
+            "summary": (
+                "Reports shown now (active ones and recent debunks), as of the last "
+                "publication tick, in no arrival order."
+            ),
             "operationId": "listReports",
             "parameters": [_LANG],
             "responses": {"200": _json(_ref("ReportList"), "The reports.")},
@@ -305,14 +371,14 @@ _PATHS: dict[str, Any] = {
                 "201": _json(_ref("AcceptedReport"), "Stored and scored."),
                 **_COMMON,
                 "422": _json(_ref("Refusal"), "Refused fields; the draft comes back."),
-                "429": _error("Too many reports from this source.", retry_after=True),
+                "429": _limited("Too many reports from this source; a ticket to go on."),
                 "503": _error("Not stored; try again later.", retry_after=True),
             },
         },
     },
     "/api/v1/reports/{id}": {
         "get": {
-            "summary": "One public report.",
+            "summary": "One public report (from the publication tick after it arrived).",
             "operationId": "getReport",
             "parameters": [_ID, _LANG],
             "responses": {
@@ -332,7 +398,7 @@ _PATHS: dict[str, Any] = {
                 **_COMMON,
                 "404": _error("No such report."),
                 "422": _json(_ref("Refusal"), "Unknown kind."),
-                "429": _error("Too many follow-ups from this source.", retry_after=True),
+                "429": _limited("Too many from this source; a ticket to go on."),
             },
         }
     },
@@ -344,7 +410,7 @@ _PATHS: dict[str, Any] = {
             "parameters": [_ID, _LANG, _CSRF],
             "requestBody": _body("ModerateInput"),
             "responses": {
-                "200": _json(_ref("PublicReport"), "The report after the decision."),
+                "200": _json(_ref("ModeratorReport"), "The report after the decision."),
                 **_COMMON,
                 "401": _error("No moderator session."),
                 "403": _error("Missing or wrong CSRF token, or a cross-site request."),
@@ -362,7 +428,7 @@ _PATHS: dict[str, Any] = {
     },
     "/api/v1/alerts": {
         "get": {
-            "summary": "Neighbouring chapters' alerts that have not expired.",
+            "summary": "Neighbouring chapters' alerts that have not expired (as of the last tick).",
             "operationId": "listAlerts",
             "parameters": [_LANG],
             "responses": {"200": _json(_ref("NeighbourAlertList"), "Neighbours' alerts.")},
@@ -506,7 +572,9 @@ _DOCUMENT: dict[str, Any] = {
         "schemas": _SCHEMAS,
         "headers": {
             "RetryAfter": {
-                "description": "Seconds to wait before trying again.",
+                "description": (
+                    "Seconds to wait before trying again: a rate limit's whole window."
+                ),
                 "schema": {"type": "integer", "minimum": 1},
             }
         },

@@ -15,12 +15,12 @@ from aiohttp import web
 
 from node.outcome import Accepted, RateLimited, Refused, ReportDraft, Unavailable
 from web.api import area_choices, field_errors, gazetteer_name
-from web.context import NODE, SETTINGS
+from web.context import NODE
 from web.forms import BodyNotUnderstood, draft_from_fields, read_fields
 from web.layout import message_page, render
 from web.messages import minutes, request_lang, translate
 from web.present import REPORT_TYPES, incident_view
-from web.source import web_source
+from web.source import request_source
 
 FORM_FIELDS = ("type", "area", "highway", "description", "still_active")
 FORM_SCRIPT = "/static/form.js"
@@ -36,7 +36,9 @@ def _form_page(
     errors: Errors | None = None,
     status: int = 200,
     area_options: Sequence[Mapping[str, str]] = (),
+    proof: str | None = None,
 ) -> web.Response:
+    """The form; proof: a rate-limit ticket to send back (a shared address, node.sources)."""
     lang = request_lang(request)
     draft = draft or ReportDraft()
     texts = {
@@ -55,6 +57,7 @@ def _form_page(
         "report_types": REPORT_TYPES,
         "highways": highways,
         "area_options": list(area_options),  # "which one do you mean?" (ambiguous_area)
+        "proof": proof,
     }
     return render(
         request, "report/form.html", context, path="/", status=status, scripts=(FORM_SCRIPT,)
@@ -88,8 +91,11 @@ async def post_report(request: web.Request) -> web.Response:
     if web_errs:
         errors: Errors = {f: [(c, {}) for c in codes] for f, codes in web_errs.items()}
         return _form_page(request, draft=draft, errors=errors, status=422)
-    source = web_source(request, trust_forwarded_for=request.app[SETTINGS].trust_forwarded_for)
-    outcome = await request.app[NODE].submit(draft, source)
+    source = request_source(request)
+    proof = fields.get("proof")
+    outcome = await request.app[NODE].submit(
+        draft, source, proof if isinstance(proof, str) and len(proof) <= 200 else None
+    )
     if isinstance(outcome, Accepted):
         context = {
             "title": translate("web_sent_title", lang),
@@ -105,6 +111,16 @@ async def post_report(request: web.Request) -> web.Response:
             status=422,
             area_options=choices,
         )
+    if isinstance(outcome, RateLimited):  # the form again, text kept, with a ticket to wait out
+        retry = max(1, int(outcome.retry_after_s))
+        reasons: Errors = {"form": [("rate_limited", {"minutes": minutes(retry)})]}
+        if outcome.ticket:
+            reasons = {"form": [("rate_limited_ticket", {"seconds": str(outcome.wait_s)})]}
+        response = _form_page(
+            request, draft=draft, errors=reasons, status=429, proof=outcome.ticket
+        )
+        response.headers["Retry-After"] = str(retry)
+        return response
     return refusal_page(request, outcome)
 
 

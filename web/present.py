@@ -1,14 +1,26 @@
 """How the node's values are presented: reports, areas, alerts and queue items as JSON-ready
 dicts; incidents as the public pages show them (a level and a coarse count, never a raw
 confidence); and the words every page uses alike: honest ages for hour-precision times and
-counts that say what they count."""
+counts that say what they count.
+
+Public JSON gives a report's level and a coarse count of independent reports ("1", "2-3",
+"4-9", "10+"), never its raw confidence or source count (a poller would learn from them when
+two reports share a sender); moderators get both. A place not in the gazetteer is shown as
+"a place not on our list (awaiting review)": its text is for moderators only (area_text)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from node import i18n
-from node.outcome import AreaView, PublicIncident, PublicReport, QueueItem, ReceivedAlert
+from node.outcome import (
+    AreaView,
+    PublicIncident,
+    PublicReport,
+    QueueItem,
+    ReceivedAlert,
+    coarse_count,
+)
 from scoring.model import ReportType
 from web.messages import translate
 
@@ -26,12 +38,25 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def report_json(report: PublicReport, lang: str) -> dict[str, object]:
-    """The public fields of a report, with its age label and status translated."""
+def area_label(report: PublicReport, lang: str) -> str:
+    """The report's area as every page shows it (never a reporter's free text)."""
+    return report.area if report.area_known else translate("area_unlisted", lang)
+
+
+def sources_label(report: PublicReport) -> str:
+    """The public, coarse count of a report's independent sources."""
+    return coarse_count(report.independent_sources)
+
+
+def report_json(report: PublicReport, lang: str, vetted: bool = False) -> dict[str, object]:
+    """The public fields of a report, with its age label and status translated.
+
+    vetted (moderators): also the raw confidence and number of independent sources.
+    """
     data: dict[str, object] = {
         "id": report.id,
         "type": report.type,
-        "area": report.area,
+        "area": area_label(report, lang),
         "area_known": report.area_known,
         "lat": report.lat,
         "lon": report.lon,
@@ -40,8 +65,7 @@ def report_json(report: PublicReport, lang: str) -> dict[str, object]:
         "status": report.status,
         "status_text": translate(report.status, lang),
         "level": report.level,
-        "confidence": round(report.confidence, 3),
-        "independent_sources": report.independent_sources,
+        "reports": sources_label(report),
         "age_label": report.age_label,
         "age_text": translate(report.age_label, lang),
         "opacity": round(report.opacity, 3),
@@ -52,6 +76,9 @@ def report_json(report: PublicReport, lang: str) -> dict[str, object]:
     }
     if report.description is not None:
         data["description"] = report.description
+    if vetted:
+        data["confidence"] = round(report.confidence, 3)
+        data["independent_sources"] = report.independent_sources
     return data
 
 
@@ -67,9 +94,10 @@ def area_json(area: AreaView) -> dict[str, object]:
 
 def queue_item_json(item: QueueItem, lang: str) -> dict[str, object]:
     return {
-        "report": report_json(item.report, lang),
+        "report": report_json(item.report, lang, vetted=True),
         "reasons": list(item.reasons),
         "description": item.description,
+        "area_text": item.area_text,
         "priority": round(item.priority, 3),
     }
 
@@ -90,8 +118,7 @@ def alert_json(alert: ReceivedAlert, lang: str) -> dict[str, object]:
         "hour": _iso(alert.hour),
         "level": alert.level,
         "level_text": translate(alert.level, lang),
-        "confidence": round(alert.confidence, 3),
-        "reports": alert.reports,
+        "reports": coarse_count(alert.reports),
         "still_active": alert.still_active,
         "expires": _iso(alert.expires),
     }
@@ -176,12 +203,3 @@ def incident_view(incident: PublicIncident, lang: str, now: datetime) -> dict[st
         "fade": max(0, min(4, round(incident.opacity * 4))),
         "opacity": round(incident.opacity, 2),
     }
-
-
-def coarse_count(n: int) -> str:
-    """A count of reports as the public sees it: "1", "2-3", "4-9" or "10+"."""
-    if n <= 1:
-        return "1"
-    if n <= 3:
-        return "2-3"
-    return "4-9" if n <= 9 else "10+"

@@ -25,11 +25,11 @@ from node.outcome import RateLimited, Unavailable
 from web import assets
 from web.api import PREFIX, field_errors, json_error, refusal_json
 from web.assets import ASSETS
-from web.context import NODE, SETTINGS
+from web.context import NODE
 from web.forms import BodyNotUnderstood
 from web.layout import render
 from web.messages import request_lang, translate
-from web.source import web_source
+from web.source import request_source
 
 MAX_BODY = 4096  # a subscription with 50 areas is about 2 KB
 RENEW_RETRY_S = 3600  # the subscription limit's window: Retry-After dates no one
@@ -69,7 +69,7 @@ async def subscribe(request: web.Request) -> web.Response:
         body = await _json_body(request)
     except BodyNotUnderstood:
         return json_error(request, 400, "web_bad_request")
-    source = web_source(request, trust_forwarded_for=request.app[SETTINGS].trust_forwarded_for)
+    source = request_source(request)
     found = await node.subscribe_push(body, source)
     lang = request_lang(request)
     if isinstance(found, tuple):

@@ -52,6 +52,7 @@ async def test_labels_and_attribution_are_text(
     await server.start_server()
     try:
         await node.receive_alert(replace(neighbour_alert(clock()), lat=32.7, lon=-117.1))
+        await node.publish()  # public from the next publication tick
         context = await browser.new_context(viewport=DESKTOP, locale="en")
         page = await context.new_page()
         errors: list[str] = []

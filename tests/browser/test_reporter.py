@@ -107,6 +107,7 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
     assert await page.text_content("#sent") == translate("web_sent_title", "es")
     assert report["area"] == "Chula Vista" and report["highway"] == "I-5"
     assert "low_confidence_long_text" in report["review"]  # so it is in the moderators' queue
+    await served.node.publish()  # the scheduler's publication tick (node.publication)
 
     # On the map, in the colour of its level; the neighbour's alert in its own style.
     await page.click(f'a[href="/map?lang=es"] >> text={translate("web_see_map", "es")}')
@@ -131,6 +132,7 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
     async with mod_page.expect_navigation():
         await mod_page.click(confirm)
     assert "/moderation" in mod_page.url
+    await served.node.publish()
 
     # The reporter's map refreshes by itself: red, and bigger; the list follows.
     after = await marker(page, report["id"], "confirmed")
@@ -185,6 +187,7 @@ async def test_spanish_report_without_javascript(
     assert await page.text_content("#sent") == translate("web_sent_title", "es")
     report_id = await page.get_attribute("li.incident", "data-incident-id")
     status = await page.get_attribute("li.incident", "data-level")
+    await served.node.publish()  # the scheduler's publication tick (node.publication)
 
     # The map page is its list without JavaScript, and says so.
     async with page.expect_navigation():

@@ -127,7 +127,7 @@ async def test_members_report_in_english_and_spanish(room: Room, caplog) -> None
     threaded(answer, sent)
     assert answer["body"].startswith("Recibido: redada en Chula Vista")
 
-    reports = {(r.type, r.area, r.highway) for r in await room.site.node.active_reports()}
+    reports = {(r.type, r.area, r.highway) for r in await room.site.node.live_reports()}
     assert reports == {("checkpoint", "Alpine", "I-8"), ("raid", "Chula Vista", None)}
 
     # Missing type: asked back in the thread, completed by a one-word answer there.
@@ -137,14 +137,17 @@ async def test_members_report_in_english_and_spanish(room: Room, caplog) -> None
     _, answer = await room.ana.report("retén", thread=sent)
     threaded(answer, sent)
     assert answer["body"].startswith("Recibido: retén en San Ysidro")
-    assert any(r.area == "San Ysidro" for r in await room.site.node.active_reports())
+    assert any(r.area == "San Ysidro" for r in await room.site.node.live_reports())
 
-    # Missing area: asked back; a place the gazetteer does not know is kept as text.
+    # Missing area: asked back; a place the gazetteer does not know is kept (encrypted), and
+    # never repeated: free text is for moderators only (issue 11).
     sent, answer = await room.beto.report("redada, siguen ahí, tres camionetas")
     assert answer["body"] == translate("member_ask_area", "es")
     _, answer = await room.beto.report("Boyle Heights", thread=sent)
     threaded(answer, sent)
-    assert answer["body"].startswith("Recibido: redada en Boyle Heights")
+    unlisted = translate("area_unlisted", "es")
+    assert answer["body"].startswith(f"Recibido: redada en {unlisted}")
+    assert "Boyle Heights" not in answer["body"]
 
     # A scan of the node's files (outside the crypto store) and of the logs: no member ID.
     for member in (room.ana, room.beto):
@@ -167,7 +170,7 @@ async def test_personal_information_is_refused_and_nothing_is_stored(room: Room)
     threaded(answer, sent)
     assert answer["body"].startswith("No se guardó.")
     assert translate("refused_phone", "es") in answer["body"]
-    assert await room.site.node.active_reports() == []
+    assert await room.site.node.live_reports() == []
     for path in room.site.data.rglob("*"):
         if path.is_file() and MATRIX_DIR not in path.relative_to(room.site.data).parts:
             assert b"555-0134" not in path.read_bytes()
@@ -188,7 +191,7 @@ async def test_a_flood_is_rate_limited_and_other_members_get_through(room: Room)
 async def test_reactions_and_replies_extend_and_end_reports(room: Room, clock) -> None:
     node = room.site.node
     _, answer = await room.ana.report("raid in National City, still there")
-    [report] = await node.active_reports()
+    [report] = await node.live_reports()
     assert report.still_active
     clock.advance(hours=1, minutes=30)
     await room.beto.react(answer["event_id"], "👍")
@@ -238,7 +241,7 @@ async def test_reports_sent_while_the_bot_was_away_are_answered(room: Room) -> N
     for event_id, area in zip(sent, ("Chula Vista", "San Ysidro", "Alpine"), strict=True):
         answer = await room.ana.answer_to(event_id)
         assert area in answer["body"] and answer["body"].startswith("Received")
-    areas = {r.area for r in await site.node.active_reports()}
+    areas = {r.area for r in await site.node.live_reports()}
     assert areas == {"Chula Vista", "San Ysidro", "Alpine"}
 
 
@@ -277,4 +280,4 @@ async def test_an_edited_report_is_not_a_second_report(room: Room) -> None:
         assert replied != edit
         if replied == help_sent:
             break
-    assert [r.area for r in await room.site.node.active_reports()] == ["Alpine"]
+    assert [r.area for r in await room.site.node.live_reports()] == ["Alpine"]

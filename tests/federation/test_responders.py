@@ -193,8 +193,8 @@ async def test_a_neighbours_alert_arrives_marked(
         assert f"From a neighbouring chapter: {neighbour.chapter_id}" in post["body"]
         assert "!confirm" not in post["body"]  # not ours to moderate
         assert post["body"].endswith(f"{PUBLIC_URL}/map#alerts-title")
-        [report] = [r for r in await neighbour.node.active_reports() if r.area == "Oceanside"][:1]
-        for r in await neighbour.node.active_reports():
+        [report] = [r for r in await neighbour.node.live_reports() if r.area == "Oceanside"][:1]
+        for r in await neighbour.node.live_reports():
             await neighbour.node.moderate(r.id, ModeratorAction.DEBUNK)
         while True:  # a withdrawal: the neighbour's all-clear, in the thread
             later = await res.next_post()

@@ -49,7 +49,7 @@ async def test_an_alert_wakes_federation_and_waits_in_the_outbox(node: Node, clo
 
 async def test_a_debunk_withdraws_with_the_same_id_and_area(node: Node, clock) -> None:
     await cross_threshold(node, clock)
-    for report in await node.active_reports():
+    for report in await node.live_reports():
         await node.moderate(report.id, ModeratorAction.DEBUNK)
     bodies = [p.body for p in await node.pending_alerts()]
     assert bodies[0]["kind"] == "alert" and bodies[-1]["kind"] == "withdrawal"

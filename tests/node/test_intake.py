@@ -195,6 +195,7 @@ async def test_moderator_confirm_and_debunk_override_the_score(node: Node) -> No
     debunked = await node.moderate(outcome.report.id, ModeratorAction.DEBUNK)
     assert debunked is not None and debunked.debunked and debunked.status == "debunked"
     assert [a["kind"] for a in outbox(node)] == ["alert", "withdrawal"]
+    await node.publish()  # the public list changes at publication ticks
     shown = await node.active_reports()
     assert [r.id for r in shown] == [outcome.report.id] and shown[0].debunked
 
@@ -202,6 +203,7 @@ async def test_moderator_confirm_and_debunk_override_the_score(node: Node) -> No
 async def test_descriptions_are_not_public_below_the_configured_status(node: Node) -> None:
     outcome = await node.submit(raid(description="tres camionetas"), web(1))
     assert isinstance(outcome, Accepted) and outcome.report.description is None
+    await node.publish()
     [shown] = await node.active_reports()
     assert shown.description is None
     queue = await node.review_queue()
@@ -218,6 +220,7 @@ async def test_review_queue_lists_reasons_and_text_for_moderators(node: Node) ->
 
 async def test_reports_expire_from_the_active_list(node: Node, clock) -> None:
     await node.submit(ReportDraft(type="vehicle", area="Escondido"), web(1))
+    await node.publish()
     assert len(await node.active_reports()) == 1
     clock.advance(hours=3)
     assert await node.active_reports() == []

@@ -1,7 +1,8 @@
 """Privacy, tested as a seizure would find it: a real `vecinos run` process
 takes reports from a chosen loopback address with a distinctive User-Agent,
-X-Forwarded-For and description; then every file of the data dir and
-everything the process printed is searched for those bytes."""
+X-Forwarded-For, description and a place not in the gazetteer; then every
+file of the data dir, everything the process printed and every answer is
+searched for those bytes."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ ADDRESS = "127.0.0.77"
 USER_AGENT = "Mozilla/5.0 (ReporterPhone-7f3a9c)"
 FORWARDED = "203.0.113.199"
 DESCRIPTION = "furgoneta-marcador-q8z7 en la esquina"
+PLACE = "puesto-marcador-k4p2"  # a place not in the gazetteer: encrypted, never public
 
 
 def free_port() -> int:
@@ -56,28 +58,36 @@ async def test_nothing_identifying_reaches_disk_or_output(tmp_path: Path) -> Non
     headers = {"User-Agent": USER_AGENT, "X-Forwarded-For": FORWARDED, "Accept-Language": "es-MX"}
     connector = aiohttp.TCPConnector(local_addr=(ADDRESS, 0))
     statuses = []
+    answers = b""
     async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
         base = f"http://127.0.0.1:{port}"
         for body in (
             {"type": "raid", "area": "Barrio Logan", "description": DESCRIPTION},
             {"type": "raid", "area": "Barrio Logan", "description": DESCRIPTION + " otra vez"},
             {"type": "patrol", "area": "cerca de mi casa " + FORWARDED, "description": "x"},
+            {"type": "raid", "area": f"junto al {PLACE} del tianguis"},
         ):
             async with http.post(f"{base}/api/v1/reports", json=body) as response:
                 statuses.append(response.status)
+                answers += await response.read()
         async with http.post(
             f"{base}/report",
             data={"type": "vehicle", "area": "Logan Heights", "description": DESCRIPTION},
         ) as response:
             statuses.append(response.status)
-        async with http.get(f"{base}/api/v1/reports") as response:
-            statuses.append(response.status)
-    assert statuses[0] == 201 and statuses[1] == 201 and statuses[-1] == 200
+        for path in ("/api/v1/reports", "/map", "/map/data.json"):
+            async with http.get(f"{base}{path}") as response:
+                statuses.append(response.status)
+                answers += await response.read()
+    assert statuses[0] == 201 and statuses[1] == 201 and statuses[3] == 201
+    assert statuses[-3:] == [200, 200, 200]
+    assert PLACE.encode() not in answers  # not even to its own reporter
     process.send_signal(signal.SIGTERM)
     output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, output
 
     needles = [ADDRESS, USER_AGENT, "ReporterPhone-7f3a9c", FORWARDED, "furgoneta-marcador-q8z7"]
+    needles.append(PLACE)
     for needle in needles:
         assert needle.encode() not in output, f"{needle!r} in the node's output"
     scanned = 0

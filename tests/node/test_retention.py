@@ -87,11 +87,12 @@ async def test_copy_of_the_database_is_unreadable_after_the_purge(
     shutil.copytree(chapter_dir / "keys" / "desc", copy / "desc")  # even the keys of that day
     clock.advance(days=3)
     counts = await node.purge()
-    assert counts.reports == 1 and counts.keys_shredded == 1
+    # today's transient key, and tomorrow's (made ahead, node.keys.KeyRing.prepare)
+    assert counts.reports == 1 and counts.keys_shredded == 2
     assert (
         KeyRing(chapter_dir / "keys" / "desc").decrypt(KeyId.parse(label), blob, report_id) is None
     )
-    assert not list((chapter_dir / "keys" / "desc").glob("desc-*.key"))
+    assert not list((chapter_dir / "keys" / "desc").glob("desc-transient-*.key"))
     # the pre-purge copy of the keys still reads it: keys must live apart from copies
     assert KeyRing(copy / "desc").decrypt(KeyId.parse(label), blob, report_id) == (
         "secreto del reportero"
@@ -122,7 +123,10 @@ async def test_confirm_re_encrypts_under_the_verified_key(node: Node, chapter_di
         assert row is not None and row.description_key is not None
         assert row.description_key.startswith("verified:")
     names = sorted(p.name for p in (chapter_dir / "keys" / "desc").glob("desc-*.key"))
-    assert [n.split("-")[1] for n in names] == ["transient", "verified"]
+    # every class's keys of today and tomorrow, made ahead (node.keys.KeyRing.prepare)
+    assert [n.split("-")[1] for n in names] == ["archived"] * 2 + ["transient"] * 2 + [
+        "verified"
+    ] * 2
 
 
 async def test_a_purged_report_leaves_no_trace_in_any_file_while_running(

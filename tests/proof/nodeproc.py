@@ -34,6 +34,7 @@ class NodeProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.output = bytearray()
         self._reader: asyncio.Task[None] | None = None
+        self._more = asyncio.Event()  # set whenever output arrives
 
     @property
     def base(self) -> str:
@@ -75,9 +76,24 @@ class NodeProcess:
         assert self.proc is not None and self.proc.stdout is not None
         while chunk := await self.proc.stdout.read(65536):
             self.output += chunk
+            self._more.set()
             if b"serving on" in self.output:
                 serving.set()
         serving.set()  # exited: start() reports it
+
+    async def publish(self) -> None:
+        """A publication tick now (SIGUSR1, as an operator may): public reads show what is
+        stored. Awaited by the line the node prints."""
+        line = b"published on request"
+        before = self.output.count(line)
+        os.kill(self.pid, signal.SIGUSR1)
+
+        async def printed() -> None:
+            while self.output.count(line) <= before:
+                self._more.clear()
+                await self._more.wait()
+
+        await asyncio.wait_for(printed(), 30)
 
     @property
     def text(self) -> str:

@@ -187,6 +187,7 @@ async def test_locked_database_answers_503_and_keeps_nothing_unacknowledged(
         status, body = await submit(http, node.base, report(0, True), source_address(0))
         assert status == 201
         acked.append(body["id"])
+        await node.publish()  # public reads show it from a publication tick on
 
         # Another process takes the write lock and keeps it past the busy timeout (5 s).
         locker = sqlite3.connect(data / DB_NAME, isolation_level=None, timeout=0)
@@ -230,7 +231,7 @@ async def test_full_disk_answers_503_and_recovers(
 
         resource.prlimit(node.pid, resource.RLIMIT_FSIZE, (1, hard))  # no file may grow
         try:
-            # With descriptions: the day's description key does not exist yet either.
+            # With descriptions (the day keys exist: made ahead; the database cannot grow).
             for n, lang in ((1, "en"), (2, "es"), (3, "en")):
                 await expect_unavailable(http, node.base, n, lang)
             assert node.proc is not None and node.proc.returncode is None
@@ -243,6 +244,7 @@ async def test_full_disk_answers_503_and_recovers(
             status, body = await submit(http, node.base, report(n, True), source_address(n))
             assert status == 201, body
             acked.append(body["id"])
+            await node.publish()
             async with http.get(f"{node.base}/api/v1/reports/{body['id']}") as resp:
                 assert resp.status == 200
     assert await node.stop() == 0

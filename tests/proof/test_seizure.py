@@ -22,8 +22,17 @@ WAL/SHM, logs, keys, crypto stores) is searched for:
   stores integers and reals), and the wall clock's seconds during the test
   (nowhere in node files; in the homeserver's files, the fake clock's forms,
   which would mean a plaintext alert or report);
-- plaintext: the descriptions' marker words (nowhere), and the area names in
-  the homeserver (nowhere: alerts travel encrypted).
+- plaintext: the descriptions' marker words and the text of a place not in the
+  gazetteer (nowhere), and the area names in the homeserver (nowhere: alerts
+  travel encrypted);
+- file metadata: the modification and access times of every file and
+  directory of both data dirs after the day (nodes stopped), and the
+  modification times of the copy taken mid-day, are whole hours (node.filetimes;
+  the bot's matrix-nio store and the test's log file are left out of the
+  mid-day copy: they are written between ticks and set back at each tick). The
+  change time (ctime) cannot be set by a program: it is the time of a file's
+  latest write or set-back (docs/deploy.md says what that leaves and how to
+  mount the volume), so it is not asserted.
 
 Retention, with the clock moved forward: a copy of both data dirs is taken at
 the end of the day, before any purge. After the purges, every description in
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import shutil
 import sqlite3
@@ -68,6 +78,7 @@ pytestmark = pytest.mark.synapse
 USER_AGENT = "Mozilla/5.0 (Linux; Android 14) SeizureScan-UA-7Q2X"
 MODERATOR = ("garza", "a moderator password for the seizure day")
 MARK = "quetzalmarca"  # every description carries MARK + a number: plaintext if found
+PLACE = "lugarmarca"  # a place not in the gazetteer: plaintext if found
 LOG_FILE = "node-output.log"
 
 
@@ -111,6 +122,36 @@ def files(root: Path, skip: str | None = None) -> list[Path]:
     ]
 
 
+def tree(root: Path) -> list[Path]:
+    """Every path under `root`, listed without touching a directory's access time."""
+    found = [root]
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOATIME)
+    try:
+        with os.scandir(fd) as entries:
+            names = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    finally:
+        os.close(fd)
+    for name, is_dir in names:
+        found += tree(root / name) if is_dir else [root / name]
+    return found
+
+
+def finer_than_the_hour(
+    root: Path, fields: tuple[str, ...], skip: tuple[str, ...] = ()
+) -> list[str]:
+    """Paths under `root` (but those under a `skip` part) with a time finer than the hour."""
+    found = []
+    for path in tree(root):
+        if set(path.relative_to(root).parts) & set(skip):
+            continue
+        st = os.stat(path, follow_symlinks=False)
+        for name in fields:
+            value = getattr(st, name)
+            if value != int(value) or int(value) % 3600:
+                found.append(f"{path.relative_to(root)} {name}")
+    return found
+
+
 def found_in(paths: list[Path], needles: list[bytes] | re.Pattern[bytes]) -> list[str]:
     hits = []
     for path in paths:
@@ -145,6 +186,10 @@ def time_patterns(moments: list[datetime], wall: tuple[float, float] | None) -> 
     return re.compile(b"|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
 
+def node_dirs_of(*sites: Site) -> list[Path]:
+    return [site.data for site in sites]
+
+
 def copied_descriptions(copy: Path, keys: KeyRing) -> list[tuple[str, str | None, int, str]]:
     """(id, plaintext or None, purge_after_hour, key label) of every described report in a copy."""
     with contextlib.closing(sqlite3.connect(f"file:{copy / DB_NAME}?mode=ro", uri=True)) as db:
@@ -176,6 +221,7 @@ async def test_a_seized_day_yields_nothing_identifying(tmp_path: Path, clock) ->
         handler = logging.FileHandler(a.data / LOG_FILE, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+        await a.node.set_back_file_times()  # as if the log file had been there before the node
         root.setLevel(logging.DEBUG)
         for quiet in ("nio", "peewee", "aiohttp.access", "apscheduler", "asyncio"):
             logging.getLogger(quiet).setLevel(logging.WARNING)  # as `vecinos run` sets them
@@ -225,6 +271,8 @@ async def test_a_seized_day_yields_nothing_identifying(tmp_path: Path, clock) ->
         await web_report(
             web_b, {"type": "patrol", "area": "Escondido", "description": f"patrulla {MARK}5"}
         )
+        # A place not in the gazetteer: kept encrypted, for A's moderators only.
+        await web_report(web_a, {"type": "raid", "area": f"el tianguis del {PLACE} viejo"})
         # A member reports in A's member room.
         member = await seat_member(hs, tmp_path / "members", a, f"vecina-{uuid.uuid4().hex[:6]}")
         members.append(member)
@@ -285,6 +333,12 @@ async def test_a_seized_day_yields_nothing_identifying(tmp_path: Path, clock) ->
         await hs.stop()
     ended = time.time()
 
+    # File metadata, read first (reading contents would set access times): whole hours.
+    for d in node_dirs_of(a, b):
+        assert finer_than_the_hour(d, ("st_mtime", "st_atime")) == [], d
+    for d in copies.values():  # a copy taken while the nodes ran (copying set its atimes)
+        assert finer_than_the_hour(d, ("st_mtime",), skip=(MATRIX_DIR, LOG_FILE)) == [], d
+
     node_dirs = [a.data, b.data]
     node_files = [f for d in node_dirs for f in files(d)]
     hs_files = files(hs.data_dir)
@@ -301,7 +355,7 @@ async def test_a_seized_day_yields_nothing_identifying(tmp_path: Path, clock) ->
     outside_store = [f for d in [*node_dirs, *copies.values()] for f in files(d, skip=MATRIX_DIR)]
     assert found_in(outside_store, [member_id.encode(), local.encode()]) == []
     # Plaintext descriptions: nowhere at all; area names: not at the homeserver.
-    marks = [f"{MARK}{n}".encode() for n in range(7)] + [MARK.encode()]
+    marks = [f"{MARK}{n}".encode() for n in range(7)] + [MARK.encode(), PLACE.encode()]
     assert found_in(node_files + seized + hs_files, marks) == []
     areas = [b"Chula Vista", b"National City", b"Escondido", b"Otay Mesa", b"org.vecinos"]
     assert found_in(hs_files, areas) == []

@@ -22,14 +22,17 @@ def report(**extra: object) -> dict[str, object]:
     return body
 
 
-async def test_accepted_report_is_201_with_its_public_fields(client: aiohttp.ClientSession) -> None:
+async def test_accepted_report_is_201_with_its_public_fields(
+    client: aiohttp.ClientSession, node: Node
+) -> None:
     async with client.post(REPORTS, json=report(description="tres camionetas")) as resp:
         assert resp.status == 201
         body = await resp.json()
         assert resp.headers["Location"] == f"{REPORTS}/{body['id']}"
     assert body["type"] == "raid" and body["area"] == "Chula Vista"
     assert body["status"] in {"unverified", "possible", "likely", "confirmed"}
-    assert 0 <= body["confidence"] <= 1 and body["independent_sources"] >= 1
+    # public JSON: a level and a coarse count, never the raw confidence or source count
+    assert body["reports"] == "1" and "confidence" not in body and "independent_sources" not in body
     assert body["age_label"] == "just_reported"
     assert body["age_text"] == i18n.translate("just_reported", "en")
     assert body["still_active"] is True and isinstance(body["review"], list)
@@ -37,6 +40,9 @@ async def test_accepted_report_is_201_with_its_public_fields(client: aiohttp.Cli
     for key in ("level", "active_until"):
         assert key in body
 
+    async with client.get(f"{REPORTS}/{body['id']}") as resp:
+        assert resp.status == 404  # public from the next publication tick (node.publication)
+    await node.publish()
     async with client.get(f"{REPORTS}/{body['id']}") as resp:
         assert resp.status == 200
         assert (await resp.json())["id"] == body["id"]
@@ -178,7 +184,7 @@ async def test_rate_limit_is_429_with_retry_after(client: aiohttp.ClientSession)
 async def test_unavailable_node_is_503_with_retry_after(
     client: aiohttp.ClientSession, node: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def unavailable(draft: object, source: object) -> Unavailable:
+    async def unavailable(draft: object, source: object, proof: object = None) -> Unavailable:
         return Unavailable(30)
 
     monkeypatch.setattr(node, "submit", unavailable)
@@ -258,11 +264,12 @@ async def test_neighbours_alerts_are_served_until_they_expire(
     client: aiohttp.ClientSession, node: Node, clock
 ) -> None:
     await node.receive_alert(neighbour_alert(clock.now, hours=3))
+    await node.publish()  # public from the next publication tick
     async with client.get("/api/v1/alerts", headers={"Accept-Language": "es"}) as response:
         assert response.status == 200
         [alert] = (await response.json())["alerts"]
     assert alert["area"] == "Oceanside" and alert["type_text"] == "redada"
-    assert alert["level_text"] == "probable" and alert["reports"] == 4
+    assert alert["level_text"] == "probable" and alert["reports"] == "4-9"
     assert "description" not in alert
     clock.advance(hours=3)
     async with client.get("/api/v1/alerts") as response:

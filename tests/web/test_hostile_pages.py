@@ -131,6 +131,7 @@ async def test_hostile_values_are_text_on_every_page(
     await node.moderate(confirmed, ModeratorAction.CONFIRM)
     alert = replace(neighbour_alert(node.clock()), area=ALERT_AREA, highway=ALERT_HIGHWAY)
     await node.receive_alert(alert)
+    await node.publish()  # public pages change at publication ticks (node.publication)
     await log_in(client, MODERATOR)
 
     pages = {}

@@ -89,7 +89,7 @@ async def test_no_page_shows_another_language_or_a_message_id(
     async def broken(days: int | None = None) -> object:
         raise RuntimeError("a bug")
 
-    async def unavailable(draft: object, source: object) -> Unavailable:
+    async def unavailable(draft: object, source: object, proof: object = None) -> Unavailable:
         return Unavailable(30)
 
     monkeypatch.setattr(node, "trends", broken)

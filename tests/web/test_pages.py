@@ -237,6 +237,7 @@ async def test_map_page_lists_incidents_and_alerts_with_their_levels(
     known = await post_report(client, type="raid", area="Chula Vista", still_active=True)
     await post_report(client, type="vehicle", area="the swap meet")
     await node.receive_alert(neighbour_alert(node.clock()))
+    await node.publish()  # the public map changes at publication ticks
     status, html = await page(client, "/map?lang=es")
     assert status == 200
     assert known["status"] == "possible"  # one anonymous web report: the web prior
@@ -256,7 +257,7 @@ async def test_map_page_lists_incidents_and_alerts_with_their_levels(
 
 
 async def test_map_without_leaflet_still_lists(
-    serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    serve, node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bare = tmp_path / "static"
     bare.mkdir()
@@ -264,6 +265,7 @@ async def test_map_without_leaflet_still_lists(
     monkeypatch.setattr(assets, "STATIC_DIR", bare)
     client = await serve()
     await post_report(client, type="raid", area="Chula Vista")
+    await node.publish()
     status, html = await page(client, "/map")
     assert status == 200
     assert translate("web_map_unavailable", "en") in html and "Chula Vista" in html
@@ -272,7 +274,7 @@ async def test_map_without_leaflet_still_lists(
         assert resp.status == 404
 
 
-async def test_map_data_is_a_conditional_get(client: aiohttp.ClientSession) -> None:
+async def test_map_data_is_a_conditional_get(client: aiohttp.ClientSession, node: Node) -> None:
     async with client.get("/map/data.json?lang=es") as resp:
         assert resp.status == 200 and resp.headers["Cache-Control"] == "no-cache"
         etag = resp.headers["ETag"]
@@ -281,6 +283,9 @@ async def test_map_data_is_a_conditional_get(client: aiohttp.ClientSession) -> N
     async with client.get("/map/data.json?lang=es", headers={"If-None-Match": etag}) as resp:
         assert resp.status == 304
     await post_report(client, type="checkpoint", area="Chula Vista", highway="I-5")
+    async with client.get("/map/data.json?lang=es", headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304  # not before the next publication tick
+    await node.publish()
     async with client.get("/map/data.json?lang=es", headers={"If-None-Match": etag}) as resp:
         assert resp.status == 200 and resp.headers["ETag"] != etag
         body = await resp.json()

@@ -60,7 +60,7 @@ async def test_security_headers_on_every_response(
 BROKEN = [
     ("highways", "/", "html"),
     ("public_incidents", "/map?lang=es", "html"),
-    ("received_alerts", "/map/data.json", "html"),
+    ("public_alerts", "/map/data.json", "html"),
     ("trends", "/trends?lang=es", "html"),
     ("trends", "/trends.csv", "html"),
     ("active_reports", "/api/v1/reports", "json"),

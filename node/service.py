@@ -251,6 +251,7 @@ class Node:
         )
         # What the public sees: the last publication tick's snapshot (node.publication).
         self.publication = Snapshot()
+        self.published_incidents: tuple[PublicIncident, ...] = ()  # as of the last tick
         # SQLite's files, set back to the hour after every write (node.filetimes).
         self._db_files: tuple[Path, ...] = ()
         if url.startswith("sqlite") and url == database_url(data_dir, ""):
@@ -474,6 +475,7 @@ class Node:
         alerts = await self.received_alerts()
         tick = self.publication.tick + 1
         self.publication = Snapshot.of(rows, follow_ups, texts, alerts, tick, MAX_LISTED)
+        self.published_incidents = tuple(await self.live_incidents())
         return self.publication
 
     async def prepare_keys(self) -> int:
@@ -922,23 +924,45 @@ class Node:
 
     # -- incidents: interim, replaced by the incident model (issue 10) -----------
 
+    async def live_incidents(
+        self, area: str | None = None, type: str | None = None, level: str | None = None
+    ) -> list[PublicIncident]:
+        """Incidents as the store holds them now, most important first (what a publication
+        tick publishes; vetted readers). Interim, replaced by the incident model (issue 10):
+        see node/incidents_interim.py."""
+        return await incidents_interim.public_incidents(self, area, type, level)
+
     async def public_incidents(
         self, area: str | None = None, type: str | None = None, level: str | None = None
     ) -> list[PublicIncident]:
-        """Visible incidents, most important first. Interim, replaced by the incident model
-        (issue 10): see node/incidents_interim.py."""
-        return await incidents_interim.public_incidents(self, area, type, level)
+        """What the public sees: the incidents of the last publication tick, most important
+        first (node.publication: no minute, no arrival order), filtered by area id, type and
+        level ("this level or higher")."""
+        floor = level_floor(level) if level else None
+        return [
+            incident
+            for incident in self.published_incidents
+            if (area is None or incident.area_id == area)
+            and (type is None or incident.type == type)
+            and (floor is None or level_floor(incident.level) >= floor)
+        ]
 
     async def get_incident(self, incident_id: str) -> PublicIncident | None:
-        """One visible incident. Interim, replaced by the incident model (issue 10)."""
-        return await incidents_interim.get_incident(self, incident_id)
+        """One incident as of the last publication tick (None: unknown, or not yet published)."""
+        return next((i for i in self.published_incidents if i.id == incident_id), None)
 
     async def incident_follow_up(
         self, incident_id: str, kind: FollowUpKind, source: SourceRef
     ) -> PublicIncident | RateLimited | Unavailable | None:
-        """A follow-up (still there / gone) for an incident, rate limited like a report.
-        Interim, replaced by the incident model (issue 10)."""
-        return await incidents_interim.incident_follow_up(self, incident_id, kind, source)
+        """A follow-up (still there / gone) for a published incident, rate limited like a
+        report; the answer shows the incident as of the last tick. Interim, replaced by the
+        incident model (issue 10)."""
+        if await self.get_incident(incident_id) is None:
+            return None
+        done = await incidents_interim.incident_follow_up(self, incident_id, kind, source)
+        if done is None or isinstance(done, RateLimited | Unavailable):
+            return done
+        return await self.get_incident(incident_id)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.writer.close)

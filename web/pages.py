@@ -99,6 +99,7 @@ async def post_report(request: web.Request) -> web.Response:
     if isinstance(outcome, Accepted):
         context = {
             "title": translate("web_sent_title", lang),
+            "report": outcome.report,  # the reporter's own: type and place, read back
             "incident": await _incident_of(request, outcome),
         }
         return render(request, "report/sent.html", context, path="/")

@@ -42,9 +42,10 @@ def _disabled(request: web.Request) -> web.Response | None:
 
 
 async def _json_body(request: web.Request) -> object:
+    """The JSON body (read once, within the body timeout, by web.app's middleware)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-    raw = await request.content.read(MAX_BODY + 1)
+    raw = await request.read()
     if len(raw) > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
     try:

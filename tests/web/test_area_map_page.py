@@ -56,13 +56,14 @@ async def test_the_map_page_draws_every_area_without_script(
 
 
 async def test_areas_are_coloured_by_their_most_serious_incident(
-    client: aiohttp.ClientSession,
+    client: aiohttp.ClientSession, node: Node
 ) -> None:
     for n, area in enumerate(("Chula Vista", "Chula Vista", "San Ysidro")):
         report = {"type": "raid", "area": area}
         headers = {"X-Forwarded-For": f"10.1.0.{n}"}
         async with client.post("/api/v1/reports", json=report, headers=headers) as resp:
             assert resp.status == 201
+    await node.publish()  # the public map changes at publication ticks
     html = await _get(client, "/map?lang=en&view=all")
     svg = _svg(html)
     found = re.findall(r'class="am-cell am-(\w+)" d="[^"]+"[^>]*data-area="([^"]+)"', svg)

@@ -129,6 +129,7 @@ async def test_no_untranslated_message_on_any_page(
     english = i18n.catalog(i18n.DEFAULT)
     theirs = i18n.catalog(lang)
     untranslated = {text for code, text in english.items() if theirs.get(code) != text}
+    await node.publish()
     incident = (await node.public_incidents())[0]
     pages = [*PUBLIC_PAGES, "/map/list", f"/incident/{incident.id}"]
     for path in pages:

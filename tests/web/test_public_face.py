@@ -60,9 +60,11 @@ async def test_one_entry_per_incident_most_important_first(
     await submit(node, 3, type="raid", area="San Ysidro", still_active=True)  # same incident
     checkpoint = await submit(node, 4, type="checkpoint", area="Downtown", still_active=True)
     await node.moderate(checkpoint, ModeratorAction.CONFIRM)
+    await node.publish()
     _, html = await text(client, "/map?lang=en")
     shown = ITEM.findall(html)
     assert [level for _, level in shown] == ["confirmed", "possible", "possible"]
+    await node.publish()
     incidents = await node.public_incidents()
     assert [i.type for i in incidents] == ["checkpoint", "raid", "vehicle"]
     assert [i.id for i in incidents] == [i for i, _ in shown]
@@ -78,20 +80,26 @@ async def test_filters_work_without_javascript(client: aiohttp.ClientSession, no
     await submit(node, 2, type="raid", area="San Ysidro")
     confirmed = await submit(node, 3, type="patrol", area="Downtown")
     await node.moderate(confirmed, ModeratorAction.CONFIRM)
+    await node.publish()
     _, html = await text(client, "/map?lang=es")
     assert '<form method="get" action="/map" class="filters"' in html
     for name in ("area", "type", "level"):
         assert f'name="{name}"' in html
+    await node.publish()
     _, html = await text(client, "/map?lang=es&type=raid")
     assert len(ITEM.findall(html)) == 1 and "San Ysidro" in html
     assert '<option value="raid" selected>' in html
+    await node.publish()
     _, html = await text(client, "/map?area=chula-vista")
     assert [level for _, level in ITEM.findall(html)] == ["possible"]
+    await node.publish()
     _, html = await text(client, "/map?level=likely")
     assert [level for _, level in ITEM.findall(html)] == ["confirmed"]
+    await node.publish()
     _, html = await text(client, "/map?type=raid&area=downtown")
     assert ITEM.findall(html) == [] and i18n.translate("web_no_incidents_filtered", "en") in html
     # Nonsense is ignored, never an error.
+    await node.publish()
     status_code, html = await text(client, "/map?type=%3Cb%3E&level=9&area=nowhere")
     assert status_code == 200 and len(ITEM.findall(html)) == 3 and "<b>" not in html
 
@@ -103,8 +111,10 @@ async def test_incident_page_and_its_forms(
     client: aiohttp.ClientSession, node: Node, clock: Clock
 ) -> None:
     first = await submit(node, 1, type="checkpoint", area="Chula Vista", highway="I-5")
+    await node.publish()
     [incident] = await node.public_incidents()
     assert incident.id == first
+    await node.publish()
     code, html = await text(client, f"/incident/{incident.id}?lang=es")
     assert code == 200 and '<html lang="es">' in html
     assert "retén en Chula Vista" in html and "I-5" in html
@@ -116,6 +126,7 @@ async def test_incident_page_and_its_forms(
 
     async def follow(n: int, kind: str) -> tuple[int, str]:
         headers = {"X-Forwarded-For": f"10.9.0.{n}"}
+        await node.publish()
         async with client.post(
             f"/incident/{first}/followup?lang=es", data={"kind": kind}, headers=headers
         ) as resp:
@@ -126,10 +137,13 @@ async def test_incident_page_and_its_forms(
     code, html = await follow(1, "gone")
     assert code == 200 and i18n.translate("web_followup_gone", "es") in html
     # Unknown kinds and incidents.
+    await node.publish()
     async with client.post(f"/incident/{first}/followup", data={"kind": "maybe"}) as resp:
         assert resp.status == 422
+    await node.publish()
     async with client.post("/incident/nope/followup", data={"kind": "gone"}) as resp:
         assert resp.status == 404
+    await node.publish()
     code, html = await text(client, "/incident/nope?lang=es")
     assert code == 404 and i18n.translate("web_incident_not_found", "es") in html
 
@@ -138,14 +152,17 @@ async def test_gone_from_two_people_ends_the_incident(serve, node: Node, chapter
     client = await serve(trust_forwarded_for=True)
     incident_id = await submit(node, 1, type="raid", area="Chula Vista", still_active=True)
     for n in (2, 3):
+        await node.publish()
         async with client.post(
             f"/incident/{incident_id}/followup",
             data={"kind": "gone"},
             headers={"X-Forwarded-For": f"10.7.0.{n}"},
         ) as resp:
             assert resp.status == 200
+    await node.publish()
     found = await node.get_incident(incident_id)
     assert found is not None and not found.active and found.ended == "gone"
+    await node.publish()
     _, html = await text(client, f"/incident/{incident_id}")
     assert i18n.translate("web_incident_gone", "en") in html
 
@@ -155,6 +172,7 @@ async def test_follow_ups_are_rate_limited_like_reports(
 ) -> None:
     incident_id = await submit(node, 1, type="raid", area="Chula Vista")
     for _ in range(40):
+        await node.publish()
         async with client.post(
             f"/incident/{incident_id}/followup", data={"kind": "still_there"}
         ) as resp:
@@ -197,9 +215,11 @@ async def test_a_report_minutes_old_reads_last_hour_after_the_hour_turns(
 ) -> None:
     clock.now = clock.now.replace(minute=58)
     await submit(node, 1, type="patrol", area="Chula Vista", still_active=True)
+    await node.publish()
     _, html = await text(client, "/map")
     assert "last report: this hour" in html
     clock.advance(minutes=3)
+    await node.publish()
     _, html = await text(client, "/map")
     assert "last report: last hour" in html and "1-2 hours" not in html
 
@@ -214,18 +234,22 @@ async def test_pages_and_json_are_compressed_but_not_the_moderators(
         await submit(node, n, type="raid", area=f"the swap meet {n}")
     gz = {"Accept-Encoding": "gzip, deflate"}
     for path in ("/", "/map", "/about", "/trends", "/map/list", "/api/v1/areas"):
+        await node.publish()
         async with client.get(path, headers=gz) as resp:
             assert resp.status == 200
             assert resp.headers.get("Content-Encoding") in ("gzip", "deflate"), path
             assert "Accept-Encoding" in resp.headers.get("Vary", ""), path
             await resp.read()
+    await node.publish()
     async with client.get("/map/data.json", headers=gz) as resp:  # small: not worth it
         assert "Content-Encoding" not in resp.headers
     # BREACH: a CSRF token next to reflected text is never compressed.
+    await node.publish()
     async with client.get("/login?lang=es", headers=gz) as resp:
         assert "Content-Encoding" not in resp.headers and "csrf_token" in await resp.text()
     await log_in(client, moderator)
     for path in ("/moderation", "/map"):  # with the session cookie: nothing is compressed
+        await node.publish()
         async with client.get(path, headers=gz) as resp:
             assert resp.status == 200 and "Content-Encoding" not in resp.headers, path
 
@@ -237,6 +261,7 @@ async def test_compressed_map_is_small_with_55_reports(
     for n in range(55):
         await submit(node, n, type=("raid", "checkpoint", "vehicle", "patrol")[n % 4],
                      area=areas[n % len(areas)], still_active=True)  # fmt: skip
+    await node.publish()
     async with client.get("/map", headers={"Accept-Encoding": "gzip"}, auto_decompress=False) as r:
         raw = await r.read()
         assert r.headers["Content-Encoding"] == "gzip"

@@ -62,6 +62,7 @@ async def test_area_map_without_javascript(browser: Any, served: Served, artifac
     await _report(served, 4, "patrol", "El Centro")
     for n in (5, 6, 7):
         await _report(served, n, "raid", "City Heights")
+    await served.node.publish()  # the scheduler's publication tick: the public map changes then
 
     for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         context = await browser.new_context(

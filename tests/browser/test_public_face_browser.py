@@ -42,6 +42,7 @@ def axe_source() -> str:
 async def submit(node: Node, n: int, **fields: object) -> str:
     source = SourceRef(Channel.WEB, f"10.2.{n // 200}.{n % 200}".encode())
     outcome = await node.submit(ReportDraft(**fields), source)  # type: ignore[arg-type]
+    await node.publish()  # the scheduler's publication tick: public pages change only then
     assert isinstance(outcome, Accepted), outcome
     return outcome.report.id
 

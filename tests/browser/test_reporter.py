@@ -185,9 +185,10 @@ async def test_spanish_report_without_javascript(
     async with page.expect_navigation():
         await page.click("button[type=submit]")
     assert await page.text_content("#sent") == translate("web_sent_title", "es")
-    report_id = await page.get_attribute("li.incident", "data-incident-id")
-    status = await page.get_attribute("li.incident", "data-level")
+    assert "San Ysidro" in await page.text_content("main")  # the reporter's own, read back
     await served.node.publish()  # the scheduler's publication tick (node.publication)
+    [incident] = await served.node.public_incidents(type="checkpoint")
+    report_id, status = incident.id, incident.level
 
     # The map page is its list without JavaScript, and says so.
     async with page.expect_navigation():

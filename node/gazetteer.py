@@ -1,8 +1,9 @@
 """The chapter's gazetteer: the areas reporters may name, with coarse centroids.
 
-Format (TOML, see node/data/gazetteer.toml): a [region] table with the name
-and the chapter's list of highways, and one [[area]] per area with id, name,
-aliases, lat, lon (rounded to 2 decimals, about 1 km) and optional highways.
+Format (TOML, see node/data/gazetteer.toml): a [region] table with the name,
+the chapter's list of highways and the region's time zone (IANA), and one
+[[area]] per area with id, name, aliases, lat, lon (rounded to 2 decimals,
+about 1 km) and optional highways.
 Matching is accent- and case-insensitive and tolerates close spellings;
 anything else is kept as free text and flagged as an unknown area.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +55,11 @@ class AreaMatch:
 
 
 class Gazetteer:
-    def __init__(self, region: str, highways: tuple[str, ...], areas: list[Area]) -> None:
+    def __init__(
+        self, region: str, highways: tuple[str, ...], areas: list[Area], timezone: str = ""
+    ) -> None:
         self.region = region
+        self.timezone = timezone  # IANA name, or "" when the file names none
         self.highways = highways
         self.areas = areas
         self.by_id = {area.id: area for area in areas}
@@ -114,7 +119,16 @@ class Gazetteer:
             areas.append(area)
         if not areas:
             raise GazetteerError(f"gazetteer {path.name} has no [[area]] entries")
-        return cls(str(region.get("name", "")), highways, areas)
+        timezone = str(region.get("timezone", ""))
+        if timezone:
+            try:
+                zoneinfo.ZoneInfo(timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise GazetteerError(
+                    f"gazetteer {path.name}: [region] timezone {timezone!r} is not an IANA time "
+                    "zone name such as 'America/Los_Angeles'"
+                ) from None
+        return cls(str(region.get("name", "")), highways, areas, timezone)
 
     def match(self, text: str) -> AreaMatch:
         """Resolve the reporter's area text (exact, contained name, close spelling)."""

@@ -22,7 +22,7 @@ from yarl import URL
 
 from node.service import Node
 from web import api, assets, layout, map_page, moderation_pages, pages, trends
-from web.auth import HourCookieStorage, LoginThrottle
+from web.auth import SESSION_CHECK, HourCookieStorage, LoginThrottle
 from web.context import NODE, SETTINGS, THROTTLE, WebSettings
 from web.messages import translate
 
@@ -237,6 +237,7 @@ def make_app(
         session_max_age_s=session_max_age_s,
     )
     app[THROTTLE] = login_throttle or LoginThrottle()
+    app[SESSION_CHECK] = node.moderator_session_valid
     app.on_response_prepare.append(_security_headers)
     api.add_routes(app)
     pages.add_routes(app)

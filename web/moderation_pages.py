@@ -20,11 +20,13 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
+from datetime import UTC, tzinfo
 from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
+from node.localtime import hour_text
 from node.moderation import MAX_BATCH
 from node.outcome import FieldError, PublicReport, QueueItem, Unavailable
 from node.service import ModeratorAction
@@ -257,9 +259,9 @@ def _reasons(reasons: Sequence[str], lang: str) -> str:
     return "; ".join(_t(reason, lang) for reason in reasons)
 
 
-def _facts(report: PublicReport, lang: str) -> str:
+def _facts(report: PublicReport, lang: str, zone: tzinfo) -> str:
     parts = [
-        e(report.hour.strftime("%Y-%m-%d %H:00 UTC")),
+        e(hour_text(report.hour, zone)),  # on the chapter's clock
         f'<span class="age">{_t(report.age_label, lang)}</span>',
         f'<span class="status">{_t(report.status, lang)}</span>',
         _t("web_mod_confidence", lang, percent=str(round(report.confidence * 100))),
@@ -269,7 +271,14 @@ def _facts(report: PublicReport, lang: str) -> str:
     return " · ".join(parts)
 
 
-def queue_item(item: QueueItem, lang: str, token: str, copies: int, selected: bool = False) -> str:
+def queue_item(
+    item: QueueItem,
+    lang: str,
+    token: str,
+    copies: int,
+    selected: bool = False,
+    zone: tzinfo = UTC,
+) -> str:
     """One report of the queue: its facts, reasons, text, and its one form of actions."""
     report = item.report
     rid = e(report.id)
@@ -282,7 +291,7 @@ def queue_item(item: QueueItem, lang: str, token: str, copies: int, selected: bo
         f'<p class="select"><label><input type="checkbox" name="ids" value="{rid}" '
         f'form="batch"{" checked" if selected else ""}> {_t("web_mod_select", lang)}</label></p>',
         f"<h2><strong>{_t(report.type, lang)}</strong> — {where}</h2>",
-        f'<p class="facts">{_facts(report, lang)}</p>',
+        f'<p class="facts">{_facts(report, lang, zone)}</p>',
         f'<p class="reasons">{_t("web_mod_reasons", lang)} {_reasons(item.reasons, lang)}</p>',
     ]
     if item.description:
@@ -338,6 +347,7 @@ def queue_page(
     areas: Sequence[str],
     done: str | None = None,
     all_selected: bool = False,
+    zone: tzinfo = UTC,
 ) -> str:
     """The body of /moderation; `done` already translated; `all_selected`: every box ticked.
 
@@ -380,7 +390,8 @@ def queue_page(
     )
     out.append('<ol class="queue">')
     out.extend(
-        queue_item(item, lang, token, copies.get(item.report.id, 0), all_selected) for item in items
+        queue_item(item, lang, token, copies.get(item.report.id, 0), all_selected, zone)
+        for item in items
     )
     out.append("</ol>")
     out.append(
@@ -427,6 +438,7 @@ async def queue(request: web.Request) -> web.Response:
         areas=[area.name for area in node.areas()],
         done=_done_text(request, lang),
         all_selected=request.query.get("all") == "1",
+        zone=node.timezone,
     )
     return _mod_page(request, translate("web_mod_queue_title", lang), body, path="/moderation")
 

@@ -135,7 +135,7 @@ def legend(lang: str) -> str:
 
 
 def heat_map(grid: Sequence[Sequence[int]], lang: str) -> str:
-    """Reports per hour of week (7 x 24, Monday first, UTC) as an inline SVG."""
+    """Reports per hour of week (7 x 24, Monday first, the chapter's clock) as an inline SVG."""
     top = max([max(row) for row in grid] + [1])
     names = get_day_names("abbreviated", locale=lang)
     width = HEAT_LEFT + HOURS_PER_DAY * CELL_W + 4
@@ -220,13 +220,14 @@ async def trends(request: web.Request) -> web.Response:
     lang = request_lang(request)
     days = period(request.query.get("days")) or DEFAULT_DAYS
     found = await request.app[NODE].trends(days)
+    rows = found.local_rows  # days and hours on the chapter's clock
     areas = _area_names(request, lang)
-    used = {row.area_id for row in found.rows}
+    used = {row.area_id for row in rows}
     area = request.query.get("area", "")
     area = area if area in used else ""
     assert found.first is not None
-    series = per_day_by_type(found.rows, found.first, found.today)
-    grid = hour_of_week(found.rows, area or None)
+    series = per_day_by_type(rows, found.first, found.today)
+    grid = hour_of_week(rows, area or None)
     area_label = areas.get(area, area) if area else translate("web_trends_all_areas", lang)
     csv_link = href("/trends.csv", lang, days=str(days))
     body = [
@@ -234,7 +235,7 @@ async def trends(request: web.Request) -> web.Response:
         f'<p class="note">{e(translate("web_trends_note", lang))}</p>',
         _choices(lang, days, area, areas, used),
     ]
-    if not found.rows:
+    if not rows:
         body.append(f'<p class="empty">{e(translate("web_trends_empty", lang))}</p>')
     body += [
         f"<h2>{e(translate('web_trends_per_day_title', lang))}</h2>",
@@ -244,7 +245,7 @@ async def trends(request: web.Request) -> web.Response:
         f'<p class="note">{e(translate("web_trends_week_note", lang))}</p>',
         f'<figure class="chart">{heat_map(grid, lang)}</figure>',
         f"<h2>{e(translate('web_trends_totals_title', lang))}</h2>",
-        totals_table(found.rows, lang),
+        totals_table(rows, lang),
         f'<p><a href="{csv_link}" download>{e(translate("web_trends_csv", lang))}</a></p>',
     ]
     title = translate("web_trends_title", lang)

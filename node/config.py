@@ -91,12 +91,11 @@ class Key:
             if self.choices is not None
             else Annotated[self.kind, Strict()]
         )
-        extra: list[Any] = []
-        if self.low is not None or self.high is not None:
-            extra.append(Field(ge=self.low, le=self.high))
+        described = self.help + (f" ({self.unit})" if self.unit else "")
+        extra: list[Any] = [Field(ge=self.low, le=self.high, description=described)]
         if self.valid is not None:
             extra.append(AfterValidator(_raising(self.valid)))
-        return Annotated[base, *extra] if extra else base
+        return Annotated[base, *extra]
 
     @cached_property
     def _adapter(self) -> TypeAdapter[Any]:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from node.config import ConfigError, load_config
 from node.gazetteer import GazetteerError
-from node.running import NodeRunning, RunLock
+from node.running import RunLock, RunLockError
 from node.setup import DataDirError, check_data_dir, init_chapter
 
 log = logging.getLogger("vecinos")
@@ -469,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.command}: --data DIR is needed (or set {DATA_ENV})")
     try:
         return args.func(args)
-    except (CliError, ConfigError, DataDirError, GazetteerError, NodeRunning) as exc:
+    except (CliError, ConfigError, DataDirError, GazetteerError, RunLockError) as exc:
         print(f"vecinos: {exc}", file=sys.stderr)
         return RUNTIME_ERROR
     except SQLAlchemyError as exc:  # never echo the URL: it may hold a password

@@ -331,8 +331,8 @@ def _scoring_keys() -> list[Key]:
         default = f.default
         if isinstance(default, timedelta):
             keys.append(_duration_key(f.name, default, doc))
-        elif isinstance(default, str):
-            keys.append(Key("scoring", f.name, default, doc.help, choices=doc.choices or LEVELS))
+        elif isinstance(default, str):  # a level (choices), or words the table itself checks
+            keys.append(Key("scoring", f.name, default, doc.help, choices=doc.choices))
         else:
             kind = float if isinstance(default, float) else type(default)
             low, high = (
@@ -732,7 +732,10 @@ def _scoring_from(values: dict[str, Any]) -> ScoringConfig:
             changes[f.name] = timedelta(hours=values[f.name + "_hours"])
         else:
             changes[f.name] = type(f.default)(values[f.name])
-    return replace(ScoringConfig(), **changes)
+    try:
+        return replace(ScoringConfig(), **changes)
+    except ValueError as exc:  # a value only the whole table can check
+        raise ConfigError(f"[scoring] {exc}") from exc
 
 
 # -- problems, one line each ---------------------------------------------------------------

@@ -23,7 +23,11 @@ RUN_LOCK = "run.lock"
 TRIES = 5  # `vecinos status` holds a shared lock for an instant: try again before refusing
 
 
-class NodeRunning(RuntimeError):
+class RunLockError(RuntimeError):
+    """The run lock cannot be taken (worded for the operator)."""
+
+
+class NodeRunning(RunLockError):
     """Another process runs this chapter's node."""
 
 
@@ -59,7 +63,10 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise RunLockError(f"cannot write {self.path}: {exc.strerror}") from None
         for attempt in range(TRIES):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

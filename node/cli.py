@@ -34,8 +34,7 @@ from node.setup import DataDirError, check_data_dir, init_chapter
 
 log = logging.getLogger("vecinos")
 DATA_ENV = "VECINOS_DATA"
-RUNTIME_ERROR = 1  # the command was understood but could not be done
-USAGE_ERROR = 2  # argparse's code for a command line it cannot parse
+RUNTIME_ERROR = 1  # the command was understood but could not be done (argparse's usage: 2)
 
 
 class CliError(Exception):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -38,6 +38,7 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
 from scoring.defaults import LEVEL_FLOORS, ScoringConfig
 
@@ -86,16 +87,17 @@ class Key:
     @cached_property
     def annotation(self) -> Any:
         """The key's pydantic type: strict (no "5" for 5), its choices, range and check."""
-        base: Any = (
-            Literal[self.choices]  # type: ignore[valid-type]
-            if self.choices is not None
-            else Annotated[self.kind, Strict()]
-        )
         described = self.help + (f" ({self.unit})" if self.unit else "")
-        extra: list[Any] = [Field(ge=self.low, le=self.high, description=described)]
+        listed = {"enum": list(self.choices)} if self.choices is not None else None
+        extra: list[Any] = [
+            Strict(),
+            Field(ge=self.low, le=self.high, description=described, json_schema_extra=listed),
+        ]
+        if self.choices is not None:
+            extra.append(AfterValidator(_one_of(self.choices)))
         if self.valid is not None:
             extra.append(AfterValidator(_raising(self.valid)))
-        return Annotated[base, *extra]
+        return Annotated[self.kind, *extra]
 
     @cached_property
     def _adapter(self) -> TypeAdapter[Any]:
@@ -107,6 +109,15 @@ class Key:
             return _plain(self, self._adapter.validate_python(value))
         except ValidationError as exc:
             raise ConfigError(_value_problem(self, exc.errors()[0], value)) from None
+
+
+def _one_of(choices: tuple[Any, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in choices:
+            raise PydanticCustomError("not_a_choice", "not one of the allowed values")
+        return value
+
+    return check
 
 
 def _raising(valid: Callable[[Any], str | None]) -> Callable[[Any], Any]:
@@ -746,7 +757,7 @@ def _value_problem(key: Key, error: Any, value: Any) -> str:
     if error["type"] == "value_error":  # the key's own check (valid=) said what is wrong
         return f"{where} {error['ctx']['error']}"
     line = f"{where} must be {key.describe()}, got {_toml_value(value)}"
-    if key.choices and isinstance(value, str):
+    if key.choices and isinstance(value, str) and all(isinstance(c, str) for c in key.choices):
         hint = _near(value, [str(c) for c in key.choices])
         if hint is not None:
             line += f"; did you mean {hint!r}?"

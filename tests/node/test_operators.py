@@ -205,6 +205,11 @@ def test_a_key_declaration_builds_its_own_check() -> None:
             key.check(bad)
     share = Key("x", "share", 0.7, "a share", low=0.0, high=1.0)
     assert share.check(1) == 1.0 and isinstance(share.check(1), float)
+    every = Key("x", "every", 15, "ticks", choices=(5, 15, 60))
+    assert every.check(15) == 15
+    for bad in (15.0, True, "15", 7):
+        with pytest.raises(ConfigError, match=r"must be one of 5, 15, 60, got"):
+            every.check(bad)
 
 
 # -- the chapter's clock ------------------------------------------------------------------

@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PATH=/opt/vecinos/bin:$PATH
+    PATH=/opt/vecinos/bin:$PATH \
+    VECINOS_DATA=/data
 
 # The user the node runs as; it owns /data and nothing else.
 RUN groupadd --system --gid 10001 vecinos \

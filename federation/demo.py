@@ -720,10 +720,10 @@ async def run_demo(data: Path, base_port: int) -> int:
         return 0
     except DemoError as exc:
         print(f"vecinos demo: {exc}", file=sys.stderr)
-        return 2  # as every `vecinos` error
+        return 1  # as every `vecinos` error at run time (2: a command line argparse refused)
     except (aiohttp.ClientError, OSError, HomeserverError) as exc:  # e.g. a node died mid-way
         print(f"vecinos demo: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return 1
     finally:
         if demo is not None:
             print("stopping the nodes and the homeserver...", flush=True)

@@ -28,7 +28,13 @@ from signedjson.key import encode_verify_key_base64, get_verify_key
 
 from federation.chapter import ChapterFederation
 from federation.state import load_rooms, notify_running_node, save_rooms
-from federation.wire import key_fingerprint, key_id, make_invite_token, parse_invite_token
+from federation.wire import (
+    key_fingerprint,
+    key_id,
+    make_invite_token,
+    parse_invite_token,
+    readable_fingerprint,
+)
 from node.keys import load_signing_key
 from node.outcome import Neighbour
 from node.service import Node, open_node
@@ -40,7 +46,7 @@ class NeighbourError(RuntimeError):
 
 
 def own_token(node: Node) -> tuple[str, str]:
-    """This chapter's invite token and its key fingerprint."""
+    """This chapter's invite token and its key fingerprint (as read aloud)."""
     user_id = node.config.get("matrix", "user_id")
     if not user_id:
         raise NeighbourError(
@@ -50,7 +56,7 @@ def own_token(node: Node) -> tuple[str, str]:
     verify_key = get_verify_key(load_signing_key(node.data_dir / KEYS_DIR))
     return (
         make_invite_token(node.config.chapter_id, user_id, verify_key),
-        key_fingerprint(verify_key),
+        readable_fingerprint(key_fingerprint(verify_key)),
     )
 
 
@@ -121,7 +127,7 @@ async def link(x: ChapterFederation, y: ChapterFederation, timeout: float = 30.0
 def describe(n: Neighbour) -> str:
     room = n.room_id or "no room yet"
     return (
-        f"{n.chapter_id}  bot {n.bot_user_id}  key {n.fingerprint}  "
+        f"{n.chapter_id}  bot {n.bot_user_id}  key {readable_fingerprint(n.fingerprint)}  "
         f"threshold {n.share_threshold:g}  room {room}"
     )
 
@@ -160,7 +166,8 @@ async def accept_command(data_dir: Path, token: str, threshold: float | None) ->
         await node.close()
     return [
         f"pinned neighbour {neighbour.chapter_id} (bot {neighbour.bot_user_id})",
-        f"  check its key fingerprint with its operator by phone: {neighbour.fingerprint}",
+        "  check its key fingerprint with its operator by phone: "
+        + readable_fingerprint(neighbour.fingerprint),
         f"  it is sent alerts from confidence {neighbour.share_threshold:g}",
         _told_node(data_dir),
         "",

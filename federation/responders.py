@@ -127,7 +127,7 @@ class ResponderRoom:
             return
         content: dict[str, Any] = {
             "msgtype": "m.text",  # not m.notice: clients notify of these
-            "body": room_text(body, self.lang, now, self.node.public_url),
+            "body": room_text(body, self.lang, now, self.node.public_url, self.node.timezone),
         }
         if root is not None:
             content = in_thread(content, root)

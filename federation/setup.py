@@ -31,6 +31,7 @@ from federation.cross_signing import fingerprint
 from federation.homeserver import HomeserverError, register_account
 from federation.state import BotLock, ChapterRooms, load_rooms, matrix_dir, save_rooms
 from node.config import load_config, set_values
+from node.running import running_node
 from node.setup import check_data_dir
 
 _USER_RE = re.compile(r"@([a-z0-9._=/+-]+):([A-Za-z0-9.:\[\]-]+)")
@@ -125,7 +126,8 @@ async def setup_matrix(
             await bot.close()
     set_values(config.path, {("matrix", "homeserver"): homeserver, ("matrix", "user_id"): user_id})
     admin_api = f"{homeserver}/_synapse/admin/v1/users/{user_id}/override_ratelimit"
-    return [
+    running = running_node(data_dir)  # a node without Matrix holds no bot lock: it may run
+    lines = [
         f"bot {user_id} ready, device {device}",
         f"  login, crypto store and cross-signing keys: {matrix_dir(data_dir)}",
         "    (back it up with the data dir: losing it changes the bot's identity)",
@@ -140,8 +142,18 @@ async def setup_matrix(
         "  1. exempt the bot from rate limits (else alerts crawl at ~0.2 per second):",
         "       curl -X POST -H 'Authorization: Bearer ADMIN_TOKEN' -d '{}' \\",
         f"         '{admin_api}'",
+        "     ADMIN_TOKEN is the access token of a homeserver admin account: in Element,",
+        "     Settings > Help & About > Access Token; or log an admin in with curl, or",
+        "     make one with register_new_matrix_user --admin (see docs/federation.md, 2.)",
         "  2. enable retention, so the homeserver purges the rooms as the node does;",
         "     in homeserver.yaml:  retention: {enabled: true}",
         "",
         "next: vecinos neighbors invite --data DIR  (see docs/federation.md), then vecinos run",
     ]
+    if running is not None:
+        lines += [
+            "",
+            f"The node is running (pid {running.pid}) without Matrix: restart it (stop "
+            "`vecinos run`, start it again) to start the bot.",
+        ]
+    return lines

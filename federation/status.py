@@ -1,6 +1,8 @@
-"""`vecinos status`: the chapter's federation health in a few lines, for its operator.
+"""`vecinos status`: the chapter's node and federation health in a few lines, for its operator.
 
-Read-only, and safe while the node runs: it asks the homeserver (versions,
+The node's part (running or not, web address, queues, last purge) is
+node.status's, with or without Matrix. Then, when Matrix is set up:
+read-only, and safe while the node runs, it asks the homeserver (versions,
 whoami, the published device keys and cross-signing keys, the count of
 one-time keys) with the bot's stored access token, reads device trust from
 the bot's crypto store, and takes every count from the node's counters (kept
@@ -26,9 +28,10 @@ from federation.cross_signing import (
     identity_status,
 )
 from federation.device_keys import KEY_ALGORITHM, KEYS_UPLOAD
-from federation.state import MATRIX_DIR, load_rooms, running_node_pid
+from federation.state import MATRIX_DIR, load_rooms
 from node.outcome import Neighbour
 from node.service import open_node
+from node.status import node_lines
 
 TIMEOUT = aiohttp.ClientTimeout(total=5)
 
@@ -158,23 +161,20 @@ async def _matrix_lines(data_dir: Path, homeserver: str, neighbours: list[Neighb
 async def status_lines(data_dir: Path) -> list[str]:
     node = await open_node(data_dir)
     try:
+        lines = await node_lines(node)
         counters = await node.counters()
-        backlog = len(await node.pending_alerts(limit=1_000_000))
         neighbours = await node.neighbours()
     finally:
         await node.close()
     config = node.config
-    lines = [f"chapter: {config.chapter_name} ({config.chapter_id})"]
     if not config.matrix_enabled:
         lines.append("Matrix: off (run `vecinos matrix setup`; see docs/federation.md)")
-    else:
-        lines += await _matrix_lines(data_dir, config.get("matrix", "homeserver"), neighbours)
-        rooms = load_rooms(data_dir)
-        lines.append(
-            f"rooms: member {rooms.member_room or '-'}, responders {rooms.responders_room or '-'}"
-        )
-    pid = running_node_pid(data_dir)
-    lines.append(f"node: running (pid {pid})" if pid else "node: not running")
+        return lines
+    lines += await _matrix_lines(data_dir, config.get("matrix", "homeserver"), neighbours)
+    rooms = load_rooms(data_dir)
+    lines.append(
+        f"rooms: member {rooms.member_room or '-'}, responders {rooms.responders_room or '-'}"
+    )
     waiting = sum(1 for n in neighbours if not n.room_id)
     relay = "on" if config.get("federation", "relay") else "off"
     lines.append(
@@ -183,7 +183,6 @@ async def status_lines(data_dir: Path) -> list[str]:
         + f"; relay {relay}"
     )
     c = counters.get
-    lines.append(f"outbox backlog: {backlog}")
     lines.append(
         f"alerts: sent {c('alerts_sent', 0)}, received {c('alerts_received', 0)}, "
         f"relays received {c('relays_received', 0)}, relayed {c('alerts_relayed', 0)}"

@@ -93,6 +93,7 @@ __all__ = [
     "make_invite_token",
     "new_alert_id",
     "parse_invite_token",
+    "readable_fingerprint",
     "verify_alert",
     "verify_event",
     "verify_relay",
@@ -252,6 +253,19 @@ def key_fingerprint(verify_key: VerifyKey) -> str:
     """A short fingerprint for humans and invite tokens: 128 bits of SHA-256, base64url."""
     digest = hashlib.sha256(bytes(verify_key)).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def readable_fingerprint(fingerprint: str) -> str:
+    """The fingerprint as operators read it aloud: 8 groups of 4 digits ("0412 9931 ...").
+
+    The last 32 decimal digits of the 128-bit fingerprint (106 bits, negligible
+    bias), grouped by four as Signal's safety numbers group theirs by five:
+    digits read the same in any language and need no case. A display of the
+    token's fingerprint, so tokens and pinned neighbours are unchanged.
+    """
+    raw = base64.urlsafe_b64decode(fingerprint + "=" * (-len(fingerprint) % 4))
+    digits = f"{int.from_bytes(raw, 'big') % 10**32:032d}"
+    return " ".join(digits[i : i + 4] for i in range(0, 32, 4))
 
 
 def new_alert_id() -> str:

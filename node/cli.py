@@ -3,7 +3,12 @@
 `run` is the composition root: it builds the node (store, keys, intake), the
 scheduler, the web app and, when configured, the Matrix bot, and hands each
 what it needs. It is the only file of node/ that imports web/ or federation/.
-Every operator-facing error is one line on stderr and a non-zero exit.
+
+Conventions: every operator-facing error is one line on stderr; the exit
+code is 1 for an error at run time (a bad config, a missing data dir, a port
+in use) and 2 for a command line that cannot be understood (argparse's);
+`--data` defaults to the VECINOS_DATA environment variable (not for `demo`,
+which wipes its dir); `--version` prints the installed version.
 """
 
 from __future__ import annotations
@@ -14,17 +19,22 @@ import contextlib
 import errno
 import getpass
 import logging
+import os
 import signal
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from node.config import ConfigError, load_config
 from node.gazetteer import GazetteerError
+from node.running import RunLock, RunLockError
 from node.setup import DataDirError, check_data_dir, init_chapter
 
 log = logging.getLogger("vecinos")
+DATA_ENV = "VECINOS_DATA"
+RUNTIME_ERROR = 1  # the command was understood but could not be done (argparse's usage: 2)
 
 
 class CliError(Exception):
@@ -60,30 +70,70 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_moderator_add(args: argparse.Namespace) -> int:
+def _read_password(name: str) -> str:
+    """A new password: asked twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {name}: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ; nothing was changed")
+        return password
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _with_moderators(args: argparse.Namespace, job):  # type: ignore[no-untyped-def]
+    """Run job(session) on the chapter's database in one transaction; its result."""
     from sqlmodel import Session
 
-    from node.moderators import ModeratorError, add_moderator
+    from node.moderators import ModeratorError
     from node.store import database_url, make_engine
 
     data = _data(args)
     config = load_config(check_data_dir(data))
-    if sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
-            raise CliError("the two passwords differ; nothing was created")
-    else:
-        password = sys.stdin.readline().rstrip("\n")
     engine = make_engine(database_url(data, config.get("storage", "database_url")))
     try:
         with Session(engine) as session:
-            add_moderator(session, args.name, password)
+            result = job(session)
             session.commit()
+            return result
     except ModeratorError as exc:
         raise CliError(str(exc)) from exc
     finally:
         engine.dispose()
+
+
+def cmd_moderator_add(args: argparse.Namespace) -> int:
+    from node.moderators import add_moderator
+
+    check_data_dir(_data(args))
+    password = _read_password(args.name)
+    _with_moderators(args, lambda s: add_moderator(s, args.name, password))
     print(f"moderator {args.name!r} created")
+    return 0
+
+
+def cmd_moderator_list(args: argparse.Namespace) -> int:
+    from node.moderators import list_moderators
+
+    names = _with_moderators(args, list_moderators)
+    print("\n".join(names) if names else "no moderators yet: `vecinos moderator add NAME`")
+    return 0
+
+
+def cmd_moderator_remove(args: argparse.Namespace) -> int:
+    from node.moderators import remove_moderator
+
+    _with_moderators(args, lambda s: remove_moderator(s, args.name))
+    print(f"moderator {args.name!r} removed; their sessions have ended")
+    return 0
+
+
+def cmd_moderator_passwd(args: argparse.Namespace) -> int:
+    from node.moderators import set_password
+
+    check_data_dir(_data(args))
+    password = _read_password(args.name)
+    _with_moderators(args, lambda s: set_password(s, args.name, password))
+    print(f"new password for {args.name!r}; their sessions have ended (log in again)")
     return 0
 
 
@@ -99,6 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(check_data_dir(data))
     host = args.host or config.get("web", "host")
     port = args.port or config.get("web", "port")
+    lock = RunLock(data)  # one node per chapter; `vecinos status` reads it
+    lock.acquire()
 
     async def main() -> None:
         node = await open_node(data)
@@ -161,6 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         channels = _start_channels(node, senders)
         pushes = _start_push(node)
         scheduler.start()
+        lock.announce(f"http://{host}:{port}/")
         print(f"{config.chapter_name}: serving on http://{host}:{port}/", flush=True)
         if federation is None:
             print(
@@ -191,7 +244,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         await node.close()
         print("stopped", flush=True)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        lock.release()
     return 0
 
 
@@ -281,11 +337,15 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from federation.status import status_lines
-
     data = _data(args)
-    check_data_dir(data)
-    return _federation_command(status_lines(data))
+    if not load_config(check_data_dir(data)).matrix_enabled:  # no Matrix library to load
+        from node.status import status_lines
+
+        print("\n".join(asyncio.run(status_lines(data))))
+        return 0
+    from federation.status import status_lines as with_matrix
+
+    return _federation_command(with_matrix(data))
 
 
 async def _purge_job(node) -> None:  # type: ignore[no-untyped-def]
@@ -316,8 +376,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
 
 
+def _version() -> str:
+    try:
+        return version("vecinos")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _data_from_environment(parser: argparse.ArgumentParser, seen: set[int] | None = None) -> None:
+    """Every command's --data (but demo's, which wipes its dir) defaults to $VECINOS_DATA."""
+    value = os.environ.get(DATA_ENV) or None
+    seen = set() if seen is None else seen
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, sub in action.choices.items():
+            if name == "demo" or id(sub) in seen:  # an alias names a parser twice
+                continue
+            seen.add(id(sub))
+            for option in sub._actions:
+                if option.dest == "data":
+                    option.required = False
+                    option.default = value
+                    option.help = (option.help or "the chapter's data dir") + (
+                        f" (default: ${DATA_ENV})"
+                    )
+            _data_from_environment(sub, seen)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vecinos", description="A Vecinos chapter node.")
+    parser.add_argument("--version", action="version", version=f"vecinos {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("init", help="create a chapter: config, keys, database")
@@ -341,6 +430,19 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("name", help="a pseudonym: moderators are never shown publicly")
     m.add_argument("--data", required=True)
     m.set_defaults(func=cmd_moderator_add)
+    m = msub.add_parser("list", help="the moderators' names")
+    m.add_argument("--data", required=True)
+    m.set_defaults(func=cmd_moderator_list)
+    m = msub.add_parser("remove", help="delete a moderator; their sessions end at once")
+    m.add_argument("name")
+    m.add_argument("--data", required=True)
+    m.set_defaults(func=cmd_moderator_remove)
+    m = msub.add_parser(
+        "passwd", help="a new password (prompted, or read from stdin); their sessions end at once"
+    )
+    m.add_argument("name")
+    m.add_argument("--data", required=True)
+    m.set_defaults(func=cmd_moderator_passwd)
 
     p = sub.add_parser("matrix", help="the chapter's Matrix bot")
     msub = p.add_subparsers(dest="matrix_command", required=True)
@@ -388,9 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("status", help="homeserver, bot, outbox and alert counts")
+    p = sub.add_parser(
+        "status", help="running or not, web address, queues, last purge; homeserver, bot, alerts"
+    )
     p.add_argument("--data", required=True)
     p.set_defaults(func=cmd_status)
+    _data_from_environment(parser)
     return parser
 
 
@@ -399,19 +504,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("apscheduler", "nio", "peewee", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)  # a command line it cannot parse: exit 2
+    if getattr(args, "data", "") is None:
+        parser.error(f"{args.command}: --data DIR is needed (or set {DATA_ENV})")
     try:
         return args.func(args)
-    except (CliError, ConfigError, DataDirError, GazetteerError) as exc:
+    except (CliError, ConfigError, DataDirError, GazetteerError, RunLockError) as exc:
         print(f"vecinos: {exc}", file=sys.stderr)
-        return 2
+        return RUNTIME_ERROR
     except SQLAlchemyError as exc:  # never echo the URL: it may hold a password
         print(
             f"vecinos: cannot use the database ({type(exc).__name__}): "
             "check [storage] database_url and that the server is up",
             file=sys.stderr,
         )
-        return 2
+        return RUNTIME_ERROR
     except KeyboardInterrupt:
         return 130
 

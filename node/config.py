@@ -1,24 +1,50 @@
-"""The chapter's config file (vecinos.toml): its schema, template and validation.
+"""The chapter's config file (vecinos.toml): one declaration that validates and documents.
 
-Rule: every key, its default, its allowed values and its one-line help live
-in SCHEMA below, and nowhere else. `vecinos init` writes the template from
-it (every default visible, commented); load_config() checks a file against it
-and raises ConfigError naming the key and what is allowed.
+Rules:
+- Every key is one `Key(section, name, default, help, ...)` line in SCHEMA
+  below, and nowhere else: its type (the default's), its allowed values or
+  range, its unit and its one-line help. [scoring] keys come from
+  scoring/defaults.py's ScoringConfig, with each field's range, unit and
+  help in SCORING below, keyed by the field's name.
+- From SCHEMA this module builds a pydantic model (one per section, unknown
+  keys and sections forbidden) that load_config() validates a file with, and
+  the template `vecinos init` writes (every key with its help, unit and
+  range, its default commented out).
+- A problem is one ConfigError line: the key, what is allowed, what was
+  given, and for a misspelt key, section or choice, the nearest known one.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
+from pydantic_core import PydanticCustomError
 
 from scoring.defaults import LEVEL_FLOORS, ScoringConfig
 
 CONFIG_NAME = "vecinos.toml"
+LEVELS = tuple(level.value for _, level in reversed(LEVEL_FLOORS))  # unverified .. confirmed
+DID_YOU_MEAN_CUTOFF = 0.6  # difflib ratio: "rate_limt_reports" -> "rate_limit_reports"
 
 
 class ConfigError(Exception):
@@ -27,6 +53,10 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Key:
+    """One config key. Its type is its default's; `low`/`high` bound numbers (inclusive);
+    `unit` names what a number counts; `valid` checks what a type and a range cannot say
+    (it returns None, or what is wrong, worded to follow "[section] name ...")."""
+
     section: str
     name: str
     default: Any
@@ -34,103 +64,294 @@ class Key:
     choices: tuple[Any, ...] | None = None
     low: float | None = None
     high: float | None = None
+    unit: str = ""
+    valid: Callable[[Any], str | None] | None = None
 
     @property
     def kind(self) -> type:
         return type(self.default)
 
     def describe(self) -> str:
+        """What the key accepts, in words: "an integer between 1 and 1_440, in minutes"."""
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         kind = {bool: "true or false", int: "an integer", float: "a number", str: "text"}[self.kind]
         if self.low is not None and self.high is not None:
-            return f"{kind} between {_number(self.low)} and {_number(self.high)}"
-        return kind
+            kind += f" between {_number(self.low)} and {_number(self.high)}"
+        elif self.low is not None:
+            kind += f" of at least {_number(self.low)}"
+        elif self.high is not None:
+            kind += f" of at most {_number(self.high)}"
+        return kind + (f", in {self.unit}" if self.unit else "")
+
+    @cached_property
+    def annotation(self) -> Any:
+        """The key's pydantic type: strict (no "5" for 5), its choices, range and check."""
+        described = self.help + (f" ({self.unit})" if self.unit else "")
+        listed = {"enum": list(self.choices)} if self.choices is not None else None
+        extra: list[Any] = [
+            Strict(),
+            Field(ge=self.low, le=self.high, description=described, json_schema_extra=listed),
+        ]
+        if self.choices is not None:
+            extra.append(AfterValidator(_one_of(self.choices)))
+        if self.valid is not None:
+            extra.append(AfterValidator(_raising(self.valid)))
+        return Annotated[self.kind, *extra]
+
+    @cached_property
+    def _adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.annotation)
 
     def check(self, value: Any) -> Any:
-        expected = self.kind
-        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if ok and self.choices is not None and value not in self.choices:
-            ok = False
-        if ok and self.low is not None and not (self.low <= value <= (self.high or value)):
-            ok = False
-        if not ok:
-            raise ConfigError(
-                f"[{self.section}] {self.name} must be {self.describe()}, got {value!r}"
-            )
+        """The value as the config holds it, or ConfigError saying what is allowed."""
+        try:
+            return _plain(self, self._adapter.validate_python(value))
+        except ValidationError as exc:
+            raise ConfigError(_value_problem(self, exc.errors()[0], value)) from None
+
+
+def _one_of(choices: tuple[Any, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in choices:
+            raise PydanticCustomError("not_a_choice", "not one of the allowed values")
         return value
+
+    return check
+
+
+def _raising(valid: Callable[[Any], str | None]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        problem = valid(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return check
 
 
 def _number(value: float) -> str:
     return f"{int(value):,}".replace(",", "_") if value == int(value) else f"{value:g}"
 
 
+def _plain(key: Key, value: Any) -> Any:
+    return float(value) if key.kind is float else value
+
+
+def _near(word: str, known: list[str]) -> str | None:
+    """The known word closest to `word` (case aside), if any is close."""
+    folded = {k.casefold(): k for k in known}
+    found = difflib.get_close_matches(word.casefold(), folded, n=1, cutoff=DID_YOU_MEAN_CUTOFF)
+    return folded[found[0]] if found else None
+
+
+def time_zone_problem(name: str) -> str | None:
+    """What is wrong with a [chapter] timezone value (empty: the gazetteer's zone)."""
+    if not name:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+        return None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    hint = _near(name, sorted(zoneinfo.available_timezones()))
+    return f"must be an IANA time zone name such as 'America/Los_Angeles', got {name!r}" + (
+        f"; did you mean {hint!r}?" if hint else ""
+    )
+
+
+# -- [scoring]: each ScoringConfig field's range, unit and help --------------------------
+
+
+@dataclass(frozen=True)
+class Tunable:
+    """How one ScoringConfig field reads in [scoring]: help, range (timedeltas for
+    durations: the key is then NAME_minutes or NAME_hours), unit, or allowed words."""
+
+    help: str
+    low: float | timedelta | None = None
+    high: float | timedelta | None = None
+    unit: str = ""
+    choices: tuple[str, ...] | None = None
+
+
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+# One line per field of scoring/defaults.py's ScoringConfig, whose comments give the why.
+# tests/node/test_config_and_cli.py checks that every field has one.
+SCORING: dict[str, Tunable] = {
+    "prior_web": Tunable(
+        "probability that one anonymous web report is true, before corroboration (0.3: possible)",
+        0.01,
+        0.99,
+    ),
+    "prior_member": Tunable("the same for a vetted member's report (member room)", 0.01, 0.99),
+    "prior_moderator": Tunable("the same for a moderator's own report", 0.01, 0.99),
+    "corroboration_llr": Tunable(
+        "evidence each independent nearby report adds, times its similarity", 0.0, 5.0, "log-odds"
+    ),
+    "max_corroboration_llr": Tunable(
+        "most evidence corroboration adds: anonymous reports alone stop below confirmed",
+        0.0,
+        10.0,
+        "log-odds",
+    ),
+    "radius_km": Tunable(
+        "reports corroborate up to this distance between their areas' centroids", 0.1, 100.0, "km"
+    ),
+    "window": Tunable("... and up to this time apart", H, 24 * H),
+    "other_type_weight": Tunable(
+        "how much a nearby report of another type counts (a patrol next to a raid)",
+        0.0,
+        1.0,
+    ),
+    "confirmed_neighbour_weight": Tunable(
+        "a nearby report a moderator confirmed counts this many times", 1.0, 10.0
+    ),
+    "near_duplicate_similarity": Tunable(
+        "descriptions at least this alike (shared word shingles) are one copy-pasted "
+        "source and are flagged",
+        0.3,
+        1.0,
+    ),
+    "history_llr": Tunable(
+        "evidence from confirmed past activity in the area at the same hour of the week",
+        0.0,
+        5.0,
+        "log-odds",
+    ),
+    "history_saturation": Tunable(
+        "confirmed past matches that give the whole history evidence", 1, 1000, "matches"
+    ),
+    "anomaly_llr": Tunable(
+        "evidence added (negative: taken away) for an unknown area or an unusual hour",
+        -5.0,
+        0.0,
+        "log-odds",
+    ),
+    "unusual_hour_min_reports": Tunable(
+        "an hour is unusual for an area only once the area has had this many reports",
+        1,
+        10_000,
+        "reports",
+    ),
+    "burst_sources": Tunable(
+        "this many new sources in one area within the burst window, where nothing was ever "
+        "confirmed, are a burst (kept below the share threshold, sent to review)",
+        2,
+        1000,
+        "sources",
+    ),
+    "burst_window": Tunable("the burst window", M, 2 * H),
+    "burst_llr_cap": Tunable(
+        "most evidence corroboration adds during a burst", 0.0, 10.0, "log-odds"
+    ),
+    "long_description_chars": Tunable(
+        "a description this long on a low-confidence report sends it to review",
+        20,
+        10_000,
+        "characters",
+    ),
+    "low_confidence": Tunable("... low meaning a confidence up to this", 0.0, 1.0),
+    "priority_active": Tunable(
+        "review queue: priority of a still-active report (above all other terms together, so "
+        "active reports come first)",
+        0.0,
+        100.0,
+        "points",
+    ),
+    "impact_raid": Tunable("review queue: priority of a raid", 0.0, 100.0, "points"),
+    "impact_checkpoint": Tunable("review queue: priority of a checkpoint", 0.0, 100.0, "points"),
+    "impact_patrol": Tunable("review queue: priority of a patrol", 0.0, 100.0, "points"),
+    "impact_vehicle": Tunable("review queue: priority of a vehicle", 0.0, 100.0, "points"),
+    "priority_threshold_band": Tunable(
+        "review queue: a confidence this close to a level's floor is near it (up to 1 point: "
+        "a decision there changes most)",
+        0.0,
+        0.5,
+    ),
+    "priority_possible_floor_weight": Tunable(
+        "review queue: how much nearness to the possible floor (0.3) counts, against 1 for "
+        "likely and confirmed",
+        0.0,
+        1.0,
+    ),
+    "priority_per_reason": Tunable(
+        "review queue: priority per reason for review", 0.0, 10.0, "points"
+    ),
+    "expiry_vehicle": Tunable(
+        "a vehicle stays active this long after its report's hour", M * 30, 72 * H
+    ),
+    "expiry_patrol": Tunable(
+        "a patrol stays active this long after its report's hour", M * 30, 72 * H
+    ),
+    "expiry_checkpoint": Tunable(
+        "a checkpoint stays active this long after its report's hour", M * 30, 72 * H
+    ),
+    "expiry_raid": Tunable("a raid stays active this long after its report's hour", M * 30, 72 * H),
+    "gone_to_end": Tunable(
+        '"gone" from this many independent sources ends a report (a moderator\'s alone does)',
+        1,
+        100,
+        "sources",
+    ),
+    "min_opacity": Tunable("opacity of a report on the map once it has faded", 0.0, 1.0),
+    "min_scale": Tunable("size of a report's marker once it has faded", 0.0, 1.0),
+    "fade_over": Tunable("reports fade to those over this time", timedelta(0), 30 * 24 * H),
+    "debunk_visible": Tunable(
+        "a debunked report stays listed, as debunked, this long", timedelta(0), 30 * 24 * H
+    ),
+    "responder_level": Tunable(
+        "active reports at this level or above are posted to the responders (their room, SMS, "
+        "Signal, Telegram)",
+        choices=LEVELS,
+    ),
+}
+
+
+def _duration_key(name: str, default: timedelta, doc: Tunable) -> Key:
+    """A timedelta field as NAME_minutes (an integer) under an hour, else NAME_hours."""
+    minutes = default < H
+    unit, size = ("minutes", M) if minutes else ("hours", H)
+
+    def amount(value: float | timedelta | None) -> float | None:
+        if not isinstance(value, timedelta):
+            return value
+        return int(value / size) if minutes else value / size
+
+    value = amount(default)
+    return Key(
+        "scoring",
+        f"{name}_{unit}",
+        value,
+        doc.help,
+        low=amount(doc.low),
+        high=amount(doc.high),
+        unit=unit,
+    )
+
+
 def _scoring_keys() -> list[Key]:
-    """The scoring table's tunables, exposed as [scoring] keys (durations in hours/minutes)."""
+    """The scoring table's fields as [scoring] keys (durations in minutes or hours)."""
     keys = []
     for f in fields(ScoringConfig):
         if f.name == "extra":
             continue
+        doc = SCORING.get(f.name, Tunable(f.name.replace("_", " ")))
         default = f.default
-        if isinstance(default, str):  # a level name (responder_level)
-            keys.append(
-                Key(
-                    "scoring",
-                    f.name,
-                    default,
-                    f.name.replace("_", " "),
-                    choices=tuple(level.value for _, level in reversed(LEVEL_FLOORS)),
-                )
-            )
-        elif isinstance(default, timedelta):
-            if default < timedelta(hours=1):
-                keys.append(
-                    Key(
-                        "scoring",
-                        f.name + "_minutes",
-                        int(default.total_seconds() // 60),
-                        f"{f.name.replace('_', ' ')}, in minutes",
-                        low=1,
-                        high=24 * 60,
-                    )
-                )
-            else:
-                keys.append(
-                    Key(
-                        "scoring",
-                        f.name + "_hours",
-                        default.total_seconds() / 3600,
-                        f"{f.name.replace('_', ' ')}, in hours",
-                        low=0.5,
-                        high=24 * 30,
-                    )
-                )
-        elif isinstance(default, int):
-            keys.append(
-                Key("scoring", f.name, default, f.name.replace("_", " "), low=0, high=10_000)
-            )
-        elif f.name.startswith("prior_"):
-            keys.append(
-                Key(
-                    "scoring", f.name, float(default), f.name.replace("_", " "), low=0.01, high=0.99
-                )
-            )
-        elif f.name.endswith(("_similarity", "_weight", "_opacity", "_scale", "low_confidence")):
-            keys.append(
-                Key("scoring", f.name, float(default), f.name.replace("_", " "), low=0.0, high=1.0)
-            )
+        if isinstance(default, timedelta):
+            keys.append(_duration_key(f.name, default, doc))
+        elif isinstance(default, str):  # a level (choices), or words the table itself checks
+            keys.append(Key("scoring", f.name, default, doc.help, choices=doc.choices))
         else:
+            kind = float if isinstance(default, float) else type(default)
+            low, high = (
+                (kind(doc.low) if doc.low is not None else None),
+                (kind(doc.high) if doc.high is not None else None),
+            )
             keys.append(
-                Key(
-                    "scoring",
-                    f.name,
-                    float(default),
-                    f.name.replace("_", " "),
-                    low=-10.0,
-                    high=1000.0,
-                )
+                Key("scoring", f.name, kind(default), doc.help, low=low, high=high, unit=doc.unit)
             )
     return keys
 
@@ -158,6 +379,14 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "chapter", "gazetteer", "", "path of the gazetteer file; empty: the shipped default region"
+    ),
+    Key(
+        "chapter",
+        "timezone",
+        "",
+        "the chapter's time zone for every time volunteers read, an IANA name such as "
+        "America/Los_Angeles; empty: the gazetteer's (stored times stay UTC hours)",
+        valid=time_zone_problem,
     ),
     Key("web", "host", "127.0.0.1", "address to listen on; keep loopback behind a reverse proxy"),
     Key("web", "port", 8080, "port to listen on", low=1, high=65535),
@@ -187,7 +416,15 @@ SCHEMA: tuple[Key, ...] = (
         False,
         "mark moderator cookies Secure (set true when served over HTTPS, e.g. behind a proxy)",
     ),
-    Key("web", "max_body_bytes", 16384, "largest request body accepted", low=1024, high=1_048_576),
+    Key(
+        "web",
+        "max_body_bytes",
+        16384,
+        "largest request body accepted",
+        low=1024,
+        high=1_048_576,
+        unit="bytes",
+    ),
     Key(
         "web",
         "tile_url",
@@ -238,8 +475,17 @@ SCHEMA: tuple[Key, ...] = (
         "reports one source may send per window",
         low=1,
         high=1000,
+        unit="reports",
     ),
-    Key("intake", "rate_limit_window_minutes", 15, "rate-limit window", low=1, high=24 * 60),
+    Key(
+        "intake",
+        "rate_limit_window_minutes",
+        15,
+        "rate-limit window",
+        low=1,
+        high=24 * 60,
+        unit="minutes",
+    ),
     Key(
         "intake",
         "rate_limit_max_sources",
@@ -247,6 +493,7 @@ SCHEMA: tuple[Key, ...] = (
         "sources the rate limiter remembers at once (bounds its memory under a flood)",
         low=100,
         high=10_000_000,
+        unit="sources",
     ),
     Key(
         "intake",
@@ -255,6 +502,7 @@ SCHEMA: tuple[Key, ...] = (
         "nearby reports a new report is scored against (bounds the work of a flood)",
         low=10,
         high=10_000,
+        unit="reports",
     ),
     Key(
         "intake",
@@ -263,9 +511,18 @@ SCHEMA: tuple[Key, ...] = (
         "nearby reports re-scored when a report arrives or is decided",
         low=1,
         high=1000,
+        unit="reports",
     ),
-    Key("intake", "max_description_chars", 1000, "longest description", low=50, high=10_000),
-    Key("intake", "max_area_chars", 120, "longest area text", low=10, high=160),
+    Key(
+        "intake",
+        "max_description_chars",
+        1000,
+        "longest description",
+        low=50,
+        high=10_000,
+        unit="characters",
+    ),
+    Key("intake", "max_area_chars", 120, "longest area text", low=10, high=160, unit="characters"),
     Key(
         "intake",
         "ticket_bits",
@@ -298,6 +555,7 @@ SCHEMA: tuple[Key, ...] = (
         "keep reports no moderator verified this long",
         low=1,
         high=24 * 30,
+        unit="hours",
     ),
     Key(
         "retention",
@@ -306,9 +564,26 @@ SCHEMA: tuple[Key, ...] = (
         "keep confirmed and debunked reports this long",
         low=1,
         high=365,
+        unit="days",
     ),
-    Key("retention", "archived_days", 30, "keep archived reports this long", low=1, high=365),
-    Key("retention", "purge_every_minutes", 10, "how often retention runs", low=1, high=10),
+    Key(
+        "retention",
+        "archived_days",
+        30,
+        "keep archived reports this long",
+        low=1,
+        high=365,
+        unit="days",
+    ),
+    Key(
+        "retention",
+        "purge_every_minutes",
+        10,
+        "how often retention runs",
+        low=1,
+        high=10,
+        unit="minutes",
+    ),
     Key(
         "storage",
         "database_url",
@@ -367,7 +642,13 @@ SCHEMA: tuple[Key, ...] = (
         False,
         "redact a member's message once the bot has answered it (the homeserver keeps less)",
     ),
-    Key("signal", "url", "", "signal-cli-rest-api base URL (http://127.0.0.1:8080); empty: off"),
+    Key(
+        "signal",
+        "url",
+        "",
+        "signal-cli-rest-api base URL, e.g. http://127.0.0.1:8090 (map its port 8080 elsewhere: "
+        "the node has it); empty: off",
+    ),
     Key("signal", "number", "", "the registered Signal number that sends, e.g. +15550100"),
     Key("signal", "recipients", "", "numbers or group ids to send to, comma-separated"),
     Key("signal", "types", "raid", "report types sent on Signal, comma-separated"),
@@ -421,6 +702,23 @@ for _key in SCHEMA:
     _BY_SECTION.setdefault(_key.section, {})[_key.name] = _key
 
 
+def _section_model(section: str, keys: dict[str, Key]) -> type[BaseModel]:
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{section.title()}Section",
+        __config__=ConfigDict(extra="forbid"),
+        **{name: (key.annotation, key.default) for name, key in keys.items()},
+    )
+
+
+_SECTIONS = {section: _section_model(section, keys) for section, keys in _BY_SECTION.items()}
+# The whole file as one pydantic model, built from SCHEMA: what load_config validates with.
+ConfigModel: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "VecinosConfig",
+    __config__=ConfigDict(extra="forbid"),
+    **{section: (model, model()) for section, model in _SECTIONS.items()},
+)
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """A validated config: `values[section][key]` plus the scoring table built from it."""
@@ -461,20 +759,20 @@ def render_template(overrides: dict[tuple[str, str], Any]) -> str:
     """The config file `vecinos init` writes: every key, commented, defaults visible."""
     lines = [
         "# Vecinos chapter node configuration.",
-        "# Every key is listed with its default. Uncomment a key to change it;",
-        "# `vecinos run` refuses a value it does not understand and names the key.",
+        "# Every key is listed with its help, what it accepts and its default. Uncomment a key",
+        "# to change it; `vecinos run` refuses a value it does not understand and names the key.",
     ]
-    section = None
-    for key in SCHEMA:
-        if key.section != section:
-            section = key.section
-            lines += ["", f"[{section}]"]
-        allowed = f" ({key.describe()})" if key.choices or key.low is not None else ""
-        lines.append(f"# {key.help}{allowed}")
-        if (key.section, key.name) in overrides:
-            lines.append(f"{key.name} = {_toml_value(overrides[(key.section, key.name)])}")
-        else:
-            lines.append(f"# {key.name} = {_toml_value(key.default)}")
+    for section, keys in _BY_SECTION.items():  # grouped by section, in order of first mention
+        lines += ["", f"[{section}]"]
+        if section == "scoring":
+            lines.append("# The scoring model's thresholds; their reasons: scoring/defaults.py.")
+        for key in keys.values():
+            allowed = f" ({key.describe()})" if key.choices or key.low is not None else ""
+            lines.append(f"# {key.help}{allowed}")
+            if (key.section, key.name) in overrides:
+                lines.append(f"{key.name} = {_toml_value(overrides[(key.section, key.name)])}")
+            else:
+                lines.append(f"# {key.name} = {_toml_value(key.default)}")
     return "\n".join(lines) + "\n"
 
 
@@ -534,7 +832,71 @@ def _scoring_from(values: dict[str, Any]) -> ScoringConfig:
             changes[f.name] = timedelta(hours=values[f.name + "_hours"])
         else:
             changes[f.name] = type(f.default)(values[f.name])
-    return replace(ScoringConfig(), **changes)
+    try:
+        return replace(ScoringConfig(), **changes)
+    except ValueError as exc:  # a value only the whole table can check
+        raise ConfigError(f"[scoring] {exc}") from exc
+
+
+# -- problems, one line each ---------------------------------------------------------------
+
+
+def _value_problem(key: Key, error: Any, value: Any) -> str:
+    where = f"[{key.section}] {key.name}"
+    if error["type"] == "value_error":  # the key's own check (valid=) said what is wrong
+        return f"{where} {error['ctx']['error']}"
+    line = f"{where} must be {key.describe()}, got {_toml_value(value)}"
+    if key.choices and isinstance(value, str) and all(isinstance(c, str) for c in key.choices):
+        hint = _near(value, [str(c) for c in key.choices])
+        if hint is not None:
+            line += f"; did you mean {hint!r}?"
+    return line
+
+
+def _unknown_key(section: str, name: str, file: str) -> str:
+    line = f"unknown key [{section}] {name} in {file}"
+    hint = _near(name, list(_BY_SECTION[section]))
+    if hint is not None:
+        return f"{line}; did you mean {hint}?"
+    elsewhere = [s for s, keys in _BY_SECTION.items() if name in keys]
+    if elsewhere:
+        return f"{line}: it belongs in [{elsewhere[0]}]"
+    return line
+
+
+def _unknown_section(section: str, file: str) -> str:
+    line = f"unknown section [{section}] in {file}"
+    hint = _near(section, list(_BY_SECTION))
+    if hint is not None:
+        return f"{line}; did you mean [{hint}]?"
+    return line + "; sections are " + ", ".join(f"[{s}]" for s in _BY_SECTION)
+
+
+def _problem(error: Any, raw: dict[str, Any], file: str) -> str:
+    loc = error["loc"]
+    section = str(loc[0])
+    if len(loc) == 1:
+        if error["type"] == "extra_forbidden":
+            return _unknown_section(section, file)
+        return f"[{section}] must be a table of keys, got {_toml_value(raw.get(section))}"
+    name = str(loc[1])
+    if error["type"] == "extra_forbidden":
+        return _unknown_key(section, name, file)
+    return _value_problem(_BY_SECTION[section][name], error, raw[section][name])
+
+
+def _in_file_order(raw: dict[str, Any]) -> Callable[[Any], tuple[int, int]]:
+    sections = list(raw)
+
+    def position(error: Any) -> tuple[int, int]:
+        loc = error["loc"]
+        first = sections.index(loc[0]) if loc[0] in sections else len(sections)
+        table = raw.get(loc[0])
+        names = list(table) if isinstance(table, dict) else []
+        second = names.index(loc[1]) if len(loc) > 1 and loc[1] in names else -1
+        return first, second
+
+    return position
 
 
 def load_config(path: Path) -> NodeConfig:
@@ -545,21 +907,18 @@ def load_config(path: Path) -> NodeConfig:
         raise ConfigError(f"no config file at {path}: run `vecinos init` first") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        model = ConfigModel.model_validate(raw)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=_in_file_order(raw))  # the first in the file first
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(_problem(errors[0], raw, path.name) + more) from None
     values: dict[str, dict[str, Any]] = {
-        section: {name: key.default for name, key in keys.items()}
+        section: {
+            name: _plain(key, getattr(getattr(model, section), name)) for name, key in keys.items()
+        }
         for section, keys in _BY_SECTION.items()
     }
-    for section, table in raw.items():
-        if section not in _BY_SECTION:
-            allowed = ", ".join(f"[{s}]" for s in _BY_SECTION)
-            raise ConfigError(f"unknown section [{section}] in {path.name}; sections are {allowed}")
-        if not isinstance(table, dict):
-            raise ConfigError(f"[{section}] must be a table")
-        for name, value in table.items():
-            key = _BY_SECTION[section].get(name)
-            if key is None:
-                raise ConfigError(f"unknown key [{section}] {name} in {path.name}")
-            values[section][name] = key.check(value)
     if not values["chapter"]["id"]:
         raise ConfigError("[chapter] id is empty: run `vecinos init` to create a chapter")
     if values["matrix"]["homeserver"] and not values["matrix"]["user_id"]:

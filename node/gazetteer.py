@@ -1,10 +1,10 @@
 """The chapter's gazetteer: the areas reporters may name, and reading a reporter's place text.
 
 Format (TOML, see node/data/gazetteer.toml): a [region] table with the name,
-the chapter's list of highways and an optional outline (a GeoJSON file beside
-it, for the area map), and one [[area]] per area with id, name, aliases, lat,
-lon (rounded to 2 decimals, about 1 km), optional highways and an optional
-`shape` (a polygon of [lon, lat] pairs, for the area map).
+the chapter's list of highways, the region's time zone (IANA), an optional
+outline (a GeoJSON file beside it, for the area map), and one [[area]] per
+area with id, name, aliases, lat, lon (rounded to 2 decimals, about 1 km),
+optional highways and an optional `shape` (a polygon of [lon, lat] pairs, for the area map).
 
 Matching (Gazetteer.match) reads the text as words, never as characters:
 - a name or alias counts where its words appear as whole words, exactly or
@@ -29,6 +29,7 @@ millisecond (tests/node/test_gazetteer_places.py measures it).
 from __future__ import annotations
 
 import tomllib
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,8 +217,10 @@ class Gazetteer:
         highways: tuple[str, ...],
         areas: list[Area],
         outline_path: Path | None = None,
+        timezone: str = "",
     ) -> None:
         self.region = region
+        self.timezone = timezone  # IANA name, or "" when the file names none
         self.highways = highways
         self.areas = areas
         self.outline_path = outline_path  # the region's GeoJSON outline, for the area map
@@ -301,7 +304,16 @@ class Gazetteer:
         outline_path = (path.parent / str(outline)) if outline else None
         if outline_path is not None and not outline_path.is_file():
             raise GazetteerError(f"gazetteer {path.name}: outline file not found: {outline_path}")
-        return cls(str(region.get("name", "")), highways, areas, outline_path)
+        timezone = str(region.get("timezone", ""))
+        if timezone:
+            try:
+                zoneinfo.ZoneInfo(timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise GazetteerError(
+                    f"gazetteer {path.name}: [region] timezone {timezone!r} is not an IANA time "
+                    "zone name such as 'America/Los_Angeles'"
+                ) from None
+        return cls(str(region.get("name", "")), highways, areas, outline_path, timezone)
 
     # --- matching ----------------------------------------------------------------------------
 

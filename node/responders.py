@@ -20,10 +20,11 @@ Rules kept here:
 - An all-clear says why, in this order: past its active time ("expired"),
   debunked by a moderator (a report of this notice's span debunked), or no
   longer reported active ("gone"); a neighbour's: "withdrawn" or "expired".
-- Texts are built here from the catalogs, in the chapter's language. Short
-  texts (SMS, Signal, Telegram: not end-to-end encrypted by us) carry only
-  type, area, highway, level, count, age and link, under 160 characters:
-  the place is shortened before the link is given up.
+- Texts are built here from the catalogs, in the chapter's language, with
+  times on the chapter's clock (node.localtime). Short texts (SMS, Signal,
+  Telegram: not end-to-end encrypted by us) carry only type, area, highway,
+  level, count, hour and link, under 160 characters: the place is
+  shortened before the link is given up.
 - Links go to the public map, never to the JSON API: a local cluster's to
   its first report's list item (/map#r-ID), a neighbour's to the map's list
   of neighbours' alerts.
@@ -34,12 +35,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
 from node.i18n import translate
+from node.localtime import clock_time
 from node.reports import new_id
 from node.store import Report, ResponderNotice, ResponderOutbox, from_hour, to_hour
 from scoring.decay import age_label
@@ -305,9 +307,12 @@ def _place(body: dict[str, Any]) -> str:
     return f"{body['area']} ({body['highway']})" if body.get("highway") else str(body["area"])
 
 
-def _params(body: dict[str, Any], lang: str, now: datetime) -> dict[str, object]:
+def _params(
+    body: dict[str, Any], lang: str, now: datetime, zone: tzinfo = UTC
+) -> dict[str, object]:
     hour = datetime.fromisoformat(body["hour"])
     return {
+        "time": clock_time(hour, zone, lang, now),  # the first report's hour, the chapter's clock
         "type": translate(body["type"], lang),
         "area": _place(body),
         "level": translate(body["level"], lang),
@@ -335,9 +340,12 @@ def link(body: dict[str, Any], public_url: str) -> str:
     return base + REPORT_PATH.format(id=ids[0])
 
 
-def room_text(body: dict[str, Any], lang: str, now: datetime, public_url: str = "") -> str:
-    """The responders room's post: headline, neighbour mark, report ids, link."""
-    params = _params(body, lang, now)
+def room_text(
+    body: dict[str, Any], lang: str, now: datetime, public_url: str = "", zone: tzinfo = UTC
+) -> str:
+    """The responders room's post: headline, neighbour mark, report ids, link; times on
+    the chapter's clock (`zone`, Node.timezone)."""
+    params = _params(body, lang, now, zone)
     lines = [translate(_headline(body), lang, **params)]
     if body.get("origin"):
         lines.append(translate("responders_from_neighbour", lang, **params))
@@ -350,14 +358,16 @@ def room_text(body: dict[str, Any], lang: str, now: datetime, public_url: str = 
     return "\n".join(lines)
 
 
-def short_text(body: dict[str, Any], lang: str, now: datetime, public_url: str = "") -> str:
+def short_text(
+    body: dict[str, Any], lang: str, now: datetime, public_url: str = "", zone: tzinfo = UTC
+) -> str:
     """An SMS/Signal/Telegram text under 160 characters: no description, ever.
 
     A local notice's link (its report on the map, where the full place is)
     is kept by shortening the place, down to MIN_PLACE characters; a
     neighbour's link (the map's list) only comes when the whole text fits.
     """
-    params = _params(body, lang, now)
+    params = _params(body, lang, now, zone)
     key = "short_all_clear" if body["kind"] == "all_clear" else f"short_{body['kind']}"
     prefix = f"[{params['chapter']}] " if body.get("origin") else ""
     place = str(params["area"])

@@ -27,6 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
@@ -48,7 +49,8 @@ from node.intake import (
     validate,
 )
 from node.keys import KeyRing
-from node.moderators import verify_moderator
+from node.localtime import chapter_zone, hour_text, local
+from node.moderators import session_key_valid, verify_moderator
 from node.outcome import (
     Accepted,
     AreaView,
@@ -103,7 +105,7 @@ from node.store import (
     make_engine,
     to_hour,
 )
-from node.trends import Trends, aggregate_counts
+from node.trends import Trends, aggregate_counts, on_clock
 from node.writer import Writer
 from scoring.defaults import level_floor
 from scoring.model import FollowUp, FollowUpKind, ReportType, Verdict
@@ -115,6 +117,8 @@ Clock = Callable[[], datetime]
 UNAVAILABLE_RETRY_S = 30
 PUSH_SUBSCRIPTIONS_PER_HOUR = 10  # a browser renews at most daily; ten allow a few devices
 FEED_ENDED_HOURS = 12  # an all-clear stays in the feeds this long
+LAST_PURGE = "last_purge_hour"  # counter row: the hour (since the epoch) of the latest purge
+PUSH_QUEUE = "push_queue"  # the Web Push fan-out's table, where that feature is installed
 MAX_LISTED = 500  # the most recent reports a public list looks at (a flood cannot grow a page)
 LISTED_HOURS = 48  # ... of these last hours
 # Reports of the last LISTED_HOURS a tick publishes (the public may read each by its id); the
@@ -168,6 +172,8 @@ class Node:
         self.gazetteer = Gazetteer.load(
             (data_dir / gazetteer_path) if gazetteer_path else DEFAULT_PATH
         )
+        # The chapter's clock, for every time a volunteer reads (stored times stay UTC).
+        self.timezone = chapter_zone(config.get("chapter", "timezone"), self.gazetteer.timezone)
         url = database_url(data_dir, config.get("storage", "database_url"))
         synchronous = config.get("storage", "sqlite_synchronous")
         self.engine = make_engine(url, synchronous)  # readers
@@ -270,6 +276,14 @@ class Node:
     @property
     def hotline(self) -> str:
         return self.config.get("chapter", "hotline")
+
+    def local_time(self, moment: datetime) -> datetime:
+        """A stored (UTC) time on the chapter's clock ([chapter] timezone)."""
+        return local(moment, self.timezone)
+
+    def hour_text(self, moment: datetime) -> str:
+        """A stored hour as volunteers read it: "2025-06-01 14:00 PDT"."""
+        return hour_text(moment, self.timezone)
 
     # -- helpers ---------------------------------------------------------
 
@@ -565,8 +579,13 @@ class Node:
             return found or None
         return await self.get_report(report_id)
 
-    async def verify_moderator(self, name: str, password: str) -> bool:
+    async def verify_moderator(self, name: str, password: str) -> str | None:
+        """The moderator's session key (node.moderators) when the password is right."""
         return await self._read(lambda s: verify_moderator(s, name, password))
+
+    async def moderator_session_valid(self, key: str) -> bool:
+        """Whether a session key still names a moderator with the same password."""
+        return await self._read(lambda s: session_key_valid(s, key))
 
     # -- moderation tools and trends (node/moderation.py, node/trends.py) ------
 
@@ -625,11 +644,15 @@ class Node:
         return moderation.near_copy_counts(list(report_ids), sketches, threshold)
 
     async def trends(self, days: int | None = None) -> Trends:
-        """The aggregates of the last `days` days up to today (all of them when None)."""
-        today = self.clock().date()
+        """The aggregates of the last `days` days up to today (all of them when None);
+        days on the chapter's clock, so its local rows start a UTC day earlier."""
+        today = self.local_time(self.clock()).date()
         first = today - timedelta(days=days - 1) if days is not None else None
-        rows = await self._read(lambda s: aggregate_counts(s, first))
-        return Trends(today, first, tuple(rows))
+        since = first - timedelta(days=1) if first is not None else None
+        rows = await self._read(lambda s: aggregate_counts(s, since))
+        local_rows = [r for r in on_clock(rows, self.timezone) if first is None or r.day >= first]
+        stored = [r for r in rows if first is None or r.day >= first]
+        return Trends(today, first, tuple(stored), tuple(local_rows))
 
     # -- between chapters (called by federation/) --------------------------------
 
@@ -897,16 +920,50 @@ class Node:
             lambda s: s.exec(delete(PushQueueRow).where(col(PushQueueRow.id) == row_id))
         )
 
+    async def queue_sizes(self) -> dict[str, int]:
+        """What waits, for `vecinos status`: the review queue, the federation outbox,
+        responder notices per consumer ("notices_matrix", ...) and the Web Push queue."""
+
+        def job(session: Session) -> dict[str, int]:
+            sizes = {
+                "review": session.exec(
+                    select(func.count()).select_from(Report).where(col(Report.in_review))
+                ).one(),
+                "outbox": session.exec(
+                    select(func.count())
+                    .select_from(OutboxAlert)
+                    .where(col(OutboxAlert.delivered).is_(False))
+                ).one(),
+            }
+            per_consumer = session.exec(
+                select(ResponderOutbox.consumer, func.count()).group_by(ResponderOutbox.consumer)
+            ).all()
+            sizes.update({f"notices_{name}": n for name, n in per_consumer})
+            if inspect(session.get_bind()).has_table(PUSH_QUEUE):
+                sizes["push"] = session.execute(text(f"SELECT count(*) FROM {PUSH_QUEUE}")).one()[0]
+            return sizes
+
+        return await self._read(job)
+
+    async def last_purge(self) -> datetime | None:
+        """The hour of the latest retention run (None: never)."""
+        hour = (await self.counters()).get(LAST_PURGE)
+        return from_hour(hour) if hour else None
+
     # -- retention -------------------------------------------------------------
 
     async def purge(self) -> PurgeCounts:
         """Run retention now: aggregate and delete what is due, then shred old keys."""
         now = self.clock()
-        counts = await self.writer.run(
-            lambda s: self.recent.after_purge(
-                s, purge(s, now, self.config.scoring, self.context.alerts)
+
+        def job(session: Session) -> PurgeCounts:
+            counts = self.recent.after_purge(
+                session, purge(session, now, self.config.scoring, self.context.alerts)
             )
-        )
+            session.merge(Counter(name=LAST_PURGE, count=to_hour(now)))  # for `vecinos status`
+            return counts
+
+        counts = await self.writer.run(job)
         counts.keys_shredded = await asyncio.to_thread(self.keys.shred_expired, now, self.retention)
         await self.writer.run(lambda s: push_subscriptions.purge_expired(s, to_hour(now)))
         await asyncio.to_thread(self._checkpoint)

@@ -2,14 +2,15 @@
 
 Rule: reads only the aggregates table (area x type x day x hour of day,
 counted by retention as reports are purged), which holds no report. Hours
-are UTC, as stored.
+are UTC, as stored; `Trends.local_rows` has them on the chapter's clock
+(node.localtime), for pages volunteers read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlmodel import Session, col, select
 
@@ -35,11 +36,22 @@ class AggregateCount:
 
 @dataclass(frozen=True)
 class Trends:
-    """The aggregates from `first` (None: all of them) up to today (the node's clock)."""
+    """The aggregates from `first` (None: all of them) up to today (the node's clock, in
+    the chapter's zone): `rows` as stored (UTC), `local_rows` on the chapter's clock."""
 
     today: date
     first: date | None
     rows: tuple[AggregateCount, ...]
+    local_rows: tuple[AggregateCount, ...] = ()
+
+
+def on_clock(rows: Iterable[AggregateCount], zone: tzinfo) -> list[AggregateCount]:
+    """The rows with their day and hour on the chapter's clock (stored ones are UTC)."""
+    found = []
+    for row in rows:
+        moment = datetime.combine(row.day, time(row.hour_of_day), UTC).astimezone(zone)
+        found.append(replace(row, day=moment.date(), hour_of_day=moment.hour))
+    return found
 
 
 def aggregate_counts(session: Session, first: date | None = None) -> list[AggregateCount]:

@@ -39,7 +39,7 @@ from web import (
     push,
     trends,
 )
-from web.auth import HourCookieStorage, LoginThrottle
+from web.auth import SESSION_CHECK, HourCookieStorage, LoginThrottle
 from web.context import NODE, SETTINGS, THROTTLE, WebSettings
 from web.messages import translate
 
@@ -293,6 +293,7 @@ def make_app(
         ipv6_prefix=ipv6_prefix,
     )
     app[THROTTLE] = login_throttle or LoginThrottle()
+    app[SESSION_CHECK] = node.moderator_session_valid
     app.on_response_prepare.append(_security_headers)
     layout.setup(app)
     api.add_routes(app)

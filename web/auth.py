@@ -3,10 +3,13 @@
 Login throttling is per source first (LoginThrottle): no stranger can keep a
 moderator out; argon2's cost is what node.moderators sets, never lowered.
 
-A session holds only a moderator flag, the login hour and a CSRF token; never
-the moderator's name. The cookie is encrypted with a random key held in
-memory only, so a restart logs everyone out and nothing about sessions is on
-disk. Times inside the cookie (and in the token's own header) are truncated
+A session holds only a moderator flag, the login hour, a CSRF token and the
+moderator's session key (node.moderators: an account row id and a hash of its
+password hash); never the moderator's name. Every request checks that key
+against the database (SESSION_CHECK), so a removed moderator or a new
+password ends the sessions at once. The cookie is encrypted with a random key
+held in memory only, so a restart logs everyone out and nothing about
+sessions is on disk. Times inside the cookie (and in the token's own header) are truncated
 to the hour. Logging out revokes the session on the server too (a keyed
 hash of its token, in memory until the session would have expired), so a
 copy of the cookie taken before is worth nothing after.
@@ -34,6 +37,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from node.outcome import SourceRef
 
 COOKIE_NAME = "vecinos_mod"
+# Whether a moderator's session key still holds (node.service.Node.moderator_session_valid).
+SESSION_CHECK: web.AppKey[Callable[[str], Awaitable[bool]]] = web.AppKey("vecinos_session_check")
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 MAX_NAME_CHARS = 200
@@ -249,32 +254,33 @@ class Throttled:
 async def log_in(
     request: web.Request,
     throttle: LoginThrottle,
-    verify: Callable[[str, str], Awaitable[bool]],
+    verify: Callable[[str, str], Awaitable[str | None]],
     name: str,
     password: str,
     source: SourceRef,
 ) -> str | Throttled | None:
     """One login attempt through the throttle (the JSON API's and the HTML form's).
 
-    `source`: the client (web.source.request_source), for the per-source throttle.
-    Returns the new session's CSRF token, Throttled (the password is not even
-    checked), or None for a wrong name or password.
+    `source`: the client (web.source.request_source), for the per-source throttle;
+    `verify` gives the moderator's session key, or None. Returns the new
+    session's CSRF token, Throttled (the password is not even checked), or
+    None for a wrong name or password.
     """
     who = source.identity
     wait = throttle.retry_after(name, who)
     if wait is not None:
         return Throttled(wait)
-    ok = False
+    key = None
     if len(name) <= MAX_NAME_CHARS and len(password) <= MAX_PASSWORD_CHARS:
         try:
-            ok = await verify(name, password)
+            key = await verify(name, password)
         except UnicodeError:  # a lone surrogate cannot be a password
-            ok = False
-    if not ok:
+            key = None
+    if not isinstance(key, str) or not key:
         throttle.failed(name, who)
         return None
     throttle.succeeded(name, who)
-    return await start_moderator_session(request)
+    return await start_moderator_session(request, key)
 
 
 def end_moderator_session(request: web.Request, session: Session) -> None:
@@ -285,22 +291,30 @@ def end_moderator_session(request: web.Request, session: Session) -> None:
     session.invalidate()
 
 
-async def start_moderator_session(request: web.Request) -> str:
-    """A fresh session (no fixation) for a verified moderator; returns its CSRF token."""
+async def start_moderator_session(request: web.Request, key: str) -> str:
+    """A fresh session (no fixation) for a verified moderator (their session key);
+    returns its CSRF token."""
     session = await new_session(request)
     token = secrets.token_urlsafe(32)
     session["moderator"] = True
+    session["key"] = key
     session["login_hour"] = datetime.now(UTC).replace(minute=0, second=0, microsecond=0).isoformat()
     session["csrf"] = token
     return token
 
 
 async def moderator_session(request: web.Request) -> Session | None:
-    """The request's moderator session, or None when it has none."""
+    """The request's moderator session, or None when it has none (or its moderator
+    was removed or given a new password since: the session is then dropped)."""
     session = await get_session(request)
-    if session.get("moderator") is True and isinstance(session.get("csrf"), str):
-        return session
-    return None
+    if session.get("moderator") is not True or not isinstance(session.get("csrf"), str):
+        return None
+    key = session.get("key")
+    check = request.app.get(SESSION_CHECK)
+    if not isinstance(key, str) or check is None or not await check(key):
+        session.invalidate()
+        return None
+    return session
 
 
 def csrf_ok(request: web.Request, session: Session, fields: Mapping[str, object]) -> bool:

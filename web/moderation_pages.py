@@ -31,11 +31,12 @@ import hmac
 import os
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from node.localtime import hour_text
 from node.moderation import MAX_BATCH
 from node.outcome import FieldError, QueueItem, Unavailable
 from node.service import ModeratorAction
@@ -255,7 +256,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 def queue_item_view(
-    item: QueueItem, now: datetime, copies: int, selected: bool
+    item: QueueItem, now: datetime, copies: int, selected: bool, zone: tzinfo = UTC
 ) -> dict[str, object]:
     """One report of the queue, as its template shows it (its age in honest clock hours)."""
     report = item.report
@@ -266,7 +267,7 @@ def queue_item_view(
         "area": report.area or item.area_text or "",
         "area_known": report.area_known,
         "highway": report.highway,
-        "hour": report.hour.strftime("%Y-%m-%d %H:00 UTC"),
+        "hour": hour_text(report.hour, zone),  # on the chapter's clock
         "age_label": age_words(report.hour, now),
         "status": report.status,
         "percent": str(round(report.confidence * 100)),
@@ -325,7 +326,7 @@ async def queue(request: web.Request) -> web.Response:
         "token": token,
         "done": _done(request, lang),
         "items": [
-            queue_item_view(item, now, copies.get(item.report.id, 0), all_selected)
+            queue_item_view(item, now, copies.get(item.report.id, 0), all_selected, node.timezone)
             for item in items
         ],
         "all_selected": all_selected,

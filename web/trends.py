@@ -139,7 +139,8 @@ def bar_chart(series: Sequence[tuple[date, Mapping[str, int]]], lang: str) -> di
 
 
 def heat_map(grid: Sequence[Sequence[int]], lang: str) -> dict[str, object]:
-    """Reports per hour of week (7 x 24, Monday first, UTC): the geometry of trends/heat.svg."""
+    """Reports per hour of week (7 x 24, Monday first, the chapter's clock): the geometry
+    of trends/heat.svg."""
     top = max([max(row) for row in grid] + [1])
     names = get_day_names("abbreviated", locale=lang)
     hours = [
@@ -198,11 +199,12 @@ async def trends(request: web.Request) -> web.Response:
     lang = request_lang(request)
     days = period(request.query.get("days")) or DEFAULT_DAYS
     found = await request.app[NODE].trends(days)
+    rows = found.local_rows  # days and hours on the chapter's clock
     areas = _area_names(request, lang)
-    used = {row.area_id for row in found.rows}
+    used = {row.area_id for row in rows}
     area = request.query.get("area", "")
     area = area if area in used else ""
-    rows = [row for row in found.rows if not area or row.area_id == area]
+    rows = [row for row in found.local_rows if not area or row.area_id == area]
     assert found.first is not None
     series = per_day_by_type(rows, found.first, found.today)
     area_label = areas.get(area, area) if area else translate("web_trends_all_areas", lang)

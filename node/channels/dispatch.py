@@ -117,7 +117,8 @@ class ChannelDispatch:
             await self.node.count(f"{channel.name}_expired_unsent")
             await self._done(notice)
             return
-        text = short_text(notice.body, self.node.default_language, now, self.node.public_url)
+        node = self.node
+        text = short_text(notice.body, node.default_language, now, node.public_url, node.timezone)
         try:
             await channel.send(http, text, f"{notice.notice_id}.{notice.body['seq']}")
         except ChannelError as exc:

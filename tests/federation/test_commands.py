@@ -91,7 +91,7 @@ def test_matrix_setup_creates_private_rooms_and_is_idempotent(
         assert state.get("m.room.topic", {}).get("topic", "") == ""
 
     again = set_up(homeserver, data, "sur")  # same chapter, asked again
-    assert again.returncode == 2 and "another account" in again.stderr  # a different user
+    assert again.returncode == 1 and "another account" in again.stderr  # a different user
     user = config.get("matrix", "user_id")
     rerun = cli(
         "matrix", "setup", "--data", str(data), "--homeserver", homeserver.base_url,
@@ -105,13 +105,13 @@ def test_commands_explain_what_is_missing(tmp_path: Path) -> None:
     data = tmp_path / "c"
     init_chapter(data, "C")
     invite = cli("neighbors", "invite", "--data", str(data))
-    assert invite.returncode == 2 and "vecinos matrix setup" in invite.stderr
+    assert invite.returncode == 1 and "vecinos matrix setup" in invite.stderr
     bad = cli("neighbors", "accept", "not-a-token", "--data", str(data))
-    assert bad.returncode == 2 and "token" in bad.stderr
+    assert bad.returncode == 1 and "token" in bad.stderr
     listed = cli("neighbors", "list", "--data", str(data))
     assert listed.returncode == 0 and "no neighbours yet" in listed.stdout
     gone = cli("neighbors", "remove", "nobody", "--data", str(data))
-    assert gone.returncode == 2 and "no neighbour" in gone.stderr
+    assert gone.returncode == 1 and "no neighbour" in gone.stderr
     status = cli("status", "--data", str(data))
     assert status.returncode == 0 and "Matrix: off" in status.stdout
     assert "outbox backlog: 0" in status.stdout
@@ -242,7 +242,7 @@ def test_operator_flow_end_to_end(
 
     busy = cli("matrix", "setup", "--data", str(b), "--homeserver", homeserver.base_url,
                "--user", "@x:localhost", "--password-stdin", stdin="x\n")  # fmt: skip
-    assert busy.returncode == 2 and "node is running" in busy.stderr
+    assert busy.returncode == 1 and "node is running" in busy.stderr
 
     removed = cli("neighbors", "remove", ids[0], "--data", str(b))
     assert removed.returncode == 0, removed.stderr

@@ -243,7 +243,7 @@ def test_demo_refuses_a_dir_it_did_not_make_and_a_busy_port(tmp_path: Path) -> N
         text=True,
         timeout=60,
     )
-    assert done.returncode == 2 and "not made by `vecinos demo`" in done.stderr
+    assert done.returncode == 1 and "not made by `vecinos demo`" in done.stderr
     assert [p.name for p in chapter.iterdir()] == ["vecinos.toml"]  # untouched
 
     with socket.socket() as busy:
@@ -256,4 +256,4 @@ def test_demo_refuses_a_dir_it_did_not_make_and_a_busy_port(tmp_path: Path) -> N
             text=True,
             timeout=60,
         )
-    assert done.returncode == 2 and f"port {port}" in done.stderr and "--base-port" in done.stderr
+    assert done.returncode == 1 and f"port {port}" in done.stderr and "--base-port" in done.stderr

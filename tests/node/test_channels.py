@@ -432,7 +432,7 @@ async def test_raids_reach_every_channel_short_and_without_description(
             assert sorted(seen) == ["signal", "sms", "telegram"]
             for [one] in seen.values():
                 text = text_of(one)
-                assert text.startswith("redada (probable) en Chula Vista, 3 reportes")
+                assert text.startswith("redada (probable) en Chula Vista, 3 reportes desde 6:00.")
                 assert any(text.endswith(f" https://vecinos.example.org/map#r-{i}") for i in ids)
                 assert len(text) < 160
                 assert "camionetas" not in text and "plaza" not in text

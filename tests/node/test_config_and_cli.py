@@ -45,7 +45,7 @@ def test_init_refuses_to_overwrite_a_chapter(tmp_path: Path) -> None:
     init_chapter(tmp_path / "c", "A")
     before = (tmp_path / "c" / "vecinos.toml").read_bytes()
     result = run_cli("init", "--data", str(tmp_path / "c"), "--chapter", "B")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "already holds a chapter" in result.stderr and len(result.stderr.splitlines()) == 1
     assert (tmp_path / "c" / "vecinos.toml").read_bytes() == before
 
@@ -77,7 +77,7 @@ def test_bad_config_values_name_the_key(
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_config(tmp_path / "c" / "vecinos.toml")
     result = run_cli("purge", "--data", str(tmp_path / "c"))
-    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
     assert key in result.stderr
 
 
@@ -97,14 +97,14 @@ def test_unknown_keys_and_sections_are_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["run", "purge"])
 def test_missing_data_dir_is_one_clear_line(tmp_path: Path, command: str) -> None:
     result = run_cli(command, "--data", str(tmp_path / "nowhere"))
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "vecinos init" in result.stderr
 
 
 def test_wrong_data_dir_is_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = run_cli("purge", "--data", str(tmp_path / "empty"))
-    assert result.returncode == 2 and "holds no chapter" in result.stderr
+    assert result.returncode == 1 and "holds no chapter" in result.stderr
     with pytest.raises(DataDirError):
         init_chapter(tmp_path / "x", "  ")
 
@@ -118,9 +118,9 @@ def test_moderator_add_from_stdin(tmp_path: Path) -> None:
     again = run_cli(
         "moderator", "add", "luna", "--data", str(tmp_path / "c"), stdin="correct horse battery\n"
     )
-    assert again.returncode == 2 and "exists already" in again.stderr
+    assert again.returncode == 1 and "exists already" in again.stderr
     short = run_cli("moderator", "add", "sol", "--data", str(tmp_path / "c"), stdin="short\n")
-    assert short.returncode == 2 and "at least" in short.stderr
+    assert short.returncode == 1 and "at least" in short.stderr
 
 
 def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
@@ -130,7 +130,7 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = run_cli("run", "--data", str(tmp_path / "c"), "--port", str(port))
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is in use" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -146,11 +146,11 @@ def test_purge_prints_counts_only(tmp_path: Path) -> None:
 def test_a_half_done_init_and_an_unreachable_database_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "half" / "keys").mkdir(parents=True)
     result = run_cli("init", "--data", str(tmp_path / "half"), "--chapter", "A")
-    assert result.returncode == 2 and "stopped half-way" in result.stderr
+    assert result.returncode == 1 and "stopped half-way" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     init_chapter(tmp_path / "c", "A")
     secret_url = '"postgresql+psycopg://vecinos:s3cret-pw@127.0.0.1:1/nowhere"'
     set_config(tmp_path / "c", "storage", "database_url", secret_url)
     result = run_cli("purge", "--data", str(tmp_path / "c"))
-    assert result.returncode == 2 and "cannot use the database" in result.stderr
+    assert result.returncode == 1 and "cannot use the database" in result.stderr
     assert "s3cret-pw" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 import aiohttp
 from sqlmodel import Session, select
@@ -59,19 +60,26 @@ async def test_charts_show_the_aggregates_after_a_purge(
     html = await text(client, "/trends")
     assert '<html lang="en">' in html and "<svg" in html and "<script" not in html
     assert " style=" not in html  # the CSP forbids inline style: presentation attributes only
+
+    # Stored hours are UTC; the page shows them on the chapter's clock (America/Los_Angeles).
+    def local(row: Aggregate) -> datetime:
+        return node.local_time(
+            datetime.fromisoformat(row.day).replace(hour=row.hour_of_day, tzinfo=UTC)
+        )
+
     bars: dict[tuple[str, str], int] = {}
     for row in rows:
-        key = (row.day, row.type)
+        key = (local(row).date().isoformat(), row.type)
         bars[key] = bars.get(key, 0) + row.reports
     assert {(d, t): int(c) for d, t, c in BAR.findall(html)} == bars
     cells = {(int(w), int(h)): int(c) for w, h, c in CELL.findall(html)}
     assert len(cells) == 7 * 24
     expected: dict[tuple[int, int], int] = {}
     for row in rows:
-        from datetime import date
-
-        key = (date.fromisoformat(row.day).weekday(), row.hour_of_day)
+        key = (local(row).weekday(), local(row).hour)
         expected[key] = expected.get(key, 0) + row.reports
+    assert str(node.timezone) == "America/Los_Angeles"
+    assert all(local(row).hour != row.hour_of_day for row in rows)  # not the UTC hours
     assert {k: v for k, v in cells.items() if v} == expected
     # The totals table, per type: reports, confirmed, debunked.
     assert re.search(r'data-type="checkpoint">.*?<td>1</td><td>1</td><td>0</td>', html)

@@ -317,6 +317,11 @@ class Gazetteer:
 
     # --- matching ----------------------------------------------------------------------------
 
+    def names_a_place(self, text: str) -> bool:
+        """True when the whole text is an area's name or alias, as written on the list
+        (so a place called after a person is never refused as a person's name)."""
+        return " ".join(_words(text)) in self._labels
+
     def match(self, text: str) -> AreaMatch:
         """Resolve the reporter's area text: an area, candidates to ask about, or free text."""
         words = _words(text)

@@ -159,7 +159,7 @@ def validate(
     elif len(area_text) > limits.max_area_chars:
         errors.append(FieldError("area", "area_too_long", (("max", str(limits.max_area_chars)),)))
     else:
-        refusals = moderate(area_text).refusals
+        refusals = () if gazetteer.names_a_place(area_text) else moderate(area_text).refusals
         errors += [FieldError("area", REASON_CODE[f.kind]) for f in refusals]
         if not refusals:
             area_match = gazetteer.match(area_text)

@@ -294,7 +294,7 @@ async def test_the_adapter_sees_what_the_node_shows(tmp_path: Path) -> None:
             done = await chapter.submit(draft, SourceRef(Channel.WEB, f"10.0.0.{n}".encode()))
             assert done.accepted
             clock.now += timedelta(minutes=4)
-        active = await node.active_reports()
+        active = await node.live_reports()
         ids = [r.id for r in active]
         confidence = {r.id: r.confidence for r in active}
         likely = {(r.type, "chula-vista") for r in active if r.level in ("likely", "confirmed")}
@@ -320,7 +320,7 @@ async def test_the_adapter_sees_what_the_node_shows(tmp_path: Path) -> None:
                 ids[0], FollowUpKind.GONE, SourceRef(Channel.WEB, f"10.9.9.{n}".encode())
             )
         assert ids[0] not in await chapter.targets("raid", "chula-vista")
-        assert ids[0] not in {r.id for r in await node.active_reports() if r.still_active}
+        assert ids[0] not in {r.id for r in await node.live_reports() if r.still_active}
     finally:
         await chapter.close()
 
@@ -340,7 +340,7 @@ async def test_a_verifier_answer_is_a_moderators_verdict(tmp_path: Path, answer:
             ).accepted
             clock.now += timedelta(minutes=6)
         await chapter.answer(VerifyRequest("k", "checkpoint", "san-ysidro"), Answer(answer))
-        statuses = sorted(r.status for r in await node.active_reports())
+        statuses = sorted(r.status for r in await node.live_reports())
         if answer == "confirm":
             assert "confirmed" in statuses
             assert {s.level for s in await chapter.shown("likely")} == {"confirmed"}

@@ -224,7 +224,7 @@ async def test_a_member_reports_in_spanish_from_two_devices_across_a_bot_restart
         after = await device.report(room, text)
         assert after["content"]["body"].startswith("Recibido:") and area in after["content"]["body"]
 
-    areas = {r.area for r in await site.node.active_reports()}
+    areas = {r.area for r in await site.node.live_reports()}
     assert {"Chula Vista", "San Ysidro", "Alpine", "Encanto"} <= areas
     for device in (ana, ana2):
         await device.clean()

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.synapse
 
 DEMO = [sys.executable, "-m", "federation.demo"]
 READY = "Ctrl-C stops everything"
-START_WAIT = 80.0  # ready in about 20-30 s on two cores
+START_WAIT = 240.0  # ready in about 20-30 s on two cores when quiet; 75 s seen under load
 STOP_WAIT = 30.0
 CHAPTER_LINE = re.compile(r"^chapter ([ABC])  (.+?)\s+(http://127\.0\.0\.1:\d+/)$")
 
@@ -125,7 +125,7 @@ async def check_network(urls: dict[str, str], ids: dict[str, str]) -> None:
     assert [(a["chapter"], a["type"], a["area"]) for a in at_b] == [
         (ids["a"], "checkpoint", "San Ysidro")
     ]
-    assert at_b[0]["level"] == "confirmed" and at_b[0]["reports"] == 4
+    assert at_b[0]["level"] == "confirmed" and at_b[0]["reports"] == "4-9"  # coarse count
     assert (await get_json(f"{urls['C']}api/v1/alerts"))["alerts"] == []  # no relay
     assert (await get_json(f"{urls['A']}api/v1/alerts"))["alerts"] == []
     reports_c = (await get_json(f"{urls['C']}api/v1/reports"))["reports"]

@@ -85,6 +85,21 @@ async def test_spanish_type_words_and_close_spellings_match(node: Node) -> None:
     assert isinstance(outcome, Accepted) and outcome.report.type == "checkpoint"
 
 
+async def test_a_place_named_like_a_person_is_a_place_but_a_name_elsewhere_is_refused(
+    node: Node,
+) -> None:
+    from node.gazetteer import Area, Gazetteer, Place
+
+    named = Area(id="maria-garcia", name="Maria Garcia", aliases=(), place=Place(32.6, -117.0),
+                 highways=())
+    node.gazetteer = Gazetteer("test", (), [*node.gazetteer.areas, named])
+    outcome = await node.submit(raid(area="maria  GARCIA"), web(1))
+    assert isinstance(outcome, Accepted) and outcome.report.area == "Maria Garcia"
+    outcome = await node.submit(raid(area="Maria Garcia's house on 5th"), web(2))
+    assert isinstance(outcome, Refused)
+    assert {e.code for e in outcome.errors} == {"refused_name"}
+
+
 async def test_unknown_area_is_kept_as_text_and_flagged(node: Node) -> None:
     outcome = await node.submit(raid(area="the big swap meet"), web(1))
     assert isinstance(outcome, Accepted)

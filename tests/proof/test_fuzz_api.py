@@ -22,6 +22,7 @@ turn the run into a wall of 429s.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import itertools
 import json
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -373,6 +375,27 @@ async def fuzz(
 
 
 # -- the test -------------------------------------------------------------------------
+
+
+_AST_LOCK = threading.Lock()
+
+
+@pytest.fixture(autouse=True)
+def one_ast_parse_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test generates (hypothesis, schemathesis) and sends in several threads, and both
+    libraries parse the source of loaded modules with `ast.parse` (to collect constants).
+    CPython 3.11 keeps the AST constructor's recursion counter per interpreter, not per
+    thread (python/cpython#106905), so two parses at once can fail with "SystemError: AST
+    constructor recursion depth mismatch", as one CI run did. One parse at a time here; the
+    node under test is another process."""
+    parse = ast.parse
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _AST_LOCK:
+            return parse(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", locked)
+
 
 
 async def test_fuzz_every_endpoint(tmp_path: Path) -> None:

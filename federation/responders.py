@@ -247,7 +247,8 @@ class ResponderRoom:
             # "!confirm ID" names a report (a moderator's confirm) unless ID is a request's
             report_form = (word in ACTIONS or word in ALIASES) and bool(args)
             request = await (self._named(args) if report_form else self._request_of(event, args))
-            if request is not None or (word not in ACTIONS and word not in ALIASES):
+            in_a_thread = not args and thread_root(event) is not None
+            if request is not None or in_a_thread or (word not in ACTIONS and word not in ALIASES):
                 await self._verification(event, word, args, request, root)
                 return
         action = ACTIONS.get(ALIASES.get(word, word))

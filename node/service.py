@@ -329,6 +329,8 @@ class Node:
             self._loop.call_soon_threadsafe(self.outbox_ready.set)
         if info.get(PUSH_WRITTEN) and self._loop is not None:
             self._loop.call_soon_threadsafe(self.push_ready.set)
+        for notice_id in info.get(verification.OPENED) or ():  # type: ignore[attr-defined]
+            self.desk.offered(notice_id, self.clock())  # offered with its opening
         if info.get(RESPONDERS_WRITTEN) and self._loop is not None:
             for event in self._notice_events:
                 self._loop.call_soon_threadsafe(event.set)

@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from node.store import ResponderNotice, VerificationRow
 
 MAX_ETA_MINUTES = 240  # an ETA beyond this is read as this
+OPENED = "vecinos_verification_opened"  # session.info: requests opened in this transaction
 MAX_OFFERS = 12  # an unclaimed request is offered again at most this many times
 
 
@@ -47,9 +48,11 @@ class Answer(StrEnum):
 
 
 def open_request(session: Session, notice: ResponderNotice) -> None:
-    """The notice needs a verifier (called as it opens)."""
+    """The notice needs a verifier (called as it opens; offered with its opening, which
+    the node notes in its Desk after the commit: session.info[OPENED])."""
     if session.get(VerificationRow, notice.notice_id) is None:
         session.add(VerificationRow(notice_id=notice.notice_id))
+        session.info.setdefault(OPENED, []).append(notice.notice_id)
 
 
 def close_request(session: Session, notice_id: str, state: str = "closed") -> bool:

@@ -313,7 +313,8 @@ class ResponderRoom:
     ) -> None:
         room = self.room_id
         level = await self._level(room, event.sender)
-        allowed = level >= self.verifier_level or (level >= 0 and event.sender in self.verifiers)
+        # The configured list counts too: the sender is in the room (the event came from it).
+        allowed = level >= self.verifier_level or event.sender in self.verifiers
         if not allowed:
             log.info("verification command refused: not a verifier")
             await self._answer(room, root, event.event_id, self._t("verify_not_allowed"))
@@ -321,6 +322,7 @@ class ResponderRoom:
         if request is None:
             await self._answer(room, root, event.event_id, self._t("verify_not_open"))
             return
+        root = await self.node.notice_root(request) or root  # answers go to the notice's thread
         if word in CLAIM_WORDS:
             eta = next((int(m.group(1)) for a in args if (m := ETA.fullmatch(a))), None)
             claimed = await self.node.claim_verification(request, event.sender, eta)

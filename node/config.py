@@ -656,12 +656,11 @@ SCHEMA: tuple[Key, ...] = (
     Key(
         "responders",
         "hold_minutes",
-        5,
+        3,
         "a local cluster must stay at [scoring] responder_level this long before responders are "
-        "paged (0: at once). Why 5: the issue's transient pages came from bursts whose 4th "
-        "report, a minute or few after the 3rd, turned a 'likely' into a burst-capped "
-        "'possible'; 5 minutes lets that report arrive, and costs a true event 5 minutes of "
-        "pager (a moderator's or verifier's confirm pages at once)",
+        "paged (0: at once; a moderator's or verifier's confirm pages at once). Why 3: on "
+        "bench.accuracy it halved the notices later downgraded while open, as 5 or 10 did, "
+        "at the least delay (figures in docs/responders.md)",
         low=0,
         high=60,
         unit="minutes",

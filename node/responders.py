@@ -451,7 +451,7 @@ def room_text(
     if body.get("origin"):
         lines.append(translate("responders_from_neighbour", lang, **params))
     ids = body.get("report_ids") or []
-    if ids and body["kind"] != "all_clear":
+    if ids and body["kind"] not in ("all_clear", "verify"):
         lines.append(translate("responders_ids", lang, ids=", ".join(ids)))
     url = link(body, public_url)
     if url:

@@ -123,18 +123,20 @@ async def test_a_false_alarm_debunks_in_spanish(vroom: VRoom, clock) -> None:
     ids, root = await needs_verification(vroom, clock)
     notice_id = (await site.node.verification_requests())[0].notice_id
     answer = await ver.command(f"!tomar {notice_id} 5")  # by id, outside the thread
-    assert answer["body"] == t("verify_taken", eta=5)
+    assert answer["body"] == t("verify_taken", eta=5) and in_thread(answer, root)  # its thread
     posts = await ver.answers_until(await ver.say("!falsa era una grúa", thread=root))
     assert posts[-1]["body"] == t("verify_false_alarm")
     assert "grúa" not in str(posts)
     for report_id in ids:
         report = await site.node.get_report(report_id)
         assert report is not None and report.status == "debunked"
-    while not posts[-1]["body"].startswith("✅"):
+    while not any(p["body"].startswith("✅") for p in posts):  # before or after the answer
         posts.append(await ver.next_post())
-    assert posts[-1]["body"].startswith(
+    [clear] = [p for p in posts if p["body"].startswith("✅")]
+    assert clear["body"].startswith(
         t("responders_all_clear_debunked", type="raid", area="Chula Vista")
     )
+    assert in_thread(clear, root)
     assert (await site.node.counters())["verifications_false_alarm"] == 1
 
 

@@ -387,7 +387,7 @@ async def corroborate(node, clock, kind: str, area: str, n: int = 3) -> list[str
         assert isinstance(outcome, Accepted)
         ids.append(outcome.report.id)
         clock.advance(minutes=4)
-    clock.advance(minutes=1)  # the level has held [responders] hold_minutes (5):
+    clock.advance(minutes=1)  # the level has held [responders] hold_minutes (3):
     await node.check_responders()  # the scheduled check pages
     return ids
 

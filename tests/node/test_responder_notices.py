@@ -41,7 +41,7 @@ async def rnode(chapter_dir: Path, clock) -> AsyncIterator[Node]:
 
 @pytest.fixture
 async def held_node(chapter_dir: Path, clock) -> AsyncIterator[Node]:
-    """The same with the default hold ([responders] hold_minutes = 5)."""
+    """The same with a 5-minute hold ([responders] hold_minutes)."""
     async for node in _responder_node(chapter_dir, clock, hold=5):
         yield node
 

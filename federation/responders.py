@@ -253,10 +253,9 @@ class ResponderRoom:
                 return
         action = ACTIONS.get(ALIASES.get(word, word))
         if action is None:
-            if word.lower() == "help":
-                await self._answer(
-                    room, root, event.event_id, translate("responders_usage", self.lang)
-                )
+            if word in ("help", "ayuda"):
+                usage = self._t("responders_usage") + "\n" + self._t("verify_usage")
+                await self._answer(room, root, event.event_id, usage)
             return
         if await self._level(room, event.sender) < self.moderator_level:
             log.info("responder command refused: not a moderator")

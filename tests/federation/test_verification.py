@@ -192,3 +192,5 @@ async def test_a_moderator_may_answer_a_claimed_request(vroom: VRoom, clock) -> 
     answer = await mod.command(f"!confirm {ids[0]}", thread=root)  # a report id: as before
     assert answer["body"] == f"Done: report {ids[0]} (raid at Chula Vista) is now confirmed."
     assert await site.node.verification_requests() == []  # a moderator's confirm answers it
+    usage = (await ver.command("!ayuda"))["body"]
+    assert usage == t("responders_usage") + "\n" + t("verify_usage") and "!tomar" in usage

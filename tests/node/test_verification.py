@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from node.outcome import Accepted, ReportDraft, SourceRef
+from node.responders import room_text
 from node.service import Node, open_node
 from node.verification import Answer, Outcome
 from scoring.model import Channel
@@ -114,3 +115,11 @@ async def test_a_hold_starts_again_after_a_restart(chapter_dir: Path, clock) -> 
         assert [n.kind for n in await node.pending_notices("matrix")] == ["new"]
     finally:
         await node.close()
+
+
+async def test_a_spanish_chapter_asks_in_spanish(vnode: Node, clock) -> None:
+    await likely(vnode, clock)
+    [new] = [n.body for n in await vnode.pending_notices("matrix")]
+    text = room_text(new, "es", clock())
+    assert "Falta verificar" in text and "!tomar" in text and "!nopuedo" in text
+    assert "vans" not in text

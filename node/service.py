@@ -937,11 +937,14 @@ class Node:
         if not done:
             return verification.Outcome.NOT_OPEN
         if answer != verification.Answer.UNABLE:
-            self.desk.answered(notice_id, now)
+            taken = self.desk.answered(notice_id, now)
+            if taken is not None:  # at rest in whole hours only: verification_time_0h, _1h, ...
+                await self.count(f"verification_time_{int(taken // timedelta(hours=1))}h")
         return verification.Outcome.DONE
 
     def verification_times(self) -> tuple[timedelta, ...]:
-        """Claim-to-answer times since the node started (memory only): the bench's figure."""
+        """Claim-to-answer times since the node started (memory only): the bench's figure.
+        At rest only whole hours are counted (counters verification_time_<h>h)."""
         return self.desk.times()
 
     async def count(self, name: str, n: int = 1) -> None:

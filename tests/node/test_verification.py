@@ -61,6 +61,8 @@ async def test_who_claimed_is_never_at_rest_nor_logged(
     done = await vnode.answer_verification(request.notice_id, Answer.CONFIRMED, VERIFIER)
     assert done == Outcome.DONE
     assert [t.total_seconds() for t in vnode.verification_times()] == [17 * 60]
+    counters = await vnode.counters()
+    assert counters["verification_time_0h"] == 1 and counters["verifications_confirmed"] == 1
     await vnode.close()
     for path in chapter_dir.rglob("*"):
         if path.is_file():

@@ -22,8 +22,21 @@ Edits (m.replace) and unencrypted or stale messages are not run, and the
 answer repeats an ID only when it looks like one. The moderator's Matrix ID
 is never stored or logged.
 
-Membership: the bot invites [matrix] responders and responder_moderators,
-and raises the moderators' power level to moderator_level (reconcile()).
+Verifier dispatch (node.verification): a notice that needs verification says
+so; in its thread (or naming the notice's id) a verifier runs `!claim [ETA
+min]` (`!tomar`), and the bot answers "taken, ETA N min" (a second claimer
+is told it is taken); then `!confirm` (`!confirmar`), `!falsealarm [what it
+was]` (`!falsa`) or `!unable` (`!nopuedo`). `!confirm` without a report ID
+answers the thread's verification. Verifiers are members whose power level
+is at least [matrix] verifier_level (the bot raises [matrix] verifiers to
+it) or who are named in [matrix] verifiers; moderators may answer any
+request. The claimer's Matrix ID is handed to the node only for the claim's
+keyed hash in memory; never stored, logged, or repeated; the words after
+`!falsealarm` are not kept.
+
+Membership: the bot invites [matrix] responders, responder_moderators and
+verifiers, and raises the moderators' power level to moderator_level and the
+verifiers' to verifier_level (reconcile()).
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ from node.i18n import translate
 from node.outcome import PublicReport, Unavailable
 from node.responders import MATRIX, Notice, room_text
 from node.service import ModeratorAction, Node
+from node.verification import Answer, Outcome
 
 log = logging.getLogger("vecinos.federation.responders")
 
@@ -56,7 +70,20 @@ ACTIONS = {
     "debunk": ModeratorAction.DEBUNK,
     "archive": ModeratorAction.ARCHIVE,
 }
+ALIASES = {"confirmar": "confirm", "desmentir": "debunk", "archivar": "archive"}
+CLAIM_WORDS = frozenset({"claim", "tomar", "tomo", "voy"})
+ANSWER_WORDS = {
+    "confirm": Answer.CONFIRMED,
+    "confirmar": Answer.CONFIRMED,
+    "falsealarm": Answer.FALSE_ALARM,
+    "false": Answer.FALSE_ALARM,
+    "falsa": Answer.FALSE_ALARM,
+    "falsaalarma": Answer.FALSE_ALARM,
+    "unable": Answer.UNABLE,
+    "nopuedo": Answer.UNABLE,
+}
 REPORT_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+ETA = re.compile(r"(\d{1,4})(?:m|min|mins|minutes|minutos)?", re.IGNORECASE)
 
 
 class ResponderRoom:
@@ -81,6 +108,8 @@ class ResponderRoom:
         self.moderator_level = int(config.get("matrix", "moderator_level"))
         self.moderators = config.get_list("matrix", "responder_moderators")
         self.responders = config.get_list("matrix", "responders")
+        self.verifier_level = int(config.get("matrix", "verifier_level"))
+        self.verifiers = config.get_list("matrix", "verifiers")
         self.lang = node.default_language
         self.commands: asyncio.Queue[Any] = asyncio.Queue(MAX_QUEUE)
         self.posted = 0
@@ -122,7 +151,7 @@ class ResponderRoom:
             await self._drop(notice, "responders_expired_unsent")
             return
         root = None if notice.kind == "new" else await self.node.notice_root(notice.notice_id)
-        if root is None and notice.kind == "all_clear":
+        if root is None and notice.kind in ("all_clear", "verify"):
             await self._drop(notice, "responders_expired_unsent")  # its alert was never posted
             return
         content: dict[str, Any] = {
@@ -158,6 +187,8 @@ class ResponderRoom:
         self.moderator_level = int(config.get("matrix", "moderator_level"))
         self.moderators = config.get_list("matrix", "responder_moderators")
         self.responders = config.get_list("matrix", "responders")
+        self.verifier_level = int(config.get("matrix", "verifier_level"))
+        self.verifiers = config.get_list("matrix", "verifiers")
 
     async def reconcile(self) -> None:
         """Invite the configured responders and moderators; the configured moderators,
@@ -168,7 +199,7 @@ class ResponderRoom:
         if not room or client is None or room not in client.rooms:
             return
         users = client.rooms[room].users
-        for user_id in dict.fromkeys([*self.moderators, *self.responders]):
+        for user_id in dict.fromkeys([*self.moderators, *self.responders, *self.verifiers]):
             if user_id not in users and user_id != self.bot.user_id:
                 try:
                     await self.bot.invite(room, user_id)
@@ -176,9 +207,11 @@ class ResponderRoom:
                 except (BotError, TimeoutError) as exc:
                     log.warning("responder invite failed: %s", type(exc).__name__)
         try:
-            levels = dict.fromkeys(self.moderators, self.moderator_level)
-            if await self.bot.set_power_levels(room, levels, only_these_from=self.moderator_level):
-                log.info("responder moderators' power levels set")
+            levels = dict.fromkeys(self.verifiers, self.verifier_level)
+            levels.update(dict.fromkeys(self.moderators, self.moderator_level))
+            lowest = min(self.verifier_level, self.moderator_level)
+            if await self.bot.set_power_levels(room, levels, only_these_from=lowest):
+                log.info("responder moderators' and verifiers' power levels set")
         except (BotError, TimeoutError) as exc:
             log.warning("moderator power levels not set: %s", type(exc).__name__)
 
@@ -207,14 +240,22 @@ class ResponderRoom:
 
     async def handle_command(self, event: RoomMessageText) -> None:
         word, *args = event.body.strip()[1:].split(maxsplit=2) or [""]
-        action = ACTIONS.get(word.lower())
+        word = word.lower()
         root = thread_root(event) or event.event_id
         room = self.room_id
+        if word in CLAIM_WORDS or word in ANSWER_WORDS:
+            # "!confirm ID" names a report (a moderator's confirm) unless ID is a request's
+            report_form = (word in ACTIONS or word in ALIASES) and bool(args)
+            request = await (self._named(args) if report_form else self._request_of(event, args))
+            in_a_thread = not args and thread_root(event) is not None
+            if request is not None or in_a_thread or (word not in ACTIONS and word not in ALIASES):
+                await self._verification(event, word, args, request, root)
+                return
+        action = ACTIONS.get(ALIASES.get(word, word))
         if action is None:
-            if word.lower() == "help":
-                await self._answer(
-                    room, root, event.event_id, translate("responders_usage", self.lang)
-                )
+            if word in ("help", "ayuda"):
+                usage = self._t("responders_usage") + "\n" + self._t("verify_usage")
+                await self._answer(room, root, event.event_id, usage)
             return
         if await self._level(room, event.sender) < self.moderator_level:
             log.info("responder command refused: not a moderator")
@@ -245,6 +286,70 @@ class ResponderRoom:
             )
         log.info("responder command %s: %s", action.value, type(result).__name__)
         await self._answer(room, root, event.event_id, text)
+
+    # -- verifier dispatch --------------------------------------------------------------
+
+    async def _request_of(self, event: RoomMessageText, args: list[str]) -> str | None:
+        """The open verification a command is about: the thread's, or the id it names."""
+        root = thread_root(event)
+        if root is not None:
+            found = await self.node.verification_for_thread(root)
+            if found is not None:
+                return found
+        return await self._named(args)
+
+    async def _named(self, args: list[str]) -> str | None:
+        """The open verification whose id is the command's first word after the verb."""
+        for arg in args[:1]:
+            if REPORT_ID.fullmatch(arg) and not ETA.fullmatch(arg):
+                requests = {r.notice_id for r in await self.node.verification_requests()}
+                if arg in requests:
+                    return arg
+        return None
+
+    async def _verification(
+        self, event: RoomMessageText, word: str, args: list[str], request: str | None, root: str
+    ) -> None:
+        room = self.room_id
+        level = await self._level(room, event.sender)
+        # The configured list counts too: the sender is in the room (the event came from it).
+        allowed = level >= self.verifier_level or event.sender in self.verifiers
+        if not allowed:
+            log.info("verification command refused: not a verifier")
+            await self._answer(room, root, event.event_id, self._t("verify_not_allowed"))
+            return
+        if request is None:
+            await self._answer(room, root, event.event_id, self._t("verify_not_open"))
+            return
+        root = await self.node.notice_root(request) or root  # answers go to the notice's thread
+        if word in CLAIM_WORDS:
+            eta = next((int(m.group(1)) for a in args if (m := ETA.fullmatch(a))), None)
+            claimed = await self.node.claim_verification(request, event.sender, eta)
+            if claimed is None:
+                text = self._t("verify_not_open")
+            else:
+                key = "verify_refused_taken" if claimed.taken else "verify_taken"
+                eta_given = claimed.claim.eta is not None
+                text = self._t(key + ("" if eta_given else "_no_eta"), eta=claimed.claim.eta)
+            log.info("verification claim: %s", "taken" if claimed and claimed.taken else "ok")
+            await self._answer(room, root, event.event_id, text)
+            return
+        answer = ANSWER_WORDS[word]
+        claimer = None if level >= self.moderator_level else event.sender
+        result = await self.node.answer_verification(request, answer, claimer)
+        if isinstance(result, Unavailable):
+            text = translate("responders_unavailable", self.lang, seconds=result.retry_after_s)
+        elif result == Outcome.DONE:
+            text = self._t(f"verify_{answer.value}")
+        else:
+            text = self._t(f"verify_{result.value}")
+        log.info(
+            "verification answer %s: %s", answer.value, getattr(result, "value", "unavailable")
+        )
+        await self._answer(room, root, event.event_id, text)
+
+    def _t(self, key: str, **params: object) -> str:
+        return translate(key, self.lang, **params)
 
     async def _level(self, room: str, user_id: str) -> int:
         """The sender's level as the homeserver has it now; 0 (refused) if it cannot say."""

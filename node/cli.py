@@ -169,6 +169,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_instances=1,
             coalesce=True,
         )
+        scheduler.add_job(
+            _responders_job,
+            "interval",
+            args=[node],
+            minutes=1,
+            id="responders",
+            max_instances=1,
+            coalesce=True,
+        )
         # Publication ticks on the clock's whole minutes (:00, :15, ...), which also make
         # the day keys ahead and set file times back to the hour (Node.tick).
         scheduler.add_job(
@@ -354,6 +363,13 @@ async def _purge_job(node) -> None:  # type: ignore[no-untyped-def]
         log.info("retention: %s", counts.line())
     except Exception as exc:  # a failed run is retried at the next interval
         log.error("retention run failed: %s", type(exc).__name__)
+
+
+async def _responders_job(node) -> None:  # type: ignore[no-untyped-def]
+    try:
+        await node.check_responders()  # held notices whose hold passed; verifications re-offered
+    except Exception as exc:  # retried at the next minute
+        log.error("responders check failed: %s", type(exc).__name__)
 
 
 async def _tick_job(node, announce: bool = False) -> None:  # type: ignore[no-untyped-def]

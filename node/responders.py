@@ -7,11 +7,27 @@ Rules kept here:
   up to three report ids for the moderators' `!confirm ID`. Never a
   description, a source, a reporter or a moderator.
 - Whether responders are told is scoring.defaults.tell_responders (pure, one
-  threshold: [scoring] responder_level). A notice opens when an active
-  cluster (or a neighbour's active alert) reaches it; it is updated when its
-  level or its count of independent reports changes; it is closed by an
-  all-clear when nothing of the cluster is active any more (gone, debunked,
-  past its time) or the neighbour withdraws or lets its alert expire.
+  threshold: [scoring] responder_level). A local notice opens only when the
+  level HOLDS: the cluster stays at or above it for [responders] hold_minutes
+  (no transient page from a peak the next report of a burst undoes). While
+  it holds, the notice is a row with an empty level ("held", never sent);
+  the minute the hold began lives in memory only (ResponderSettings.held),
+  so after a restart the hold starts again (fail safe: later, never a
+  transient page). Node.check_responders (scheduled every minute) opens the
+  held ones whose hold has passed; a report confirmed by a moderator or a
+  verifier opens at once, as does a neighbour's alert (already held and
+  shared by its chapter). A peak that falls back before the hold ends is
+  forgotten without a word.
+- An open notice is updated when its level or its count of independent
+  reports changes; it is closed by an all-clear when nothing of the cluster
+  is active any more (gone, debunked, past its time) or the neighbour
+  withdraws or lets its alert expire.
+- Every consumer that got the opening gets every change of level, up AND
+  down (a downgrade is an explicit "level_down" update for the room, SMS,
+  Signal and Telegram alike), and the all-clear; texts skip count-only updates.
+- A local notice of a type in [responders] verify_types whose live evidence
+  is anonymous only (web reports, nothing confirmed) opens as "needs
+  verification" (node.verification: the dispatch of a verifier).
 - Every change is queued in responder_outbox, one row per consumer that
   wants it, inside the transaction of the change that caused it (the batch
   settle, a received alert, a purge), so an outage of the homeserver or of
@@ -35,7 +51,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlmodel import Session, col, delete, select
@@ -43,10 +59,18 @@ from sqlmodel import Session, col, delete, select
 from node.i18n import translate
 from node.localtime import clock_time
 from node.reports import new_id
-from node.store import Report, ResponderNotice, ResponderOutbox, from_hour, to_hour
+from node.store import (
+    Report,
+    ResponderNotice,
+    ResponderOutbox,
+    VerificationRow,
+    from_hour,
+    to_hour,
+)
+from node.verification import close_request, open_request
 from scoring.decay import age_label
 from scoring.defaults import LEVEL_FLOORS, ScoringConfig, level_for, tell_responders
-from scoring.model import Verdict
+from scoring.model import Channel, Verdict
 
 MATRIX = "matrix"
 RESPONDERS_WRITTEN = "vecinos_responders_written"  # session.info flag: a notice was queued
@@ -65,13 +89,17 @@ class Consumer:
 
     name: str
     types: frozenset[str] | None = None  # report types it wants; None: all
-    short: bool = False  # a text channel: new, a raised level and the all-clear only
+    short: bool = False  # a text channel: new, a change of level and the all-clear only
 
 
 @dataclass(frozen=True)
 class ResponderSettings:
     consumers: tuple[Consumer, ...] = ()
     threshold: float = 1.0  # the floor of [scoring] responder_level (settle's watch)
+    hold: timedelta = timedelta(0)  # [responders] hold_minutes
+    verify_types: frozenset[str] = frozenset()  # [responders] verify_types
+    # source_key -> when the held level was first seen: memory only (minutes never at rest)
+    held: dict[str, datetime] = field(default_factory=dict, compare=False, hash=False)
 
 
 def _open(session: Session, origin: str, source_key: str) -> ResponderNotice | None:
@@ -85,7 +113,7 @@ def _open(session: Session, origin: str, source_key: str) -> ResponderNotice | N
 
 
 def open_notice_clusters(session: Session) -> set[tuple[str, str]]:
-    """(area_id, type) of this chapter's clusters whose notice is still open."""
+    """(area_id, type) of this chapter's clusters whose notice is still open (or held)."""
     keys = session.exec(
         select(ResponderNotice.source_key).where(
             ResponderNotice.origin == "", col(ResponderNotice.closed).is_(False)
@@ -96,6 +124,39 @@ def open_notice_clusters(session: Session) -> set[tuple[str, str]]:
         area_id, _, report_type = key.rpartition("|")
         found.add((area_id, report_type))
     return found
+
+
+def held_clusters(session: Session) -> list[tuple[str, str]]:
+    """(area_id, type) of the local clusters whose notice is held (not yet sent)."""
+    keys = session.exec(
+        select(ResponderNotice.source_key).where(
+            ResponderNotice.origin == "",
+            ResponderNotice.level == "",
+            col(ResponderNotice.closed).is_(False),
+        )
+    ).all()
+    return sorted((key.rpartition("|")[0], key.rpartition("|")[2]) for key in keys)
+
+
+def _holds(
+    key: str, live: Sequence[tuple[Report, Any]], now: datetime, s: ResponderSettings
+) -> bool:
+    """Whether a cluster at the responders' level has held it long enough to page."""
+    if s.hold <= timedelta(0) or any(r.verdict == Verdict.CONFIRMED for r, _ in live):
+        s.held.pop(key, None)
+        return True
+    since = s.held.setdefault(key, now)
+    if now - since < s.hold:
+        return False
+    s.held.pop(key, None)
+    return True
+
+
+def anonymous_only(live: Sequence[tuple[Report, Any]]) -> bool:
+    """Live evidence from anonymous web reports only, none confirmed (needs a verifier)."""
+    return bool(live) and all(
+        r.channel == Channel.WEB.value and r.verdict != Verdict.CONFIRMED for r, _ in live
+    )
 
 
 def refresh_notice(
@@ -114,41 +175,57 @@ def refresh_notice(
     """
     if not settings.consumers:
         return
-    notice = _open(session, "", f"{area_id}|{report_type}")
+    key = f"{area_id}|{report_type}"
+    notice = _open(session, "", key)
     best = max((r.confidence for r, _ in live), default=0.0)
-    if notice is None:
+    if notice is None or not notice.level:  # never sent: none yet, or held
         if not live or not tell_responders(best, config):
+            settings.held.pop(key, None)
+            if notice is not None:  # a peak that did not hold: forgotten, never sent
+                session.delete(notice)
             return
-        first = min((r for r, _ in live), key=lambda r: r.hour)
-        notice = ResponderNotice(
-            notice_id=new_id(9),
-            source_key=f"{area_id}|{report_type}",
-            type=report_type,
-            area_name=first.area_name,
-            highway=first.highway,
-            hour=first.hour,
-            level="",
-            confidence=0.0,
-            reports=0,
-            expires_hour=0,
-        )
+        if notice is None:
+            first = min((r for r, _ in live), key=lambda r: r.hour)
+            notice = ResponderNotice(
+                notice_id=new_id(9),
+                source_key=key,
+                type=report_type,
+                area_name=first.area_name,
+                highway=first.highway,
+                hour=first.hour,
+                level="",
+                confidence=0.0,
+                reports=0,
+                expires_hour=0,
+            )
+        if not _holds(key, live, now, settings):
+            notice.expires_hour = max(to_hour(shown.active_until) for _, shown in live)
+            session.add(notice)  # held: a row with no level, so the check finds it
+            return
     if live:
         level = level_for(best).value
         count = max(r.independent_sources for r, _ in live)
         changed = (notice.level, notice.reports) != (level, count)
         raised = bool(notice.level) and _RANK[level] > _RANK.get(notice.level, 0)
+        lowered = bool(notice.level) and _RANK[level] < _RANK.get(notice.level, 0)
         kind = "update" if notice.level else "new"
         notice.level, notice.reports, notice.confidence = level, count, best
         notice.expires_hour = max(to_hour(shown.active_until) for _, shown in live)
         ranked = sorted(live, key=lambda pair: (-pair[0].confidence, pair[0].id))
         notice.report_ids = ",".join(r.id for r, _ in ranked[:MAX_IDS])
         session.add(notice)
+        verify = kind == "new" and report_type in settings.verify_types and anonymous_only(live)
+        if verify:
+            open_request(session, notice)
+        elif any(r.verdict == Verdict.CONFIRMED for r, _ in live):
+            close_request(session, notice.notice_id, "confirmed")  # a moderator confirmed
         if not changed:
             return
-        _queue(session, notice, kind, settings, level_up=raised)
+        _queue(session, notice, kind, settings, level_up=raised, level_down=lowered, verify=verify)
         return
     notice.closed = True
     session.add(notice)
+    close_request(session, notice.notice_id)
     if to_hour(now) >= notice.expires_hour:
         reason = "expired"
     elif any(r.verdict == Verdict.DEBUNKED and r.hour >= notice.hour for r in rows):
@@ -195,12 +272,13 @@ def record_received(
         return
     changed = (notice.level, notice.reports) != (alert.level, alert.reports)
     raised = bool(notice.level) and _RANK.get(alert.level, 0) > _RANK.get(notice.level, 0)
+    lowered = bool(notice.level) and _RANK.get(alert.level, 0) < _RANK.get(notice.level, 0)
     kind = "update" if notice.level else "new"
     notice.level, notice.reports, notice.confidence = alert.level, alert.reports, alert.confidence
     notice.expires_hour = expires
     session.add(notice)
     if changed:
-        _queue(session, notice, kind, settings, level_up=raised)
+        _queue(session, notice, kind, settings, level_up=raised, level_down=lowered)
 
 
 def close_expired_received(session: Session, now: datetime, settings: ResponderSettings) -> int:
@@ -231,6 +309,7 @@ def purge_notices(session: Session, now: datetime) -> int:
     for start in range(0, len(done), 500):
         chunk = done[start : start + 500]
         session.exec(delete(ResponderOutbox).where(col(ResponderOutbox.notice_id).in_(chunk)))
+        session.exec(delete(VerificationRow).where(col(VerificationRow.notice_id).in_(chunk)))
         session.exec(delete(ResponderNotice).where(col(ResponderNotice.notice_id).in_(chunk)))
     return len(done)
 
@@ -243,6 +322,9 @@ def _queue(
     *,
     reason: str | None = None,
     level_up: bool = False,
+    level_down: bool = False,
+    verify: bool = False,
+    matrix_only: bool = False,
 ) -> None:
     notice.seq += 1
     body = json.dumps(
@@ -250,6 +332,8 @@ def _queue(
             "kind": kind,
             "reason": reason,
             "level_up": level_up,
+            "level_down": level_down,
+            "verify": verify,
             "notice_id": notice.notice_id,
             "seq": notice.seq,
             "origin": notice.origin,
@@ -269,7 +353,9 @@ def _queue(
     for consumer in settings.consumers:
         if consumer.types is not None and notice.type not in consumer.types:
             continue
-        if consumer.short and kind == "update" and not level_up:
+        if matrix_only and consumer.name != MATRIX:
+            continue
+        if consumer.short and kind == "update" and not (level_up or level_down):
             continue
         session.add(
             ResponderOutbox(
@@ -277,6 +363,15 @@ def _queue(
             )
         )
         session.info[RESPONDERS_WRITTEN] = True
+
+
+def queue_reoffer(session: Session, notice_id: str, settings: ResponderSettings) -> bool:
+    """Offer an open notice's verification again, in its thread (the room only)."""
+    notice = session.get(ResponderNotice, notice_id)
+    if notice is None or notice.closed or not notice.level:
+        return False
+    _queue(session, notice, "verify", settings, verify=True, matrix_only=True)
+    return True
 
 
 # -- what a consumer reads -----------------------------------------------------------
@@ -326,6 +421,10 @@ def _params(
 def _headline(body: dict[str, Any]) -> str:
     if body["kind"] == "all_clear":
         return f"responders_all_clear_{body.get('reason') or 'gone'}"
+    if body["kind"] == "update" and body.get("level_down"):
+        return "responders_downgrade"
+    if body["kind"] == "verify":
+        return "verify_again"
     return f"responders_{body['kind']}"
 
 
@@ -347,10 +446,12 @@ def room_text(
     the chapter's clock (`zone`, Node.timezone)."""
     params = _params(body, lang, now, zone)
     lines = [translate(_headline(body), lang, **params)]
+    if body.get("verify"):
+        lines.append(translate("verify_needed", lang, id=body["notice_id"], **params))
     if body.get("origin"):
         lines.append(translate("responders_from_neighbour", lang, **params))
     ids = body.get("report_ids") or []
-    if ids and body["kind"] != "all_clear":
+    if ids and body["kind"] not in ("all_clear", "verify"):
         lines.append(translate("responders_ids", lang, ids=", ".join(ids)))
     url = link(body, public_url)
     if url:
@@ -369,6 +470,8 @@ def short_text(
     """
     params = _params(body, lang, now, zone)
     key = "short_all_clear" if body["kind"] == "all_clear" else f"short_{body['kind']}"
+    if body["kind"] == "update" and body.get("level_down"):
+        key = "short_downgrade"
     prefix = f"[{params['chapter']}] " if body.get("origin") else ""
     place = str(params["area"])
 

@@ -31,8 +31,8 @@ from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
-from node import incidents_interim, moderation
-from node.alerts import OUTBOX_WRITTEN, PUSH_WRITTEN, AlertSettings
+from node import incidents_interim, moderation, verification
+from node.alerts import OUTBOX_WRITTEN, PUSH_WRITTEN, AlertSettings, cluster_reports, refresh_alert
 from node.channels import consumers
 from node.config import ConfigError, NodeConfig, load_config
 from node.filetimes import set_back, set_back_tree
@@ -84,7 +84,15 @@ from node.reports import (
     public_view,
     recent_hours,
 )
-from node.responders import RESPONDERS_WRITTEN, Notice, ResponderSettings, record_received
+from node.responders import (
+    MATRIX,
+    RESPONDERS_WRITTEN,
+    Notice,
+    ResponderSettings,
+    held_clusters,
+    queue_reoffer,
+    record_received,
+)
 from node.retention import PurgeCounts, purge
 from node.setup import DESCRIPTION_KEYS_DIR, KEYS_DIR, check_data_dir
 from node.sources import RateLimiter, RecentMemory, SourceKeys, TicketRules
@@ -134,7 +142,21 @@ def responder_settings(config: NodeConfig) -> ResponderSettings:
     """Who drains responder notices; with nobody, settle watches nothing more than alerts."""
     found = consumers(config)
     threshold = level_floor(config.scoring.responder_level) if found else 1.0
-    return ResponderSettings(found, threshold)
+    verifying = any(c.name == MATRIX for c in found)  # verifiers are dispatched in the room
+    return ResponderSettings(
+        found,
+        threshold,
+        hold=timedelta(minutes=config.get("responders", "hold_minutes")),
+        verify_types=frozenset(config.get_list("responders", "verify_types"))
+        if verifying
+        else frozenset(),
+    )
+
+
+def _bump(session: Session, name: str, n: int = 1) -> None:
+    row = session.get(Counter, name) or Counter(name=name)
+    row.count += n
+    session.add(row)
 
 
 def push_contact(config: NodeConfig) -> str:
@@ -238,6 +260,11 @@ class Node:
             config.get("web", "public_descriptions_from")
         ]
         self.sketches = moderation.SketchCache()  # near-copy sketches, memory only
+        # Verifiers' claims and claim-to-answer times: memory only (node.verification).
+        self.desk = verification.Desk(
+            timedelta(minutes=config.get("responders", "offer_minutes")),
+            timedelta(minutes=config.get("responders", "claim_minutes")),
+        )
         # Web Push (node.push): keys made on first start; set when a change is queued.
         self.push_ready = asyncio.Event()
         try:
@@ -302,6 +329,8 @@ class Node:
             self._loop.call_soon_threadsafe(self.outbox_ready.set)
         if info.get(PUSH_WRITTEN) and self._loop is not None:
             self._loop.call_soon_threadsafe(self.push_ready.set)
+        for notice_id in info.get(verification.OPENED) or ():  # type: ignore[attr-defined]
+            self.desk.offered(notice_id, self.clock())  # offered with its opening
         if info.get(RESPONDERS_WRITTEN) and self._loop is not None:
             for event in self._notice_events:
                 self._loop.call_soon_threadsafe(event.set)
@@ -808,6 +837,115 @@ class Node:
                 session.add(row)
 
         await self.writer.run(job)
+
+    # -- verifier dispatch (node.verification; federation.responders, web) -------
+
+    async def check_responders(self) -> int:
+        """The scheduled check (every minute; `now` is the node's clock): held notices whose
+        hold has passed open, unclaimed or timed-out verification requests are offered
+        again. How many requests were offered again."""
+        now = self.clock()
+        settings = self.context.alerts
+        scoring = self.config.scoring
+
+        def job(session: Session) -> int:
+            for area_id, report_type in held_clusters(session):
+                refresh_alert(session, area_id, report_type, now, scoring, settings)
+            open_ids = {n.notice_id for n in verification.open_requests(session)}
+            offered = 0
+            for notice_id in self.desk.due(open_ids, now):
+                if queue_reoffer(session, notice_id, settings.responders):
+                    self.desk.offered(notice_id, now)
+                    offered += 1
+            if offered:
+                _bump(session, "verifications_offered_again", offered)
+            return offered
+
+        found = await self._write(job)
+        return 0 if isinstance(found, Unavailable) else found
+
+    async def verification_requests(self) -> list[verification.Request]:
+        """The open verification requests, claimed or not (claims from memory)."""
+        rows = await self._read(verification.open_requests)
+        found = []
+        for notice in rows:
+            claim = self.desk.holder(notice.notice_id)
+            found.append(
+                verification.Request(
+                    notice_id=notice.notice_id,
+                    type=notice.type,
+                    area=notice.area_name,
+                    highway=notice.highway,
+                    hour=from_hour(notice.hour),
+                    level=notice.level,
+                    reports=notice.reports,
+                    claimed=claim is not None,
+                    eta=claim.eta if claim else None,
+                    claimed_since=claim.since if claim else None,
+                    token=claim.token if claim else None,
+                )
+            )
+        return found
+
+    async def verification_for_thread(self, event_id: str) -> str | None:
+        """The open request whose responders-room thread starts at this event."""
+        return await self._read(lambda s: verification.request_by_root(s, event_id))
+
+    async def claim_verification(
+        self, notice_id: str, claimer: str, eta: int | None
+    ) -> verification.ClaimResult | None:
+        """A verifier claims a request (claimer: whatever names them in the room; only a
+        keyed hash of it is kept, in memory). None: no such open request."""
+        if await self._read(lambda s: verification.request_of(s, notice_id)) is None:
+            return None
+        return self.desk.claim(notice_id, claimer, eta, self.clock())
+
+    async def answer_verification(
+        self, notice_id: str, answer: verification.Answer, claimer: str | None
+    ) -> verification.Outcome | Unavailable:
+        """The verifier's answer (claimer None: a moderator, who may answer any request).
+        Confirmed and false alarm confirm or debunk the cluster's undecided reports, as a
+        moderator would; unable lets the claim go and offers the request again at once."""
+        if claimer is not None and not self.desk.may_answer(notice_id, claimer):
+            return verification.Outcome.NOT_YOURS
+        now = self.clock()
+        settings = self.context.alerts
+
+        def job(session: Session) -> bool:
+            notice = verification.request_of(session, notice_id)
+            if notice is None:
+                return False
+            _bump(session, f"verifications_{answer.value}")
+            if answer == verification.Answer.UNABLE:
+                self.desk.release(notice_id)
+                if queue_reoffer(session, notice_id, settings.responders):
+                    self.desk.offered(notice_id, now)
+                return True
+            verification.close_request(session, notice_id, answer.value)
+            area_id, _, report_type = notice.source_key.rpartition("|")
+            rows, _ = cluster_reports(session, area_id, report_type, to_hour(now))
+            undecided = [r.id for r in rows if r.verdict == Verdict.NONE]
+            verdict = (
+                Verdict.CONFIRMED if answer == verification.Answer.CONFIRMED else (Verdict.DEBUNKED)
+            )
+            moderation.apply_verdicts(session, self.context, undecided, verdict, now)
+            return True
+
+        done = await self._write(job)
+        if isinstance(done, Unavailable):
+            return done
+        if not done:
+            return verification.Outcome.NOT_OPEN
+        if answer != verification.Answer.UNABLE:
+            taken = self.desk.answered(notice_id, now)
+            if taken is not None:  # at rest in whole hours only: verification_time_0h, _1h, ...
+                await self.count(f"verification_time_{int(taken // timedelta(hours=1))}h")
+        return verification.Outcome.DONE
+
+    def verification_times(self) -> tuple[timedelta, ...]:
+        """Claim-to-answer times since the node started (memory only): the bench's figure.
+        At rest only whole hours are counted (counters verification_time_<h>h)."""
+        return self.desk.times()
 
     async def count(self, name: str, n: int = 1) -> None:
         """Add to a named counter (alerts_sent, rejected_bad_signature, ...); kept in the DB."""

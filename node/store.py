@@ -227,6 +227,18 @@ class ResponderOutbox(SQLModel, table=True):
     body: str  # JSON of the aggregate (never a description)
 
 
+class VerificationRow(SQLModel, table=True):
+    """A responder notice that needs a verifier (node.verification): its state only.
+
+    No claimer, no Matrix ID, no minute: who claimed it and when live in
+    memory (node.verification.Desk).
+    """
+
+    __tablename__ = "verification"
+    notice_id: str = Field(primary_key=True, max_length=16)
+    state: str = Field(default="open", index=True, max_length=16)  # open, confirmed, ...
+
+
 class Counter(SQLModel, table=True):
     """Named counts for `vecinos status` (alerts sent, rejected by reason...)."""
 

@@ -15,6 +15,10 @@ Rules kept here:
   token of a held debunk or archive).
 - Debunk and archive are held for a short window (web.undo) with an Undo
   button; confirm and corrections apply at once.
+- Open verification requests (node.verification) are listed above the
+  queue, claimed or not, with the claim's ETA (never who claimed it); a
+  moderator marks one verified, false alarm, or offers it again
+  (POST /moderation/verification/{id}), as a verifier would in the room.
 - Pseudonymous moderators: the name typed at login is checked and
   forgotten; no page, session or report keeps it.
 - Works without JavaScript (even "select all shown" is a link, ?all=1);
@@ -40,6 +44,7 @@ from node.localtime import hour_text
 from node.moderation import MAX_BATCH
 from node.outcome import FieldError, QueueItem, Unavailable
 from node.service import ModeratorAction
+from node.verification import Answer, Outcome, Request
 from web import auth
 from web.api import REPORT_ID
 from web.context import NODE, THROTTLE
@@ -58,6 +63,7 @@ SCRIPTS = ("/static/moderation.js",)
 VERDICT_ACTIONS = ("confirm", "debunk", "archive")
 HELD_ACTIONS = ("debunk", "archive")  # held for UNDO_WINDOW_S, with an Undo button
 ROW_ACTIONS = (*VERDICT_ACTIONS, "correct", "debunk_copies")
+VERIFY_DONE = tuple(a.value for a in Answer)  # confirmed, false_alarm, unable
 # What the queue page says after an action (?done=<action>&n=<count>): plural message ids.
 DONE_TEXT = {
     "confirm": "web_mod_done_confirm_n",
@@ -281,10 +287,33 @@ def queue_item_view(
     }
 
 
+def verification_view(req: Request, tz: tzinfo) -> dict[str, object]:
+    """One open verification request as the page shows it (no claimer, ever)."""
+    if not req.claimed:
+        claim = ("verify_page_unclaimed", {})
+    elif req.eta is None:
+        claim = ("verify_page_claimed_no_eta", {})
+    else:
+        claim = ("verify_page_claimed", {"eta": req.eta})
+    return {
+        "id": req.notice_id,
+        "type": req.type,
+        "area": req.area,
+        "highway": req.highway,
+        "hour": hour_text(req.hour, tz),
+        "level": req.level,
+        "reports": req.reports,
+        "claimed": req.claimed,
+        "claim": claim,
+    }
+
+
 def _done(request: web.Request, lang: str) -> dict[str, object] | None:
     """What the last action did (?done=&n=), and its undo token while it is held."""
     done = request.query.get("done")
     count = request.query.get("n", "")
+    if done in VERIFY_DONE:
+        return {"text": translate(f"verify_{done}", lang), "undo": None}
     if done == "none_selected":
         return {"text": translate("web_mod_none_selected", lang), "undo": None}
     if done == "too_late":
@@ -335,6 +364,10 @@ async def queue(request: web.Request) -> web.Response:
         "verdicts": VERDICT_ACTIONS,
         "shortcuts": SHORTCUTS,
         "undo_seconds": int(request.app[HELD].window_s),
+        "verifications": [
+            verification_view(r, node.timezone) for r in await node.verification_requests()
+        ],
+        "verify_actions": VERIFY_DONE,
     }
     return _mod_page(request, "moderation/queue.html", context, path="/moderation")
 
@@ -476,6 +509,28 @@ async def undo(request: web.Request) -> web.Response:
     return _redirect(_url("/moderation", lang, done="undone", n=str(dropped[1])))
 
 
+async def verify(request: web.Request) -> web.Response:
+    """A moderator's answer to an open verification request: verified, false alarm, or
+    offered again (unable)."""
+    lang = request_lang(request)
+    checked = await _checked_post(request, max_fields=8)
+    if isinstance(checked, web.Response):
+        return checked
+    action = first_values(checked).get("action")
+    notice_id = request.match_info["id"]
+    if action not in VERIFY_DONE:
+        return _notice(request, "web_invalid_action", status=422)
+    if not REPORT_ID.fullmatch(notice_id):
+        return _notice(request, "web_not_found", status=404)
+    node = request.app[NODE]
+    found = await node.answer_verification(notice_id, Answer(action), None)
+    if isinstance(found, Unavailable):
+        return _unavailable(request, found)
+    if found != Outcome.DONE:
+        return _notice(request, "verify_not_open", status=404)
+    return _redirect(_url("/moderation", lang, done=action))
+
+
 def add_routes(app: web.Application, undo_window_s: float = UNDO_WINDOW_S) -> None:
     """Register /login, /logout, /moderation and its actions; the login key; held verdicts."""
     app[LOGIN_KEY] = os.urandom(32)  # memory only: a restart makes old login forms fail
@@ -499,4 +554,5 @@ def add_routes(app: web.Application, undo_window_s: float = UNDO_WINDOW_S) -> No
     app.router.add_get("/moderation", queue)
     app.router.add_post("/moderation/batch", batch)  # before {id}: "batch" is no report
     app.router.add_post("/moderation/undo", undo)  # and "undo" neither
+    app.router.add_post("/moderation/verification/{id}", verify)
     app.router.add_post("/moderation/{id}", act)

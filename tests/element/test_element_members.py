@@ -243,6 +243,7 @@ async def responders_site(hs: Homeserver, base: Path, clock: Any, moderator: str
         {
             ("matrix", "responder_moderators"): moderator,
             ("chapter", "default_language"): "en",
+            ("responders", "hold_minutes"): 0,  # page at once (the hold has its own tests)
         },
     )
     node = await open_node(data, clock=clock)

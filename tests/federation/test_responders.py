@@ -84,9 +84,10 @@ def replied_to(post: dict[str, Any]) -> str | None:
 
 
 async def responders_site(
-    hs: Homeserver, base: Path, clock: Any, moderator: str, responder: str
+    hs: Homeserver, base: Path, clock: Any, moderator: str, responder: str, verifiers: str = ""
 ) -> Site:
-    """A chapter whose config names a responder moderator and a responder."""
+    """A chapter whose config names a responder moderator, a responder and verifiers; it
+    pages at once (no hold: tests/node/test_responder_notices.py tests the hold)."""
     data = base / f"r-{uuid.uuid4().hex[:6]}"
     init_chapter(data, "Chapter R")
     user = hs.user_id(f"bot-{data.name}")
@@ -98,6 +99,8 @@ async def responders_site(
             ("matrix", "responders"): responder,
             ("web", "public_url"): PUBLIC_URL,
             ("chapter", "default_language"): "en",
+            ("matrix", "verifiers"): verifiers,
+            ("responders", "hold_minutes"): 0,
         },
     )
     node = await open_node(data, clock=clock)

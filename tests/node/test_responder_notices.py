@@ -15,7 +15,7 @@ from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.responders import room_text, short_text
 from node.service import ModeratorAction, Node, open_node
-from scoring.defaults import LEVEL_FLOORS
+from scoring.defaults import LEVEL_FLOORS, level_floor
 from scoring.model import Channel, ReportType
 from tests.support import neighbour_alert, set_config
 
@@ -33,7 +33,20 @@ def web(n: int) -> SourceRef:
 
 @pytest.fixture
 async def rnode(chapter_dir: Path, clock) -> AsyncIterator[Node]:
-    """A node with Matrix configured and SMS for raids (no homeserver needed to queue)."""
+    """A node with Matrix configured and SMS for raids (no homeserver needed to queue),
+    paging at once (no hold: the hold has its own tests, with held_node)."""
+    async for node in _responder_node(chapter_dir, clock, hold=0):
+        yield node
+
+
+@pytest.fixture
+async def held_node(chapter_dir: Path, clock) -> AsyncIterator[Node]:
+    """The same with a 5-minute hold ([responders] hold_minutes)."""
+    async for node in _responder_node(chapter_dir, clock, hold=5):
+        yield node
+
+
+async def _responder_node(chapter_dir: Path, clock, hold: int) -> AsyncIterator[Node]:
     set_config(chapter_dir, "matrix", "homeserver", '"http://127.0.0.1:9"')
     set_config(chapter_dir, "matrix", "user_id", '"@bot:example.org"')
     set_config(chapter_dir, "sms", "account_sid", '"AC123"')
@@ -41,6 +54,7 @@ async def rnode(chapter_dir: Path, clock) -> AsyncIterator[Node]:
     set_config(chapter_dir, "sms", "to", '"+15550100"')
     set_config(chapter_dir, "sms", "from_number", '"+15550199"')
     set_config(chapter_dir, "web", "public_url", '"https://vecinos.example.org/"')
+    set_config(chapter_dir, "responders", "hold_minutes", str(hold))
     node = await open_node(chapter_dir, clock=clock)
     try:
         yield node
@@ -108,7 +122,11 @@ async def test_a_likely_cluster_is_told_updated_and_cleared(rnode: Node, clock) 
         "debunked",
         new["notice_id"],
     )
-    assert [b["kind"] for b in await drained(rnode, "sms")] == ["all_clear"]
+    texts = await drained(rnode, "sms")  # every downgrade reaches the texts too, then the end
+    assert [b["kind"] for b in texts] == [b["kind"] for b in lowered if b["level_down"]] + [
+        "all_clear"
+    ]
+    assert all(b["level_down"] for b in texts[:-1]) and texts[:-1]
     for body in (new, update, raised, clear):
         assert "vans" not in str(body)
 
@@ -281,3 +299,75 @@ def test_a_long_place_is_shortened_before_the_link_is_left_out() -> None:
     assert text.startswith("retén (confirmado) en Un lugar con un nombre") and "…, 123" in text
     no_link = short_text(long_place, "en", now)
     assert len(no_link) < 160 and "http" not in no_link
+
+
+async def test_a_transient_third_report_peak_does_not_page(held_node: Node, clock) -> None:
+    """The issue's burst: the 3rd report makes 'likely', the 4th (a minute later) turns the
+    area into a burst and 'possible'. With the hold, no one is paged, on any channel."""
+    node = held_node
+    for n in (1, 2, 3, 4):
+        outcome = await node.submit(
+            ReportDraft(type="raid", area="Chula Vista", description=DESCRIPTIONS[n - 1]), web(n)
+        )
+        assert isinstance(outcome, Accepted)
+        if n == 3:
+            assert outcome.report.level == "likely"  # the peak
+        clock.advance(minutes=1)
+    live = await node.live_reports()
+    assert max(level_floor(r.level) for r in live) < level_floor("likely")  # the burst cap
+    for _ in range(10):  # the scheduled check, minute by minute, long past the hold
+        clock.advance(minutes=1)
+        await node.check_responders()
+    assert await node.pending_notices("matrix") == []
+    assert await node.pending_notices("sms") == []
+
+
+async def test_a_level_that_holds_pages_once_the_hold_has_passed(held_node: Node, clock) -> None:
+    node = held_node
+    for n in (1, 2, 3):
+        await report(node, clock, n)  # 4 minutes apart: no burst; 'likely' from the 3rd
+    assert await node.pending_notices("matrix") == []  # held: 4 of 5 minutes
+    await node.check_responders()
+    assert await node.pending_notices("matrix") == []
+    clock.advance(minutes=1)
+    await node.check_responders()  # the scheduled check opens it
+    [new] = await drained(node, "matrix")
+    assert (new["kind"], new["level"], new["reports"]) == ("new", "likely", 3)
+    assert [b["kind"] for b in await drained(node, "sms")] == ["new"]
+
+
+async def test_a_moderators_confirm_pages_at_once(held_node: Node, clock) -> None:
+    node = held_node
+    [report_id] = [await report(node, clock, 1)]
+    await node.moderate(report_id, ModeratorAction.CONFIRM)
+    [new] = await drained(node, "matrix")
+    assert (new["kind"], new["level"]) == ("new", "confirmed")
+
+
+async def test_a_downgrade_reaches_every_channel_that_got_the_notice(
+    chapter_dir: Path, clock
+) -> None:
+    """Matrix, SMS, Signal and Telegram all got the opening: all get the downgrade, as an
+    explicit message, and its text says so."""
+    set_config(chapter_dir, "signal", "url", '"http://127.0.0.1:9"')
+    set_config(chapter_dir, "signal", "number", '"+15550101"')
+    set_config(chapter_dir, "signal", "recipients", '"+15550102"')
+    set_config(chapter_dir, "telegram", "chat_id", '"-100123"')
+    set_config(chapter_dir, "telegram", "token", '"123:abc"')
+    channels = ("matrix", "sms", "signal", "telegram")
+    async for node in _responder_node(chapter_dir, clock, hold=0):
+        ids = [await report(node, clock, n) for n in (1, 2, 3)]
+        for name in channels:
+            assert [b["kind"] for b in await drained(node, name)] == ["new"], name
+        await node.moderate(ids[2], ModeratorAction.DEBUNK)  # back to 'possible' while open
+        for name in channels:
+            [down] = await drained(node, name)
+            assert (down["kind"], down["level"], down["level_down"]) == (
+                "update",
+                "possible",
+                True,
+            ), name
+        now = clock()
+        assert short_text(down, "en", now).startswith("Downgraded to possible: raid at")
+        assert short_text(down, "es", now).startswith("Baja a posible: redada en")
+        assert room_text(down, "en", now).startswith("⬇️ Downgraded: raid at Chula Vista")

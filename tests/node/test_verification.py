@@ -1,0 +1,127 @@
+"""Verifier dispatch and the hold on a real store, without a homeserver: what is kept at
+rest (never who claimed), claims in memory, and fail-safe restarts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from node.outcome import Accepted, ReportDraft, SourceRef
+from node.responders import room_text
+from node.service import Node, open_node
+from node.verification import Answer, Outcome
+from scoring.model import Channel
+from tests.support import set_config
+
+VERIFIER = "@vera-unique-name:example.org"
+
+
+def configure(chapter_dir: Path, hold: int) -> None:
+    set_config(chapter_dir, "matrix", "homeserver", '"http://127.0.0.1:9"')
+    set_config(chapter_dir, "matrix", "user_id", '"@bot:example.org"')
+    set_config(chapter_dir, "responders", "hold_minutes", str(hold))
+
+
+@pytest.fixture
+async def vnode(chapter_dir: Path, clock) -> AsyncIterator[Node]:
+    configure(chapter_dir, hold=0)
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        yield node
+    finally:
+        await node.close()
+
+
+async def likely(node: Node, clock, kind: str = "raid", channel: Channel = Channel.WEB) -> None:
+    for n in range(3):
+        outcome = await node.submit(
+            ReportDraft(type=kind, area="Chula Vista", description="vans at the plaza corner"),
+            SourceRef(channel, f"s-{kind}-{n}".encode()),
+        )
+        assert isinstance(outcome, Accepted)
+        clock.advance(minutes=4)
+
+
+async def test_who_claimed_is_never_at_rest_nor_logged(
+    vnode: Node, clock, chapter_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await likely(vnode, clock)
+    [request] = await vnode.verification_requests()
+    claimed = await vnode.claim_verification(request.notice_id, VERIFIER, 15)
+    assert claimed is not None and not claimed.taken and claimed.claim.eta == 15
+    second = await vnode.claim_verification(request.notice_id, "@other:example.org", 5)
+    assert second is not None and second.taken and second.claim.eta == 15
+    refused = await vnode.answer_verification(request.notice_id, Answer.CONFIRMED, "@other:x")
+    assert refused == Outcome.NOT_YOURS
+    clock.advance(minutes=17)
+    done = await vnode.answer_verification(request.notice_id, Answer.CONFIRMED, VERIFIER)
+    assert done == Outcome.DONE
+    assert [t.total_seconds() for t in vnode.verification_times()] == [17 * 60]
+    counters = await vnode.counters()
+    assert counters["verification_time_0h"] == 1 and counters["verifications_confirmed"] == 1
+    await vnode.close()
+    for path in chapter_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"vera-unique-name" not in data, path
+    assert "vera-unique-name" not in caplog.text
+
+
+async def test_member_evidence_and_other_types_need_no_verifier(vnode: Node, clock) -> None:
+    await likely(vnode, clock, kind="vehicle")  # not in [responders] verify_types
+    assert await vnode.verification_requests() == []
+    await likely(vnode, clock, kind="checkpoint", channel=Channel.MEMBER)
+    assert await vnode.verification_requests() == []
+    kinds = [n.body["verify"] for n in await vnode.pending_notices("matrix")]
+    assert kinds and not any(kinds)
+
+
+async def test_a_restart_forgets_claims_and_offers_again(
+    chapter_dir: Path, clock, vnode: Node
+) -> None:
+    await likely(vnode, clock)
+    [request] = await vnode.verification_requests()
+    await vnode.claim_verification(request.notice_id, VERIFIER, 10)
+    await vnode.close()
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        [again] = await node.verification_requests()
+        assert again.notice_id == request.notice_id and not again.claimed
+        assert await node.check_responders() == 0  # seen now: offered after offer_minutes
+        clock.advance(minutes=10)
+        assert await node.check_responders() == 1
+        assert [n.kind for n in await node.pending_notices("matrix")][-1] == "verify"
+    finally:
+        await node.close()
+
+
+async def test_a_hold_starts_again_after_a_restart(chapter_dir: Path, clock) -> None:
+    """The hold's minute is memory only: after a restart it starts again (later, never a
+    transient page)."""
+    configure(chapter_dir, hold=5)
+    node = await open_node(chapter_dir, clock=clock)
+    await likely(node, clock)  # the 3rd report 4 minutes ago: held
+    assert await node.pending_notices("matrix") == []
+    await node.close()
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        clock.advance(minutes=1)
+        await node.check_responders()  # 5 minutes since the level, but the hold restarts
+        assert await node.pending_notices("matrix") == []
+        clock.advance(minutes=5)
+        await node.check_responders()
+        assert [n.kind for n in await node.pending_notices("matrix")] == ["new"]
+    finally:
+        await node.close()
+
+
+async def test_a_spanish_chapter_asks_in_spanish(vnode: Node, clock) -> None:
+    await likely(vnode, clock)
+    [new] = [n.body for n in await vnode.pending_notices("matrix")]
+    text = room_text(new, "es", clock())
+    assert "Falta verificar" in text and "!tomar" in text and "!nopuedo" in text
+    assert "vans" not in text

@@ -38,10 +38,20 @@ from functools import lru_cache
 
 from scoring.defaults import ScoringConfig, level_for
 from scoring.geo import distance_km
-from scoring.model import Assessment, Evidence, Flag, History, Level, Place, Verdict
+from scoring.model import (
+    Assessment,
+    Channel,
+    Evidence,
+    Flag,
+    History,
+    Level,
+    Place,
+    Verdict,
+)
 from scoring.text import similarity as text_similarity
 
 HOUR = timedelta(hours=1)  # the bucket width of every report time (see scoring.model)
+MINUTE = timedelta(minutes=1)  # the precision of an arrival time (memory only)
 _PRIOR_EPS = 1e-6  # keeps logit() finite for a prior configured at 0 or 1
 
 
@@ -85,10 +95,21 @@ def _distance_kernel(lat1: float, lon1: float, lat2: float, lon2: float, radius_
 
 @lru_cache(maxsize=1 << 12)
 def _time_kernel(dt: timedelta, window: timedelta) -> float:
-    """k_time for a gap between two hour buckets; 0 beyond the window."""
+    """k_time for a gap between two hour buckets (or two arrival minutes); 0 beyond the window."""
     if dt > window:
         return 0.0
     return _kernel(dt / (window + HOUR))
+
+
+def _gap(candidate: Evidence, other: Evidence) -> timedelta:
+    """Time between two reports: their hour buckets, or their arrival minutes when the
+    node remembers both (memory only) and they are closer. After a restart the minutes
+    are forgotten: reports only ever look further apart, never closer (fail safe)."""
+    buckets = abs(_bucket(candidate.hour) - _bucket(other.hour))
+    if candidate.seen_at is not None and other.seen_at is not None:
+        minutes = timedelta(minutes=round(abs(candidate.seen_at - other.seen_at) / MINUTE))
+        return min(buckets, minutes)  # so a forgotten arrival never brings reports closer
+    return buckets
 
 
 def match_similarity(candidate: Evidence, other: Evidence, config: ScoringConfig) -> float:
@@ -102,7 +123,7 @@ def match_similarity(candidate: Evidence, other: Evidence, config: ScoringConfig
         k_dist = _distance_kernel(a.lat, a.lon, b.lat, b.lon, config.radius_km)
         if k_dist == 0.0:
             return 0.0
-    k_time = _time_kernel(abs(_bucket(candidate.hour) - _bucket(other.hour)), config.window)
+    k_time = _time_kernel(_gap(candidate, other), config.window)
     if k_time == 0.0:
         return 0.0
     type_factor = 1.0 if other.type == candidate.type else config.other_type_weight
@@ -165,23 +186,43 @@ class _Scored:
     contribution: float
 
 
-def _in_burst(
-    candidate: Evidence,
-    neighbours: list[Evidence],
-    history: History,
-    now: datetime,
-    config: ScoringConfig,
+def vouched(report: Evidence) -> bool:
+    """Evidence above the anonymous tier: a vetted member's or a moderator's (verifier's)
+    report, or any report a moderator confirmed."""
+    return report.channel != Channel.WEB or report.verdict == Verdict.CONFIRMED
+
+
+def in_burst(
+    candidate: Evidence, neighbours: Iterable[Evidence], history: History, config: ScoringConfig
 ) -> bool:
+    """Whether the candidate's (area, type) had a burst: burst_sources distinct sources
+    arriving within burst_window of each other, where nothing was ever confirmed.
+
+    A state of the incident, per type, not of "now": a later report, of any type, does
+    not lift it. Arrival minutes live in the node's memory only; after a restart they
+    are gone and no burst is seen, but then the forgotten sources are one source
+    (_source_groups), so there is no crowd to hold back either.
+    """
     if history.confirmed_in_area > 0:
         return False
-    recent = [
-        r
-        for r in [candidate, *neighbours]
-        if r.area == candidate.area
-        and r.seen_at is not None
-        and abs(now - r.seen_at) <= config.burst_window
-    ]
-    return len(recent) >= config.burst_sources and _count_sources(recent) >= config.burst_sources
+    arrived = sorted(
+        (
+            r
+            for r in [candidate, *neighbours]
+            if r.area == candidate.area and r.type == candidate.type and r.seen_at is not None
+        ),
+        key=lambda r: (r.seen_at, r.key),
+    )
+    need = max(1, config.burst_sources)
+    start = 0
+    for end, last in enumerate(arrived):
+        assert last.seen_at is not None
+        while arrived[start].seen_at < last.seen_at - config.burst_window:  # type: ignore[operator]
+            start += 1
+        window = arrived[start : end + 1]
+        if len(window) >= need and _count_sources(window) >= need:
+            return True
+    return False
 
 
 def assess(
@@ -251,11 +292,25 @@ def assess(
             best[g] = s  # in_range is in key order: ties keep the smallest key
     counted = list(best.values())
 
-    cap = config.max_corroboration_llr
-    if _in_burst(candidate, pool, history, now, config):
+    # Tiers: anonymous corroboration of the candidate's type, vouched corroboration of
+    # its type, and other-type evidence (capped per incident, whatever its number).
+    anonymous = sum(
+        s.contribution for s in counted if s.report.type == candidate.type and not vouched(s.report)
+    )
+    vouching = sum(
+        s.contribution for s in counted if s.report.type == candidate.type and vouched(s.report)
+    )
+    other_type = min(
+        max(0.0, config.max_other_type_llr),
+        sum(s.contribution for s in counted if s.report.type != candidate.type),
+    )
+    if in_burst(candidate, pool, history, config):
         flags.add(Flag.BURST)
-        cap = min(cap, config.burst_llr_cap)
-    corroboration = min(max(0.0, cap), sum(s.contribution for s in counted))
+        anonymous = min(anonymous, max(0.0, config.burst_llr_cap))
+    corroboration = min(max(0.0, config.max_corroboration_llr), anonymous + vouching + other_type)
+    anonymous_only = not vouched(candidate) and not any(
+        vouched(s.report) for s in counted if s.report.type == candidate.type
+    )
 
     # History and anomalies.
     saturation = max(1, config.history_saturation)
@@ -274,7 +329,8 @@ def assess(
     anomaly = config.anomaly_llr if flags & {Flag.UNKNOWN_AREA, Flag.UNUSUAL_HOUR} else 0.0
 
     total = _logit(config.prior(candidate.channel)) + corroboration + history_llr + anomaly
-    confidence = round(min(1.0, max(0.0, _sigmoid(total))), 4)
+    ceiling = config.anonymous_max_confidence if anonymous_only else 1.0
+    confidence = round(min(ceiling, 1.0, max(0.0, _sigmoid(total))), 4)
     return Assessment(
         confidence=confidence,
         level=level_for(confidence),

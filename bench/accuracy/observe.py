@@ -67,6 +67,7 @@ class _Row(NamedTuple):
     verdict: str
     still_active_claimed: bool
     confidence: float
+    independent_sources: int
 
 
 ROW_COLUMNS = ", ".join(_Row._fields)

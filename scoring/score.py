@@ -6,9 +6,11 @@ Rules kept here:
   whose source sets intersect are one source (transitively, since the keyed
   hash rotates daily and a source may carry several hashes), and a source
   contributes once, through its best-matching report.
-- Near-duplicate descriptions are one piece of evidence at most: a copy of
-  the candidate's own text never corroborates it (and flags it), and copies
-  among the neighbours are merged into one source, like a shared source.
+- Near-duplicate and templated descriptions are one piece of evidence at
+  most: a copy or a template of the candidate's own text never corroborates
+  it (a near copy flags it), and alike texts among the neighbours are merged
+  into one source, like a shared source (config.template_similarity on
+  fingerprints with numbers masked: same skeleton, swapped words/numbers).
 - A neighbour a moderator CONFIRMED weighs config.confirmed_neighbour_weight
   times an ordinary one (default 2x): a human checked it. DEBUNKED neighbours
   are ignored altogether.
@@ -260,21 +262,26 @@ def assess(
     _source_groups(reports, groups)
     if any(candidate.sources & s.report.sources for s in in_range):
         flags.add(Flag.SAME_SOURCE)
-    # Near-duplicates: of the candidate (flagged), and among neighbours (merged).
+    # Copies and templates: a text like the candidate's is the candidate's own source
+    # (flagged when a near copy), and alike texts among neighbours are one source. Alike
+    # means template_similarity on fingerprints whose numbers are masked
+    # (scoring.text): a botnet's one skeleton with swapped words and numbers.
+    alike = min(config.template_similarity, config.near_duplicate_similarity)
     representatives: list[int] = []
     for i, s in enumerate(in_range, start=1):
         fp = s.report.fingerprint
         if not fp:
             continue
-        if candidate.fingerprint and (
-            text_similarity(candidate.fingerprint, fp) >= config.near_duplicate_similarity
-        ):
-            flags.add(Flag.NEAR_DUPLICATE)
-            groups.union(0, i)
-            continue
+        if candidate.fingerprint:
+            sim = text_similarity(candidate.fingerprint, fp)
+            if sim >= config.near_duplicate_similarity:
+                flags.add(Flag.NEAR_DUPLICATE)
+            if sim >= alike:
+                groups.union(0, i)
+                continue
         for r in representatives:
             rfp = reports[r].fingerprint
-            if rfp and text_similarity(rfp, fp) >= config.near_duplicate_similarity:
+            if rfp and text_similarity(rfp, fp) >= alike:
                 groups.union(r, i)
                 break
         else:
@@ -311,6 +318,15 @@ def assess(
     anonymous_only = not vouched(candidate) and not any(
         vouched(s.report) for s in counted if s.report.type == candidate.type
     )
+    # Type dominance: where many times more independent sources name another type, this
+    # report is probably that event misnamed (a checkpoint's witness who says "patrol"):
+    # it stays below sharing, like anonymous evidence, until a human looks.
+    same_groups = 1 + sum(1 for s in counted if s.report.type == candidate.type)
+    other_groups = len(counted) + 1 - same_groups
+    if config.other_type_dominance > 0 and other_groups >= (
+        config.other_type_dominance * same_groups
+    ):
+        anonymous_only = True
 
     # History and anomalies.
     saturation = max(1, config.history_saturation)

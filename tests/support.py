@@ -30,6 +30,7 @@ def pin_wire_scoring(data_dir: Path) -> None:
     set_config(data_dir, "scoring", "corroboration_llr", "0.75")
     set_config(data_dir, "scoring", "anonymous_max_confidence", "1.0")
     set_config(data_dir, "scoring", "burst_llr_cap", "0.6")
+    set_config(data_dir, "scoring", "prior_member", "0.45")
 
 
 def neighbour_alert(

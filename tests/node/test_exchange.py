@@ -21,8 +21,8 @@ def web(n: int) -> SourceRef:
 
 async def cross_threshold(node: Node, clock, area: str = "Vista") -> str:
     first = None
-    # a vetted member and one anonymous witness: anonymous sources alone are never shared
-    for n in range(1, 3):
+    # a vetted member and two anonymous witnesses: anonymous sources alone are never shared
+    for n in range(1, 4):
         source = SourceRef(Channel.MEMBER, b"@member:example.org") if n == 1 else web(n)
         outcome = await node.submit(ReportDraft(type="checkpoint", area=area), source)
         assert isinstance(outcome, Accepted)

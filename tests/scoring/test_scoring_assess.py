@@ -47,7 +47,7 @@ def test_lone_web_report_is_possible_at_the_prior():
 
 @pytest.mark.parametrize(
     ("channel", "expected"),
-    [(Channel.WEB, 0.3), (Channel.MEMBER, 0.45), (Channel.MODERATOR, 0.65)],
+    [(Channel.WEB, 0.3), (Channel.MEMBER, 0.35), (Channel.MODERATOR, 0.65)],
 )
 def test_prior_by_channel(channel, expected):
     assert conf(candidate=ev("c", channel=channel)).confidence == expected
@@ -91,14 +91,28 @@ def test_no_number_of_anonymous_sources_reaches_the_share_threshold():
 
 
 def test_a_member_with_anonymous_corroboration_may_share():
-    member = conf(ev("n1"), candidate=ev("c", channel=Channel.MEMBER))
-    assert member.confidence == round(sigmoid(logit(0.45) + CFG.corroboration_llr), 4)
-    assert member.confidence >= 0.7
+    member = ev("c", channel=Channel.MEMBER)
+    one = conf(ev("n1"), candidate=member)
+    assert one.confidence == round(sigmoid(logit(0.35) + CFG.corroboration_llr), 4)
+    assert one.confidence < 0.7  # one member's mistake and a passer-by: not shared
+    two = conf(ev("n1"), ev("n2"), candidate=member)
+    assert two.confidence >= 0.7  # a member and two independent witnesses: shared
     # a web report next to a member's is no longer anonymous-only either
     web = conf(ev("n1", channel=Channel.MEMBER), ev("n2"))
     assert web.confidence > CFG.anonymous_max_confidence
     # a lone member stays possible
-    assert conf(candidate=ev("c", channel=Channel.MEMBER)).level == Level.POSSIBLE
+    assert conf(candidate=member).level == Level.POSSIBLE
+
+
+def test_many_more_sources_naming_another_type_hold_a_report_below_sharing():
+    member = ev("c", channel=Channel.MEMBER)
+    witnesses = [ev("n1"), ev("n2")]
+    assert conf(*witnesses, candidate=member).confidence >= 0.7
+    crowd = [ev(f"k{i}", type=ReportType.RAID) for i in range(9)]
+    held = conf(*witnesses, *crowd, candidate=member)
+    assert held.confidence == CFG.anonymous_max_confidence  # probably the raid misnamed
+    off = replace(CFG, other_type_dominance=0.0)
+    assert conf(*witnesses, *crowd, candidate=member, config=off).confidence >= 0.7
 
 
 def test_a_moderator_or_confirmed_report_lifts_the_anonymous_ceiling():
@@ -528,3 +542,19 @@ def test_level_floors_are_the_designed_ones():
     assert level_for(0.6) == Level.LIKELY
     assert level_for(0.8) == Level.CONFIRMED
     assert level_for(1.0) == Level.CONFIRMED
+
+
+# --- templates -------------------------------------------------------------------------
+
+BOT = "URGENT: RAID in San Ysidro right now. {} agents and {} {}. Share with everyone!"
+
+
+def test_templated_neighbours_are_one_source_and_not_the_candidates_corroboration():
+    bots = [
+        ev(f"n{i}", fingerprint=fingerprint(BOT.format(3 + i, 2 + i % 4, veh)))
+        for i, veh in enumerate(["vans", "trucks", "SUVs", "vans", "trucks"])
+    ]
+    honest = ev("c", fingerprint=fingerprint(OTHER))
+    assert conf(*bots, candidate=honest).independent_sources == 2  # the template counts once
+    bot = ev("c", fingerprint=fingerprint(BOT.format(9, 4, "unmarked cars")))
+    assert conf(*bots, candidate=bot).independent_sources == 1  # its own template: no one

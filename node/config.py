@@ -341,7 +341,8 @@ SCORING: dict[str, Tunable] = {
     ),
     "gone_per_source": Tunable(
         'anonymous "gone"s needed beyond gone_to_end per independent source of the report '
-        "(1.0: a raid ten people reported needs eleven; a moderator's gone ends it alone)",
+        "(2: a raid five people reported needs ten; a moderator's gone ends it alone; "
+        "otherwise a well-reported incident lasts until it expires)",
         0.0,
         100.0,
         "follow-ups",

@@ -10,7 +10,7 @@ from _scoring_helpers import H0, hours
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.decay import decay, visible
+from scoring.decay import decay, gone_quorum, visible
 from scoring.defaults import AGE_LABELS, ScoringConfig
 from scoring.model import FollowUp, FollowUpKind, ReportType, Verdict
 
@@ -104,8 +104,10 @@ def test_the_anonymous_gone_quorum_grows_with_the_evidence():
     two = [FollowUp(GONE, H0 + hours(1))] * 2
     assert not d(H0 + hours(1), two, sources=1).active
     assert d(H0 + hours(1), two, sources=10).active  # two fresh addresses do not end a raid
-    eleven = [FollowUp(GONE, H0 + hours(1))] * 11
-    assert not d(H0 + hours(1), eleven, sources=10).active
+    quorum = gone_quorum(10, CFG)
+    assert quorum == CFG.gone_to_end + 9 * CFG.gone_per_source
+    assert d(H0 + hours(1), [FollowUp(GONE, H0 + hours(1))] * (quorum - 1), sources=10).active
+    assert not d(H0 + hours(1), [FollowUp(GONE, H0 + hours(1))] * quorum, sources=10).active
     moderator = [FollowUp(GONE, H0 + hours(1), by_moderator=True)]
     assert not d(H0 + hours(1), moderator, sources=10).active
 

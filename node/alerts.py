@@ -27,7 +27,9 @@ from node.responders import (
 )
 from node.store import Alert, OutboxAlert, PushQueueRow, Report, from_hour, listed, to_hour
 from scoring.defaults import ScoringConfig, level_for
-from scoring.model import Decay, FollowUp, Verdict
+from scoring.incident import Evidence as IncidentEvidence
+from scoring.incident import Transition, advance
+from scoring.model import Channel, Decay, FollowUp, Verdict
 
 ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
 OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
@@ -148,7 +150,8 @@ def refresh_alert(
                 col(Alert.withdrawn).is_(False),
             )
         ).first()
-    if live and best >= settings.share_threshold:
+    stage = incident_stage(rows, live, now, config, settings.share_threshold)
+    if live and stage.shared:
         expires = max(to_hour(shown.active_until) for _, shown in live)
         count = max(r.independent_sources for r, _ in live)
         level = level_for(best).value
@@ -204,6 +207,31 @@ def refresh_alert(
         session.add(PushQueueRow(body=alert_body(alert, kind, settings.chapter_id, area_id=True)))
         session.info[PUSH_WRITTEN] = True
     return outbox
+
+
+def incident_stage(
+    rows: Sequence[Report | Entry],
+    live: Sequence[tuple[Report | Entry, Decay]],
+    now: datetime,
+    config: ScoringConfig,
+    share_threshold: float,
+) -> Transition:
+    """The cluster's stage (scoring.incident) from its reports: `live` are the active
+    ones with their decay, `rows` all of the cluster's recent reports."""
+    best = max((r.confidence for r, _ in live), default=0.0)
+    top = max(live, key=lambda item: (item[0].confidence, item[0].id), default=None)
+    evidence = IncidentEvidence(
+        confidence=best,
+        sources=top[0].independent_sources if top else 0,
+        vouched=any(
+            r.channel != Channel.WEB.value or r.verdict == Verdict.CONFIRMED.value for r, _ in live
+        ),
+        active=bool(live),
+        ended_by_gone=False,  # the alert reads only `shared`, and an ended incident is not
+        confirmed=any(r.verdict == Verdict.CONFIRMED.value for r, _ in live),
+        debunked=bool(rows) and all(r.verdict == Verdict.DEBUNKED.value for r in rows),
+    )
+    return advance(evidence, now, config, share_threshold)
 
 
 def alert_body(alert: Alert, kind: str, chapter_id: str, area_id: bool = False) -> str:

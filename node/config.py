@@ -186,13 +186,44 @@ SCORING: dict[str, Tunable] = {
         0.01,
         0.99,
     ),
-    "prior_member": Tunable("the same for a vetted member's report (member room)", 0.01, 0.99),
+    "prior_member": Tunable(
+        "the same for a vetted member's report (member room; 0.35: with one anonymous witness "
+        "0.69, below sharing; with two, 0.80, shared)",
+        0.01,
+        0.99,
+    ),
     "prior_moderator": Tunable("the same for a moderator's own report", 0.01, 0.99),
     "corroboration_llr": Tunable(
-        "evidence each independent nearby report adds, times its similarity", 0.0, 5.0, "log-odds"
+        "evidence each independent nearby report adds, times its similarity (1.4: two web "
+        "witnesses minutes apart reach likely, a member and one witness reach sharing)",
+        0.0,
+        5.0,
+        "log-odds",
+    ),
+    "anonymous_max_confidence": Tunable(
+        "trust tiers: evidence made only of anonymous web reports (no member, moderator or "
+        "confirmed report of the type) stops here, however many (0.65: likely, shown and sent "
+        "to responders as needs verification; keep it below [federation] share_threshold so "
+        "anonymous sources alone are never shared)",
+        0.0,
+        1.0,
+    ),
+    "other_type_dominance": Tunable(
+        "a report whose place has this many times as many independent sources naming another "
+        "type is probably that event misnamed: held below sharing like anonymous evidence "
+        "(3: a checkpoint's 20 witnesses and 3 who say patrol; 0 turns it off)",
+        0.0,
+        100.0,
+    ),
+    "max_other_type_llr": Tunable(
+        "most evidence reports of other types add to an incident, however many (0.42: one "
+        "such report's worth; a flood of vans does not make a lone raid report likely)",
+        0.0,
+        10.0,
+        "log-odds",
     ),
     "max_corroboration_llr": Tunable(
-        "most evidence corroboration adds: anonymous reports alone stop below confirmed",
+        "most evidence corroboration adds (2.0: corroboration alone stops below confirmed)",
         0.0,
         10.0,
         "log-odds",
@@ -213,6 +244,13 @@ SCORING: dict[str, Tunable] = {
         "descriptions at least this alike (shared word shingles) are one copy-pasted "
         "source and are flagged",
         0.3,
+        1.0,
+    ),
+    "template_similarity": Tunable(
+        "descriptions at least this alike once numbers are masked are one templated source "
+        "(a botnet's skeleton with swapped words and numbers; 0.5: every pair of one template "
+        "is above it, 0.3 % of honest pairs are), not flagged",
+        0.1,
         1.0,
     ),
     "history_llr": Tunable(
@@ -237,15 +275,20 @@ SCORING: dict[str, Tunable] = {
         "reports",
     ),
     "burst_sources": Tunable(
-        "this many new sources in one area within the burst window, where nothing was ever "
-        "confirmed, are a burst (kept below the share threshold, sent to review)",
+        "this many new sources of one type in one area arriving within the burst window, "
+        "where nothing was ever confirmed, are a burst (a state of the incident; sent to "
+        "review)",
         2,
         1000,
         "sources",
     ),
     "burst_window": Tunable("the burst window", M, 2 * H),
     "burst_llr_cap": Tunable(
-        "most evidence corroboration adds during a burst", 0.0, 10.0, "log-odds"
+        "most evidence anonymous corroboration adds in a burst (1.4: one witness; true raids "
+        "start as bursts and still reach likely)",
+        0.0,
+        10.0,
+        "log-odds",
     ),
     "long_description_chars": Tunable(
         "a description this long on a low-confidence report sends it to review",
@@ -295,6 +338,20 @@ SCORING: dict[str, Tunable] = {
         1,
         100,
         "sources",
+    ),
+    "gone_per_source": Tunable(
+        'anonymous "gone"s needed beyond gone_to_end per independent source of the report '
+        "(2: a raid five people reported needs ten; a moderator's gone ends it alone; "
+        "otherwise a well-reported incident lasts until it expires)",
+        0.0,
+        100.0,
+        "follow-ups",
+    ),
+    "max_anonymous_extension": Tunable(
+        'anonymous "still there" extends a report at most this far past its own hour (a '
+        "moderator's is not limited)",
+        timedelta(0),
+        72 * H,
     ),
     "min_opacity": Tunable("opacity of a report on the map once it has faded", 0.0, 1.0),
     "min_scale": Tunable("size of a report's marker once it has faded", 0.0, 1.0),

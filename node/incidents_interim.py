@@ -1,7 +1,8 @@
 """INTERIM incidents for the public pages: today's visible reports grouped by area x type.
 
-Interim, replaced by the incident model (issue 10): scoring/ will decide an
-incident's stage and node/ will store incidents. Until then this file gives
+Interim, until node/ stores incidents (issue 10): the incident's stage is
+scoring.incident's (reported, needs verification, corroborated, verified,
+false alarm, unable, ended), decided from its reports here. Until then this file gives
 the public pages the same interface (Node.public_incidents, get_incident,
 incident_follow_up) from the stored reports, so the pages can be built and
 tested against it. Rules it keeps, as the real model must:
@@ -34,7 +35,10 @@ from node.outcome import PublicIncident, PublicReport, RateLimited, SourceRef, U
 from node.reports import follow_ups_for, is_visible
 from node.store import Report, to_hour
 from scoring.decay import age_label
-from scoring.model import FollowUp, FollowUpKind, Level
+from scoring.defaults import ScoringConfig
+from scoring.incident import Evidence as IncidentEvidence
+from scoring.incident import advance
+from scoring.model import Channel, FollowUp, FollowUpKind, Level, Verdict
 
 HORIZON_HOURS = 48  # as Node.active_reports: debunks stay visible as debunks for a while
 ENDED_SHOWN = timedelta(hours=2)  # an ended incident stays listed (after the active ones)
@@ -61,9 +65,28 @@ class _Member:
     area_id: str
     view: PublicReport
     follow_ups: tuple[FollowUp, ...]
+    vouched: bool = False  # a member's or moderator's report, or a confirmed one
 
 
-def _incident(members: Sequence[_Member], now: datetime) -> PublicIncident:
+def _stage(
+    members: Sequence[_Member], now: datetime, config: ScoringConfig, ended: str | None
+) -> str:
+    """The incident's stage, as scoring.incident decides it from its reports."""
+    live = [m for m in members if not m.view.debunked and m.view.still_active]
+    evidence = IncidentEvidence(
+        confidence=max((m.view.confidence for m in live), default=0.0),
+        sources=max((m.view.independent_sources for m in live), default=0),
+        vouched=any(m.vouched for m in live),
+        active=bool(live),
+        ended_by_gone=ended == "gone",
+        confirmed=any(m.view.status == "confirmed" for m in live),
+        debunked=ended == "debunked",
+    )
+    # the public stage does not depend on what neighbours are sent: no share threshold
+    return advance(evidence, now, config, share_threshold=1.0).stage.value
+
+
+def _incident(members: Sequence[_Member], now: datetime, config: ScoringConfig) -> PublicIncident:
     views = [m.view for m in members]
     first = min(members, key=lambda m: (m.view.hour, m.row_id))
     live = [v for v in views if not v.debunked]
@@ -85,12 +108,7 @@ def _incident(members: Sequence[_Member], now: datetime) -> PublicIncident:
         ended = "gone"
     else:
         ended = "expired"
-    if verified:
-        stage = "verified"
-    elif independent > 1:
-        stage = "corroborated"
-    else:
-        stage = "reported"
+    stage = _stage(members, now, config, ended)
     view = first.view
     return PublicIncident(
         id=first.row_id,
@@ -164,9 +182,16 @@ def _clusters(node, session: Session, now: datetime) -> list[list[_Member]]:
             )
             if shown:
                 found.append(
-                    [_Member(r.id, r.area_id, v, tuple(follow_ups[r.id])) for r, v in group]
+                    [
+                        _Member(r.id, r.area_id, v, tuple(follow_ups[r.id]), _vouched(r))
+                        for r, v in group
+                    ]
                 )
     return found
+
+
+def _vouched(row: Report) -> bool:
+    return row.channel != Channel.WEB.value or row.verdict == Verdict.CONFIRMED.value
 
 
 def _level_at_least(level: str, wanted: str | None) -> bool:
@@ -182,7 +207,8 @@ async def public_incidents(
     now = node.clock()
 
     def job(session: Session) -> list[PublicIncident]:
-        found = [_incident(members, now) for members in _clusters(node, session, now)]
+        scoring = node.config.scoring
+        found = [_incident(m, now, scoring) for m in _clusters(node, session, now)]
         return sorted(
             (
                 i
@@ -213,7 +239,7 @@ async def get_incident(node, incident_id: str) -> PublicIncident | None:
 
     def job(session: Session) -> PublicIncident | None:
         members = _members_of(node, session, incident_id, now)
-        return _incident(members, now) if members else None
+        return _incident(members, now, node.config.scoring) if members else None
 
     return await node._read(job)
 

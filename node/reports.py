@@ -262,7 +262,13 @@ def decay_of(
     row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig
 ) -> Decay:
     return decay(
-        ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config
+        ReportType(row.type),
+        from_hour(row.hour),
+        follow_ups,
+        Verdict(row.verdict),
+        now,
+        config,
+        row.independent_sources,
     )
 
 
@@ -270,7 +276,13 @@ def is_visible(
     row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig
 ) -> bool:
     return visible(
-        ReportType(row.type), from_hour(row.hour), follow_ups, Verdict(row.verdict), now, config
+        ReportType(row.type),
+        from_hour(row.hour),
+        follow_ups,
+        Verdict(row.verdict),
+        now,
+        config,
+        row.independent_sources,
     )
 
 

@@ -6,11 +6,15 @@ Rules kept here:
 - A follow-up cannot act before it happened: follow-ups later than "now"
   are ignored, so the function answers "how did it look at `now`".
 - A DEBUNKED or ARCHIVED verdict is never active; a moderator's "gone" ends
-  a report on its own, other "gone"s need config.gone_to_end of them.
+  a report on its own; anonymous "gone"s need a quorum that grows with the
+  evidence for the report (gone_quorum).
+- Anonymous "still there" extends a report at most max_anonymous_extension
+  past its own hour; a moderator's is not limited.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -40,6 +44,12 @@ def _fade(age: timedelta, minimum: float, config: ScoringConfig) -> float:
     return 1.0 - (1.0 - minimum) * fraction
 
 
+def gone_quorum(sources: int, config: ScoringConfig) -> int:
+    """Anonymous "gone"s that end a report backed by `sources` independent sources."""
+    extra = max(0.0, config.gone_per_source) * max(0, sources - 1)
+    return max(1, config.gone_to_end + math.ceil(extra - 1e-9))
+
+
 def decay(
     report_type: ReportType,
     hour: datetime,
@@ -47,15 +57,26 @@ def decay(
     verdict: Verdict,
     now: datetime,
     config: ScoringConfig,
+    sources: int = 1,
 ) -> Decay:
-    """How a report is shown at `now`."""
+    """How a report is shown at `now`; `sources`: the report's independent sources."""
     hour = _bucket(hour)
     past = [f for f in follow_ups if f.hour <= now]
-    anchor = max([hour, *(_bucket(f.hour) for f in past if f.kind == FollowUpKind.STILL_THERE)])
+    limit = hour + config.max_anonymous_extension
+    anchor = max(
+        [
+            hour,
+            *(
+                _bucket(f.hour) if f.by_moderator else min(limit, _bucket(f.hour))
+                for f in past
+                if f.kind == FollowUpKind.STILL_THERE
+            ),
+        ]
+    )
     active_until = anchor + HOUR + config.expiry(report_type)
 
     gones = [f for f in past if f.kind == FollowUpKind.GONE and _bucket(f.hour) >= anchor]
-    ended_by_gone = len(gones) >= max(1, config.gone_to_end) or any(f.by_moderator for f in gones)
+    ended_by_gone = len(gones) >= gone_quorum(sources, config) or any(f.by_moderator for f in gones)
 
     active = (
         now < active_until
@@ -85,8 +106,9 @@ def visible(
     verdict: Verdict,
     now: datetime,
     config: ScoringConfig,
+    sources: int = 1,
 ) -> bool:
     """Shown on the map: active, or a debunk still shown as a debunk."""
     if verdict == Verdict.DEBUNKED:
         return now - _bucket(hour) < config.debunk_visible
-    return decay(report_type, hour, follow_ups, verdict, now, config).active
+    return decay(report_type, hour, follow_ups, verdict, now, config, sources).active

@@ -38,20 +38,41 @@ AGE_LABELS: tuple[tuple[timedelta | None, str], ...] = (
 class ScoringConfig:
     # Prior probability that a report is true, by channel.
     prior_web: float = 0.3
-    prior_member: float = 0.45
+    # 0.35: a member's report and one anonymous witness stay below sharing (0.69): one
+    # person's mistake and a passer-by is not a verification; a member with two
+    # independent witnesses (0.80), or with a moderator, is shared.
+    prior_member: float = 0.35
     prior_moderator: float = 0.65
 
     # Corroboration: each independent nearby report adds this much log-odds,
     # times its similarity (type match x distance kernel x time kernel).
-    corroboration_llr: float = 0.75
-    max_corroboration_llr: float = 2.0  # cap: anonymous corroboration alone stops below confirmed
+    # 1.4: two independent witnesses minutes apart reach 'likely' (0.3 -> 0.63), as the
+    # Waze-like two-source rule alerts, and a member plus one witness reaches sharing (0.77).
+    corroboration_llr: float = 1.4
+    max_corroboration_llr: float = 2.0  # cap: corroboration alone stops below confirmed
     radius_km: float = 5.0
     window: timedelta = timedelta(hours=2)
     other_type_weight: float = 0.3  # similarity of a different type (raid vs patrol...)
+    # Other-type evidence, summed over the incident, counts at most one such report's worth:
+    # nine vans nearby do not make a lone raid report likely (0.3 -> 0.39 at most).
+    max_other_type_llr: float = 0.42
+
+    # Trust tiers: anonymous (web) < vetted member < moderator / verifier. Evidence made only
+    # of anonymous reports (no member, moderator or confirmed report of the type) stops at this
+    # confidence, whatever its number: 'likely' (shown, sent to responders as "needs
+    # verification"), below the federation share_threshold (0.7): never shared by itself.
+    anonymous_max_confidence: float = 0.65
+    # A report whose place has this many times as many independent sources naming another
+    # type is probably that event misnamed: held at anonymous_max_confidence (0 turns it off).
+    other_type_dominance: float = 3.0
     confirmed_neighbour_weight: float = 2.0  # a neighbour a moderator confirmed counts 2x
 
     # Near-duplicate descriptions (copy-paste floods): Jaccard over shingles.
     near_duplicate_similarity: float = 0.8
+    # Templates (one skeleton, swapped words and numbers: botnets) are one source from this
+    # similarity on. Measured on the simulator's texts: every pair of one botnet template
+    # is >= 0.5 (median 0.71), 0.26 % of pairs of honest texts of one type and language are.
+    template_similarity: float = 0.5
 
     # History: confirmed past activity at this area and hour of week.
     history_llr: float = 0.4
@@ -60,9 +81,12 @@ class ScoringConfig:
     unusual_hour_min_reports: int = 10  # an hour is "unusual" only once the area has this many
 
     # Burst: many new sources in one area within minutes, with no history.
-    burst_sources: int = 4  # below the 4 web reports that reach the share threshold
+    # A burst is a state of the incident, per type (arrival minutes in memory only).
+    burst_sources: int = 4
     burst_window: timedelta = timedelta(minutes=10)
-    burst_llr_cap: float = 0.6  # corroboration during a burst counts at most this
+    # Anonymous corroboration in a burst counts at most one witness: enough for 'likely'
+    # (true raids start as bursts), never enough to lift a member's report much further.
+    burst_llr_cap: float = 1.4
 
     # Review queue.
     long_description_chars: int = 280
@@ -85,6 +109,15 @@ class ScoringConfig:
     expiry_checkpoint: timedelta = timedelta(hours=4)
     expiry_raid: timedelta = timedelta(hours=6)
     gone_to_end: int = 2
+    # Anonymous "gone" quorum grows with the evidence for the report: gone_to_end plus this
+    # many per independent source beyond the first (2: a raid five people reported takes ten
+    # anonymous "gone"s; a sweep of two fresh addresses every 10-20 min keeps 0.90 of the
+    # alert's time on the simulator, 0.70-0.83 with 1). A moderator's (verifier's) "gone"
+    # ends it alone; otherwise a well-reported incident lasts until it expires.
+    gone_per_source: float = 2.0
+    # Anonymous "still there" extends a report at most this far beyond its own hour; a
+    # moderator's has no limit (fakes do not live 10 h on anonymous "still there").
+    max_anonymous_extension: timedelta = timedelta(hours=2)
     min_opacity: float = 0.35
     min_scale: float = 0.5
     fade_over: timedelta = timedelta(hours=24)

@@ -6,9 +6,11 @@ Rules kept here:
   whose source sets intersect are one source (transitively, since the keyed
   hash rotates daily and a source may carry several hashes), and a source
   contributes once, through its best-matching report.
-- Near-duplicate descriptions are one piece of evidence at most: a copy of
-  the candidate's own text never corroborates it (and flags it), and copies
-  among the neighbours are merged into one source, like a shared source.
+- Near-duplicate and templated descriptions are one piece of evidence at
+  most: a copy or a template of the candidate's own text never corroborates
+  it (a near copy flags it), and alike texts among the neighbours are merged
+  into one source, like a shared source (config.template_similarity on
+  fingerprints with numbers masked: same skeleton, swapped words/numbers).
 - A neighbour a moderator CONFIRMED weighs config.confirmed_neighbour_weight
   times an ordinary one (default 2x): a human checked it. DEBUNKED neighbours
   are ignored altogether.
@@ -38,10 +40,20 @@ from functools import lru_cache
 
 from scoring.defaults import ScoringConfig, level_for
 from scoring.geo import distance_km
-from scoring.model import Assessment, Evidence, Flag, History, Level, Place, Verdict
+from scoring.model import (
+    Assessment,
+    Channel,
+    Evidence,
+    Flag,
+    History,
+    Level,
+    Place,
+    Verdict,
+)
 from scoring.text import similarity as text_similarity
 
 HOUR = timedelta(hours=1)  # the bucket width of every report time (see scoring.model)
+MINUTE = timedelta(minutes=1)  # the precision of an arrival time (memory only)
 _PRIOR_EPS = 1e-6  # keeps logit() finite for a prior configured at 0 or 1
 
 
@@ -85,10 +97,21 @@ def _distance_kernel(lat1: float, lon1: float, lat2: float, lon2: float, radius_
 
 @lru_cache(maxsize=1 << 12)
 def _time_kernel(dt: timedelta, window: timedelta) -> float:
-    """k_time for a gap between two hour buckets; 0 beyond the window."""
+    """k_time for a gap between two hour buckets (or two arrival minutes); 0 beyond the window."""
     if dt > window:
         return 0.0
     return _kernel(dt / (window + HOUR))
+
+
+def _gap(candidate: Evidence, other: Evidence) -> timedelta:
+    """Time between two reports: their hour buckets, or their arrival minutes when the
+    node remembers both (memory only) and they are closer. After a restart the minutes
+    are forgotten: reports only ever look further apart, never closer (fail safe)."""
+    buckets = abs(_bucket(candidate.hour) - _bucket(other.hour))
+    if candidate.seen_at is not None and other.seen_at is not None:
+        minutes = timedelta(minutes=round(abs(candidate.seen_at - other.seen_at) / MINUTE))
+        return min(buckets, minutes)  # so a forgotten arrival never brings reports closer
+    return buckets
 
 
 def match_similarity(candidate: Evidence, other: Evidence, config: ScoringConfig) -> float:
@@ -102,7 +125,7 @@ def match_similarity(candidate: Evidence, other: Evidence, config: ScoringConfig
         k_dist = _distance_kernel(a.lat, a.lon, b.lat, b.lon, config.radius_km)
         if k_dist == 0.0:
             return 0.0
-    k_time = _time_kernel(abs(_bucket(candidate.hour) - _bucket(other.hour)), config.window)
+    k_time = _time_kernel(_gap(candidate, other), config.window)
     if k_time == 0.0:
         return 0.0
     type_factor = 1.0 if other.type == candidate.type else config.other_type_weight
@@ -165,23 +188,43 @@ class _Scored:
     contribution: float
 
 
-def _in_burst(
-    candidate: Evidence,
-    neighbours: list[Evidence],
-    history: History,
-    now: datetime,
-    config: ScoringConfig,
+def vouched(report: Evidence) -> bool:
+    """Evidence above the anonymous tier: a vetted member's or a moderator's (verifier's)
+    report, or any report a moderator confirmed."""
+    return report.channel != Channel.WEB or report.verdict == Verdict.CONFIRMED
+
+
+def in_burst(
+    candidate: Evidence, neighbours: Iterable[Evidence], history: History, config: ScoringConfig
 ) -> bool:
+    """Whether the candidate's (area, type) had a burst: burst_sources distinct sources
+    arriving within burst_window of each other, where nothing was ever confirmed.
+
+    A state of the incident, per type, not of "now": a later report, of any type, does
+    not lift it. Arrival minutes live in the node's memory only; after a restart they
+    are gone and no burst is seen, but then the forgotten sources are one source
+    (_source_groups), so there is no crowd to hold back either.
+    """
     if history.confirmed_in_area > 0:
         return False
-    recent = [
-        r
-        for r in [candidate, *neighbours]
-        if r.area == candidate.area
-        and r.seen_at is not None
-        and abs(now - r.seen_at) <= config.burst_window
-    ]
-    return len(recent) >= config.burst_sources and _count_sources(recent) >= config.burst_sources
+    arrived = sorted(
+        (
+            r
+            for r in [candidate, *neighbours]
+            if r.area == candidate.area and r.type == candidate.type and r.seen_at is not None
+        ),
+        key=lambda r: (r.seen_at, r.key),
+    )
+    need = max(1, config.burst_sources)
+    start = 0
+    for end, last in enumerate(arrived):
+        assert last.seen_at is not None
+        while arrived[start].seen_at < last.seen_at - config.burst_window:  # type: ignore[operator]
+            start += 1
+        window = arrived[start : end + 1]
+        if len(window) >= need and _count_sources(window) >= need:
+            return True
+    return False
 
 
 def assess(
@@ -219,21 +262,26 @@ def assess(
     _source_groups(reports, groups)
     if any(candidate.sources & s.report.sources for s in in_range):
         flags.add(Flag.SAME_SOURCE)
-    # Near-duplicates: of the candidate (flagged), and among neighbours (merged).
+    # Copies and templates: a text like the candidate's is the candidate's own source
+    # (flagged when a near copy), and alike texts among neighbours are one source. Alike
+    # means template_similarity on fingerprints whose numbers are masked
+    # (scoring.text): a botnet's one skeleton with swapped words and numbers.
+    alike = min(config.template_similarity, config.near_duplicate_similarity)
     representatives: list[int] = []
     for i, s in enumerate(in_range, start=1):
         fp = s.report.fingerprint
         if not fp:
             continue
-        if candidate.fingerprint and (
-            text_similarity(candidate.fingerprint, fp) >= config.near_duplicate_similarity
-        ):
-            flags.add(Flag.NEAR_DUPLICATE)
-            groups.union(0, i)
-            continue
+        if candidate.fingerprint:
+            sim = text_similarity(candidate.fingerprint, fp)
+            if sim >= config.near_duplicate_similarity:
+                flags.add(Flag.NEAR_DUPLICATE)
+            if sim >= alike:
+                groups.union(0, i)
+                continue
         for r in representatives:
             rfp = reports[r].fingerprint
-            if rfp and text_similarity(rfp, fp) >= config.near_duplicate_similarity:
+            if rfp and text_similarity(rfp, fp) >= alike:
                 groups.union(r, i)
                 break
         else:
@@ -251,11 +299,34 @@ def assess(
             best[g] = s  # in_range is in key order: ties keep the smallest key
     counted = list(best.values())
 
-    cap = config.max_corroboration_llr
-    if _in_burst(candidate, pool, history, now, config):
+    # Tiers: anonymous corroboration of the candidate's type, vouched corroboration of
+    # its type, and other-type evidence (capped per incident, whatever its number).
+    anonymous = sum(
+        s.contribution for s in counted if s.report.type == candidate.type and not vouched(s.report)
+    )
+    vouching = sum(
+        s.contribution for s in counted if s.report.type == candidate.type and vouched(s.report)
+    )
+    other_type = min(
+        max(0.0, config.max_other_type_llr),
+        sum(s.contribution for s in counted if s.report.type != candidate.type),
+    )
+    if in_burst(candidate, pool, history, config):
         flags.add(Flag.BURST)
-        cap = min(cap, config.burst_llr_cap)
-    corroboration = min(max(0.0, cap), sum(s.contribution for s in counted))
+        anonymous = min(anonymous, max(0.0, config.burst_llr_cap))
+    corroboration = min(max(0.0, config.max_corroboration_llr), anonymous + vouching + other_type)
+    anonymous_only = not vouched(candidate) and not any(
+        vouched(s.report) for s in counted if s.report.type == candidate.type
+    )
+    # Type dominance: where many times more independent sources name another type, this
+    # report is probably that event misnamed (a checkpoint's witness who says "patrol"):
+    # it stays below sharing, like anonymous evidence, until a human looks.
+    same_groups = 1 + sum(1 for s in counted if s.report.type == candidate.type)
+    other_groups = len(counted) + 1 - same_groups
+    if config.other_type_dominance > 0 and other_groups >= (
+        config.other_type_dominance * same_groups
+    ):
+        anonymous_only = True
 
     # History and anomalies.
     saturation = max(1, config.history_saturation)
@@ -274,7 +345,8 @@ def assess(
     anomaly = config.anomaly_llr if flags & {Flag.UNKNOWN_AREA, Flag.UNUSUAL_HOUR} else 0.0
 
     total = _logit(config.prior(candidate.channel)) + corroboration + history_llr + anomaly
-    confidence = round(min(1.0, max(0.0, _sigmoid(total))), 4)
+    ceiling = config.anonymous_max_confidence if anonymous_only else 1.0
+    confidence = round(min(ceiling, 1.0, max(0.0, _sigmoid(total))), 4)
     return Assessment(
         confidence=confidence,
         level=level_for(confidence),

@@ -27,6 +27,18 @@ def normalize(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
+def _mask_numbers(norm: str) -> str:
+    """Every run of digits as one "0": numbers are a template's slots ("5 agents")."""
+    out: list[str] = []
+    for ch in norm:
+        if ch.isdigit():
+            if not out or out[-1] != "0":
+                out.append("0")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _crc(tag: str, piece: str) -> int:
     return zlib.crc32(f"{tag}\x1f{piece}".encode())
 
@@ -36,9 +48,11 @@ def fingerprint(text: str) -> frozenset[int]:
 
     Word 3-shingles capture the text's content; short texts (where one edited
     word would change most shingles) also get character 5-grams, so that
-    tiny edits of a copy-pasted text still look alike.
+    tiny edits of a copy-pasted text still look alike. Numbers are masked
+    first ("5 agents" and "12 agents" are one skeleton), so templated texts
+    with swapped numbers look alike too.
     """
-    norm = normalize(text)
+    norm = _mask_numbers(normalize(text))
     words = norm.split()
     if not words:
         return frozenset()

@@ -22,6 +22,17 @@ def set_config(data_dir: Path, section: str, key: str, value: str) -> None:
     path.write_text(f"{head}[{section}]\n{tail}")
 
 
+def pin_wire_scoring(data_dir: Path) -> None:
+    """Scoring these wire and channel tests were written against: four anonymous web
+    reports make a shared 'likely' alert. Trust tiers (anonymous evidence never shared,
+    scoring.defaults.anonymous_max_confidence) are tested in tests/scoring and measured
+    in bench/accuracy; here they would only hide what the test is about."""
+    set_config(data_dir, "scoring", "corroboration_llr", "0.75")
+    set_config(data_dir, "scoring", "anonymous_max_confidence", "1.0")
+    set_config(data_dir, "scoring", "burst_llr_cap", "0.6")
+    set_config(data_dir, "scoring", "prior_member", "0.45")
+
+
 def neighbour_alert(
     now: datetime, seq: int = 1, still_active: bool = True, hours: int = 4
 ) -> ReceivedAlert:

@@ -18,6 +18,9 @@ What a Chapter answers:
   requests for a verifier;
 - claim / answer: a verifier takes a request and answers confirm,
   false alarm or unable;
+- every_minute(): the node's per-minute job (held responder notices open when
+  their hold passed, verification requests offered again); whether it did
+  anything the simulator must look at;
 - scheduled(): the node's periodic jobs (retention, every 10 minutes);
 - expiry_step: how often what shown() answers may change with no call at
   all (the simulator looks again each time this much has passed).
@@ -45,11 +48,13 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from sqlalchemy import bindparam, text
+from sqlmodel import Session
 
+from node import verification
 from node.config import CONFIG_NAME
 from node.outcome import Accepted, PublicReport, RateLimited, ReportDraft, SourceRef
 from node.reports import ALERT_HOURS, decay_of, still_active
-from node.responders import MATRIX
+from node.responders import MATRIX, held_clusters
 from node.service import ModeratorAction, Node, open_node
 from node.setup import init_chapter
 from node.store import from_hour, to_hour
@@ -67,6 +72,7 @@ class _Row(NamedTuple):
     verdict: str
     still_active_claimed: bool
     confidence: float
+    independent_sources: int
 
 
 ROW_COLUMNS = ", ".join(_Row._fields)
@@ -143,6 +149,7 @@ class Chapter(Protocol):
     ) -> tuple[list[NoticeChange], list[ShareChange], list[VerifyRequest]]: ...
     async def claim(self, request: VerifyRequest, eta_minutes: float) -> None: ...
     async def answer(self, request: VerifyRequest, answer: Answer) -> None: ...
+    async def every_minute(self) -> bool: ...
     async def scheduled(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -290,6 +297,17 @@ class ReportsChapter:
             await self.node.moderate(ids[0], ModeratorAction.CONFIRM)
         else:
             await self.node.moderate_many(ids, ModeratorAction.DEBUNK)
+
+    async def every_minute(self) -> bool:
+        """Node.check_responders, as `vecinos run` schedules it each minute; skipped (False)
+        when no notice is held and no verification request is open, where it provably
+        changes nothing."""
+        with Session(self.node.engine) as session:
+            idle = not held_clusters(session) and not verification.open_requests(session)
+        if idle:
+            return False
+        await self.node.check_responders()
+        return True
 
     async def scheduled(self) -> None:
         """Retention (Node.purge), as `vecinos run` schedules it, skipped where it provably

@@ -40,7 +40,7 @@ from bench.accuracy.observe import (
 from bench.accuracy.world import VERIFIERS, Event, FollowUps, Report, World, lognormal_min
 from node.intake import TYPE_WORDS
 
-TICK = timedelta(minutes=5)  # the simulator's step when nothing happens
+TICK = timedelta(minutes=1)  # the simulator's step when nothing happens: the node's per-minute job
 SCHEDULED = timedelta(minutes=10)  # [retention] purge_every_minutes, the shipped default
 LIKELY = "likely"
 
@@ -144,8 +144,9 @@ class Runner:
         elif isinstance(what, FollowUps):
             await self.follow_ups(what)
         elif isinstance(what, _Tick):
+            acted = await self.chapter.every_minute()
             if not what.scheduled:
-                return False  # time passed: only what is shown may change (expiry)
+                return acted  # else time passed: only what is shown may change (expiry)
             await self.chapter.scheduled()
         elif isinstance(what, _Claim):
             await self.chapter.claim(what.request, what.eta / timedelta(minutes=1))

@@ -14,7 +14,12 @@ from bench.accuracy.report import QUICK_DEV_SEEDS, print_set, run_set
 GUARD = 0.9
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="until incidents land (issue 10)")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 10: honest false alarms a member and two others saw are still shared on seed 1 "
+    "(0.86 in honest); a verifier (part 4) is what catches them",
+)
 def test_shared_precision_holds_in_every_scenario() -> None:
     figures = run_set(list(SCENARIOS), QUICK_DEV_SEEDS, DEFAULT_ADAPTER, days=1, jobs=2)
     print_set("dev (quick)", QUICK_DEV_SEEDS, figures, sum(f.wall_s for f in figures.values()))

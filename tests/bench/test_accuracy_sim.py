@@ -20,6 +20,7 @@ from bench.accuracy.run import SimClock, _notice_episodes, _share_episodes
 from bench.accuracy.world import NEAR_KM, Event, Fake, Report, gazetteer, witness_class
 from node.intake import TYPE_WORDS
 from node.outcome import ReportDraft, SourceRef
+from scoring.decay import gone_quorum
 from scoring.model import Channel, FollowUpKind
 from scoring.moderation import moderate
 
@@ -294,7 +295,8 @@ async def test_the_adapter_sees_what_the_node_shows(tmp_path: Path) -> None:
             done = await chapter.submit(draft, SourceRef(Channel.WEB, f"10.0.0.{n}".encode()))
             assert done.accepted
             clock.now += timedelta(minutes=4)
-        active = await node.live_reports()
+        await node.publish()  # the public list changes at publication ticks
+        active = await node.active_reports()
         ids = [r.id for r in active]
         confidence = {r.id: r.confidence for r in active}
         likely = {(r.type, "chula-vista") for r in active if r.level in ("likely", "confirmed")}
@@ -314,13 +316,18 @@ async def test_the_adapter_sees_what_the_node_shows(tmp_path: Path) -> None:
         ]
         assert [r.key for r in requests] == [n.key for n in notices if n.kind == "new"]
         assert await chapter.changes() == ([], [], [])  # each change is told once
-        # Two 'gone' from strangers end a report, as the node's decay says.
-        for n in (1, 2):
+        # 'gone' from strangers ends a report once their quorum, which grows with the
+        # report's independent sources, is reached: as the node's decay says.
+        quorum = gone_quorum(5, node.config.scoring)
+        assert quorum > 2  # two strangers do not end a five-witness raid
+        for n in range(1, quorum + 1):
+            assert ids[0] in await chapter.targets("raid", "chula-vista")
             assert await chapter.follow_up(
                 ids[0], FollowUpKind.GONE, SourceRef(Channel.WEB, f"10.9.9.{n}".encode())
             )
         assert ids[0] not in await chapter.targets("raid", "chula-vista")
-        assert ids[0] not in {r.id for r in await node.live_reports() if r.still_active}
+        await node.publish()
+        assert ids[0] not in {r.id for r in await node.active_reports() if r.still_active}
     finally:
         await chapter.close()
 
@@ -340,7 +347,8 @@ async def test_a_verifier_answer_is_a_moderators_verdict(tmp_path: Path, answer:
             ).accepted
             clock.now += timedelta(minutes=6)
         await chapter.answer(VerifyRequest("k", "checkpoint", "san-ysidro"), Answer(answer))
-        statuses = sorted(r.status for r in await node.live_reports())
+        await node.publish()
+        statuses = sorted(r.status for r in await node.active_reports())
         if answer == "confirm":
             assert "confirmed" in statuses
             assert {s.level for s in await chapter.shown("likely")} == {"confirmed"}

@@ -25,6 +25,7 @@ from node.outcome import Accepted, ReceivedAlert, ReportDraft, SourceRef
 from node.service import Node, open_node
 from node.setup import init_chapter
 from scoring.model import Channel
+from tests.support import pin_wire_scoring
 
 WAIT = 30.0  # upper bound for one awaited delivery (normally well under a second)
 
@@ -120,6 +121,7 @@ async def make_site(
     """A chapter whose bot is registered by setup, or made first and logged in by password."""
     data = base / f"{name}-{uuid.uuid4().hex[:6]}"
     init_chapter(data, f"Chapter {name}")
+    pin_wire_scoring(data)
     localpart = f"bot-{data.name}"
     user = hs.user_id(localpart)
     if password is None:

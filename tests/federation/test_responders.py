@@ -30,6 +30,7 @@ from node.config import set_values
 from node.i18n import translate
 from node.service import ModeratorAction, open_node
 from node.setup import init_chapter
+from tests.support import pin_wire_scoring
 
 pytestmark = pytest.mark.synapse
 
@@ -90,6 +91,7 @@ async def responders_site(
     pages at once (no hold: tests/node/test_responder_notices.py tests the hold)."""
     data = base / f"r-{uuid.uuid4().hex[:6]}"
     init_chapter(data, "Chapter R")
+    pin_wire_scoring(data)
     user = hs.user_id(f"bot-{data.name}")
     await setup_matrix(data, hs.base_url, user, registration_secret=hs.registration_secret)
     set_values(

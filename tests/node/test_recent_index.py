@@ -120,7 +120,10 @@ async def test_scores_match_with_and_without_a_restart(
         other_clock.advance(minutes=20)
         after = await scenario(restarted, clock, 2, 20)
         expected = await scenario(reference, other_clock, 2, 20)
-        assert after == expected
+        # Same sources and reasons; arrival minutes (memory only) are forgotten at a
+        # restart, so reports can only look further apart there: never more confident.
+        assert [a[1:] for a in after] == [e[1:] for e in expected]
+        assert all(a[0] <= e[0] for a, e in zip(after, expected, strict=True))
         assert any(sources > 2 for _, sources, _, _ in after)  # they did corroborate
     finally:
         await restarted.close()

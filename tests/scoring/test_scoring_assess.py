@@ -47,21 +47,21 @@ def test_lone_web_report_is_possible_at_the_prior():
 
 @pytest.mark.parametrize(
     ("channel", "expected"),
-    [(Channel.WEB, 0.3), (Channel.MEMBER, 0.45), (Channel.MODERATOR, 0.65)],
+    [(Channel.WEB, 0.3), (Channel.MEMBER, 0.35), (Channel.MODERATOR, 0.65)],
 )
 def test_prior_by_channel(channel, expected):
     assert conf(candidate=ev("c", channel=channel)).confidence == expected
 
 
 # What the defaults give for n independent web reports at the same place and
-# hour, no history, no burst (documented in the lead's report; change both together).
-LADDER = [  # defaults err towards "possible": anonymous corroboration alone stops below confirmed
+# hour, no history, no burst (documented in docs/incidents.md; change both together).
+LADDER = [  # two witnesses reach 'likely'; anonymous evidence alone stops at its ceiling
     (1, 0.3, Level.POSSIBLE),
-    (2, 0.4757, Level.POSSIBLE),
-    (3, 0.6576, Level.LIKELY),
-    (4, 0.76, Level.LIKELY),  # capped at max_corroboration_llr
-    (5, 0.76, Level.LIKELY),
-    (7, 0.76, Level.LIKELY),
+    (2, 0.6348, Level.LIKELY),
+    (3, 0.65, Level.LIKELY),  # anonymous_max_confidence: below the share threshold (0.7)
+    (4, 0.65, Level.LIKELY),
+    (5, 0.65, Level.LIKELY),
+    (7, 0.65, Level.LIKELY),
 ]
 
 
@@ -75,8 +75,60 @@ def test_defaults_ladder_of_independent_web_reports(n, expected, level):
 
 
 def test_corroboration_is_llr_per_source_in_log_odds():
-    a = conf(ev("n1"), ev("n2"))
+    open_cfg = replace(CFG, anonymous_max_confidence=1.0, max_corroboration_llr=10.0)
+    a = conf(ev("n1"), ev("n2"), config=open_cfg)
     assert a.confidence == round(sigmoid(logit(0.3) + 2 * CFG.corroboration_llr), 4)
+
+
+# --- trust tiers ---------------------------------------------------------------------
+
+
+def test_no_number_of_anonymous_sources_reaches_the_share_threshold():
+    for n in (3, 10, 50):
+        a = conf(*[ev(f"n{i}") for i in range(1, n)])
+        assert a.confidence == CFG.anonymous_max_confidence < 0.7
+        assert a.level == Level.LIKELY
+
+
+def test_a_member_with_anonymous_corroboration_may_share():
+    member = ev("c", channel=Channel.MEMBER)
+    one = conf(ev("n1"), candidate=member)
+    assert one.confidence == round(sigmoid(logit(0.35) + CFG.corroboration_llr), 4)
+    assert one.confidence < 0.7  # one member's mistake and a passer-by: not shared
+    two = conf(ev("n1"), ev("n2"), candidate=member)
+    assert two.confidence >= 0.7  # a member and two independent witnesses: shared
+    # a web report next to a member's is no longer anonymous-only either
+    web = conf(ev("n1", channel=Channel.MEMBER), ev("n2"))
+    assert web.confidence > CFG.anonymous_max_confidence
+    # a lone member stays possible
+    assert conf(candidate=member).level == Level.POSSIBLE
+
+
+def test_many_more_sources_naming_another_type_hold_a_report_below_sharing():
+    member = ev("c", channel=Channel.MEMBER)
+    witnesses = [ev("n1"), ev("n2")]
+    assert conf(*witnesses, candidate=member).confidence >= 0.7
+    crowd = [ev(f"k{i}", type=ReportType.RAID) for i in range(9)]
+    held = conf(*witnesses, *crowd, candidate=member)
+    assert held.confidence == CFG.anonymous_max_confidence  # probably the raid misnamed
+    off = replace(CFG, other_type_dominance=0.0)
+    assert conf(*witnesses, *crowd, candidate=member, config=off).confidence >= 0.7
+
+
+def test_a_moderator_or_confirmed_report_lifts_the_anonymous_ceiling():
+    assert conf(ev("n1", channel=Channel.MODERATOR), ev("n2")).confidence > 0.7
+    assert conf(ev("n1", verdict=Verdict.CONFIRMED)).confidence > 0.7
+
+
+def test_a_member_of_another_type_does_not_vouch():
+    a = conf(ev("n1", type=ReportType.PATROL, channel=Channel.MEMBER), ev("n2"), ev("n3"))
+    assert a.confidence == CFG.anonymous_max_confidence
+
+
+def test_other_type_evidence_is_capped_per_incident():
+    nine = conf(*[ev(f"n{i}", type=ReportType.VEHICLE) for i in range(1, 10)])
+    assert nine.confidence == round(sigmoid(logit(0.3) + CFG.max_other_type_llr), 4)
+    assert nine.level == Level.POSSIBLE
 
 
 # --- what counts as a neighbour ----------------------------------------------------
@@ -221,7 +273,8 @@ def test_copies_among_neighbours_count_as_one():
 
 def test_a_confirmed_neighbour_counts_double():
     one_confirmed = conf(ev("n1", verdict=Verdict.CONFIRMED)).confidence
-    two_plain = conf(ev("n1"), ev("n2")).confidence
+    uncapped = replace(CFG, anonymous_max_confidence=1.0)
+    two_plain = conf(ev("n1"), ev("n2"), config=uncapped).confidence
     assert one_confirmed == two_plain
     assert conf(ev("n1", verdict=Verdict.ARCHIVED)).confidence == conf(ev("n1")).confidence
 
@@ -277,8 +330,27 @@ def test_burst_caps_corroboration():
     cand = ev("c", seen_at=now)
     a = conf(*ns, candidate=cand, now=now)
     assert Flag.BURST in a.flags
-    assert a.confidence == round(sigmoid(logit(0.3) + CFG.burst_llr_cap), 4)
+    uncapped = replace(CFG, anonymous_max_confidence=1.0)
+    b = conf(*ns, candidate=cand, now=now, config=uncapped)
+    assert b.confidence == round(sigmoid(logit(0.3) + CFG.burst_llr_cap), 4)
+    assert a.confidence == min(b.confidence, CFG.anonymous_max_confidence)
+    assert a.level == Level.LIKELY  # true raids start as bursts: they still reach 'likely'
     assert a.independent_sources == CFG.burst_sources  # still that many sources, just not trusted
+
+
+def test_a_burst_is_a_state_of_the_incident_not_of_now():
+    # the same arrivals scored two hours later, after a report of another type: still a burst
+    now, ns = burst(CFG.burst_sources)
+    cand = ev("c", seen_at=now)
+    later = now + hours(2)
+    van = ev("v", type=ReportType.VEHICLE, seen_at=later)
+    assert Flag.BURST in conf(*ns, van, candidate=cand, now=later).flags
+
+
+def test_a_burst_is_per_type():
+    now, ns = burst(CFG.burst_sources)
+    ns = [replace(n, type=ReportType.PATROL) for n in ns]
+    assert Flag.BURST not in conf(*ns, candidate=ev("c", seen_at=now), now=now).flags
 
 
 def test_no_burst_with_history_or_outside_the_window_or_from_one_source():
@@ -286,10 +358,7 @@ def test_no_burst_with_history_or_outside_the_window_or_from_one_source():
     cand = ev("c", seen_at=now)
     assert Flag.BURST not in conf(*ns, candidate=cand, now=now, history=History(1, 1)).flags
     now, ns = burst(CFG.burst_sources, minutes_ago=11)
-    assert (
-        Flag.BURST
-        not in conf(*ns, candidate=ev("c", seen_at=now - timedelta(minutes=11)), now=now).flags
-    )
+    assert Flag.BURST not in conf(*ns, candidate=ev("c", seen_at=now), now=now).flags
     now, ns = burst(CFG.burst_sources, source="same")
     assert Flag.BURST not in conf(*ns, candidate=ev("c", seen_at=now), now=now).flags
     now, ns = burst(CFG.burst_sources, area="elsewhere")
@@ -421,7 +490,8 @@ def test_an_independent_corroborating_report_raises_confidence_until_the_cap(sc)
     after = assess(cand, [*ns, fresh], history, H0, config)
     assert after.confidence >= before.confidence
     most_so_far = (before.independent_sources - 1) * config.corroboration_llr * 2.0
-    if most_so_far + config.corroboration_llr <= config.max_corroboration_llr:
+    room = after.confidence < config.anonymous_max_confidence  # below the anonymous ceiling
+    if room and most_so_far + config.corroboration_llr <= config.max_corroboration_llr:
         assert after.confidence > before.confidence
         assert "fresh" in after.corroborated_by
 
@@ -472,3 +542,19 @@ def test_level_floors_are_the_designed_ones():
     assert level_for(0.6) == Level.LIKELY
     assert level_for(0.8) == Level.CONFIRMED
     assert level_for(1.0) == Level.CONFIRMED
+
+
+# --- templates -------------------------------------------------------------------------
+
+BOT = "URGENT: RAID in San Ysidro right now. {} agents and {} {}. Share with everyone!"
+
+
+def test_templated_neighbours_are_one_source_and_not_the_candidates_corroboration():
+    bots = [
+        ev(f"n{i}", fingerprint=fingerprint(BOT.format(3 + i, 2 + i % 4, veh)))
+        for i, veh in enumerate(["vans", "trucks", "SUVs", "vans", "trucks"])
+    ]
+    honest = ev("c", fingerprint=fingerprint(OTHER))
+    assert conf(*bots, candidate=honest).independent_sources == 2  # the template counts once
+    bot = ev("c", fingerprint=fingerprint(BOT.format(9, 4, "unmarked cars")))
+    assert conf(*bots, candidate=bot).independent_sources == 1  # its own template: no one

@@ -10,7 +10,7 @@ from _scoring_helpers import H0, hours
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.decay import decay, visible
+from scoring.decay import decay, gone_quorum, visible
 from scoring.defaults import AGE_LABELS, ScoringConfig
 from scoring.model import FollowUp, FollowUpKind, ReportType, Verdict
 
@@ -19,8 +19,16 @@ ST, GONE = FollowUpKind.STILL_THERE, FollowUpKind.GONE
 SEC = timedelta(seconds=1)
 
 
-def d(now, follow_ups=(), verdict=Verdict.NONE, type=ReportType.CHECKPOINT, hour=H0, config=CFG):
-    return decay(type, hour, list(follow_ups), verdict, now, config)
+def d(
+    now,
+    follow_ups=(),
+    verdict=Verdict.NONE,
+    type=ReportType.CHECKPOINT,
+    hour=H0,
+    config=CFG,
+    sources=1,
+):
+    return decay(type, hour, list(follow_ups), verdict, now, config, sources)
 
 
 @pytest.mark.parametrize(
@@ -76,11 +84,32 @@ def test_expiry_is_configurable():
 
 
 def test_still_there_extends_from_its_own_hour():
-    fus = [FollowUp(ST, H0 + hours(1)), FollowUp(ST, H0 + hours(3))]
-    r = d(H0 + hours(3), fus, type=ReportType.VEHICLE)
-    assert r.active_until == H0 + hours(5)
-    assert d(H0 + hours(5) - SEC, fus, type=ReportType.VEHICLE).active
-    assert not d(H0 + hours(5), fus, type=ReportType.VEHICLE).active
+    fus = [FollowUp(ST, H0 + hours(1)), FollowUp(ST, H0 + hours(2))]
+    r = d(H0 + hours(2), fus, type=ReportType.VEHICLE)
+    assert r.active_until == H0 + hours(4)
+    assert d(H0 + hours(4) - SEC, fus, type=ReportType.VEHICLE).active
+    assert not d(H0 + hours(4), fus, type=ReportType.VEHICLE).active
+
+
+def test_anonymous_still_there_extends_at_most_max_anonymous_extension():
+    fus = [FollowUp(ST, H0 + hours(h)) for h in range(1, 12)]
+    r = d(H0 + hours(11), fus, type=ReportType.VEHICLE)
+    assert r.active_until == H0 + CFG.max_anonymous_extension + hours(2)
+    assert not r.active
+    by_moderator = [FollowUp(ST, H0 + hours(11), by_moderator=True)]
+    assert d(H0 + hours(11), by_moderator, type=ReportType.VEHICLE).active_until == H0 + hours(13)
+
+
+def test_the_anonymous_gone_quorum_grows_with_the_evidence():
+    two = [FollowUp(GONE, H0 + hours(1))] * 2
+    assert not d(H0 + hours(1), two, sources=1).active
+    assert d(H0 + hours(1), two, sources=10).active  # two fresh addresses do not end a raid
+    quorum = gone_quorum(10, CFG)
+    assert quorum == CFG.gone_to_end + 9 * CFG.gone_per_source
+    assert d(H0 + hours(1), [FollowUp(GONE, H0 + hours(1))] * (quorum - 1), sources=10).active
+    assert not d(H0 + hours(1), [FollowUp(GONE, H0 + hours(1))] * quorum, sources=10).active
+    moderator = [FollowUp(GONE, H0 + hours(1), by_moderator=True)]
+    assert not d(H0 + hours(1), moderator, sources=10).active
 
 
 def test_still_there_before_the_report_does_not_shorten_it():
@@ -155,8 +184,8 @@ def test_visible_means_active_otherwise():
 
 
 def test_fading_is_linear_over_fade_over():
-    fus = [FollowUp(ST, H0 + hours(12))]
-    r = d(H0 + hours(12), fus)  # kept active by a still-there
+    fus = [FollowUp(ST, H0 + hours(12), by_moderator=True)]
+    r = d(H0 + hours(12), fus)  # kept active by a (moderator's) still-there
     assert r.active
     assert r.opacity == pytest.approx(1 - (1 - CFG.min_opacity) / 2)
     assert r.scale == pytest.approx(1 - (1 - CFG.min_scale) / 2)

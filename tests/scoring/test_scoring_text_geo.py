@@ -68,8 +68,19 @@ def test_normalize(raw, norm):
 def test_fingerprint_is_crc32_of_shingles():
     fp = fingerprint("Retén en la 805 sur")
     assert zlib.crc32(b"w\x1freten en la") in fp
-    assert zlib.crc32(b"w\x1fla 805 sur") in fp
+    assert zlib.crc32(b"w\x1fla 0 sur") in fp  # numbers are masked: a template's slots
     assert zlib.crc32(b"c\x1freten") in fp  # short text: char 5-grams too
+
+
+def test_templated_texts_with_swapped_numbers_and_words_look_alike():
+    from scoring.defaults import ScoringConfig
+
+    a = fingerprint("ALERT RAID at San Ysidro, 3 officers, 4 SUVs. Stay inside and share this")
+    b = fingerprint("ALERT raid at San Ysidro, 11 officers, 5 vans. Stay inside and share this")
+    honest = fingerprint("two vans and agents in vests at the trolley station asking for papers")
+    cfg = ScoringConfig()
+    assert similarity(a, b) >= cfg.template_similarity
+    assert similarity(a, honest) < cfg.template_similarity
 
 
 def test_fingerprint_is_stable_across_processes():

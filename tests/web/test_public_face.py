@@ -63,7 +63,8 @@ async def test_one_entry_per_incident_most_important_first(
     await node.publish()
     _, html = await text(client, "/map?lang=en")
     shown = ITEM.findall(html)
-    assert [level for _, level in shown] == ["confirmed", "possible", "possible"]
+    # two independent witnesses make 'likely' (needs verification: anonymous only)
+    assert [level for _, level in shown] == ["confirmed", "likely", "possible"]
     await node.publish()
     incidents = await node.public_incidents()
     assert [i.type for i in incidents] == ["checkpoint", "raid", "vehicle"]

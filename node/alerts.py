@@ -28,7 +28,7 @@ from node.responders import (
 from node.store import Alert, OutboxAlert, PushQueueRow, Report, from_hour, listed, to_hour
 from scoring.defaults import ScoringConfig, level_for
 from scoring.incident import Evidence as IncidentEvidence
-from scoring.incident import Transition, advance
+from scoring.incident import Stage, Transition, advance
 from scoring.model import Channel, Decay, FollowUp, Verdict
 
 ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
@@ -139,7 +139,11 @@ def refresh_alert(
         if still_active(row, its, shown):
             live.append((row, shown))
     best = max((r.confidence for r, _ in live), default=0.0)
-    refresh_notice(session, area_id, report_type, rows, live, now, config, settings.responders)
+    stage = incident_stage(rows, live, now, config, settings.share_threshold)
+    needs_verifier = stage.stage == Stage.NEEDS_VERIFICATION
+    refresh_notice(
+        session, area_id, report_type, rows, live, now, config, settings.responders, needs_verifier
+    )
     if alerts is not None:
         alert = alerts.get((area_id, report_type))
     else:
@@ -150,7 +154,6 @@ def refresh_alert(
                 col(Alert.withdrawn).is_(False),
             )
         ).first()
-    stage = incident_stage(rows, live, now, config, settings.share_threshold)
     if live and stage.shared:
         expires = max(to_hour(shown.active_until) for _, shown in live)
         count = max(r.independent_sources for r, _ in live)

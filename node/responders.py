@@ -70,7 +70,7 @@ from node.store import (
 from node.verification import close_request, open_request
 from scoring.decay import age_label
 from scoring.defaults import LEVEL_FLOORS, ScoringConfig, level_for, tell_responders
-from scoring.model import Channel, Verdict
+from scoring.model import Verdict
 
 MATRIX = "matrix"
 RESPONDERS_WRITTEN = "vecinos_responders_written"  # session.info flag: a notice was queued
@@ -152,13 +152,6 @@ def _holds(
     return True
 
 
-def anonymous_only(live: Sequence[tuple[Report, Any]]) -> bool:
-    """Live evidence from anonymous web reports only, none confirmed (needs a verifier)."""
-    return bool(live) and all(
-        r.channel == Channel.WEB.value and r.verdict != Verdict.CONFIRMED for r, _ in live
-    )
-
-
 def refresh_notice(
     session: Session,
     area_id: str,
@@ -168,10 +161,13 @@ def refresh_notice(
     now: datetime,
     config: ScoringConfig,
     settings: ResponderSettings,
+    needs_verifier: bool = False,
 ) -> None:
     """Bring the notice of one local cluster up to date (called by node.alerts.refresh_alert).
 
-    rows: the cluster's recent reports; live: those still active, with their decay.
+    rows: the cluster's recent reports; live: those still active, with their decay;
+    needs_verifier: the incident's stage is "needs verification" (scoring.incident:
+    anonymous evidence only, none confirmed).
     """
     if not settings.consumers:
         return
@@ -214,7 +210,7 @@ def refresh_notice(
         ranked = sorted(live, key=lambda pair: (-pair[0].confidence, pair[0].id))
         notice.report_ids = ",".join(r.id for r, _ in ranked[:MAX_IDS])
         session.add(notice)
-        verify = kind == "new" and report_type in settings.verify_types and anonymous_only(live)
+        verify = kind == "new" and report_type in settings.verify_types and needs_verifier
         if verify:
             open_request(session, notice)
         elif any(r.verdict == Verdict.CONFIRMED for r, _ in live):

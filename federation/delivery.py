@@ -127,7 +127,6 @@ class Delivery:
         self._queued: dict[tuple[str, str], int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.quiet = asyncio.Event()  # set while the outbox is empty and the loop waits
-        self.caught_up = asyncio.Event()  # set each time a catch-up has been fully sent
 
     async def drained(self, limit: float) -> None:
         """Return once the outbox is empty and nothing new is queued, or after `limit` s."""
@@ -174,8 +173,10 @@ class Delivery:
                 except Exception as exc:  # the node's DB: the next pass retries
                     await backoff.after(exc, "alert delivery", log)
         finally:
-            for task in [*self._tasks, *(task for _, task in self._lanes.values())]:
+            tasks = [*self._tasks, *(task for _, task in self._lanes.values())]
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # ended before the bot closes
             self._lanes.clear()
             self._waiting.clear()
             self._queued.clear()
@@ -353,7 +354,6 @@ class Delivery:
             or float(a.body.get("confidence") or 0.0) >= neighbour.share_threshold  # type: ignore[arg-type]
         ]
         if not chosen:
-            self.caught_up.set()
             return
         # A fresh txn id: the homeserver must not answer a rejoined room with an old event.
         nonce = secrets.token_hex(4)
@@ -364,7 +364,6 @@ class Delivery:
             left.discard(alert_id)
             if not left:
                 log.info("caught up a neighbour's room with %d active alerts", len(chosen))
-                self.caught_up.set()
 
         for a in chosen:
             content = self._wire(a)

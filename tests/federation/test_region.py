@@ -6,7 +6,8 @@ them once and in order, and a room whose sends fail does not hold the others
 up (its send is refused until the test lets it through, as a homeserver
 refusing one room would; the alert then arrives there once). Catch-up: a
 chapter with active alerts gets a new neighbour, which holds every one of
-them (both ways: the room's creator and the joiner each send theirs). Every
+them (both ways: the room's creator and the joiner each send theirs), and
+so does a neighbour that was removed and pinned again (a new room). Every
 wait is an awaited event.
 """
 
@@ -22,6 +23,7 @@ from test_outage import far_apart
 
 from federation.bot import SendFailed
 from federation.homeserver import Homeserver
+from federation.neighbours import remove
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.service import ModeratorAction
 from scoring.model import Channel
@@ -162,6 +164,39 @@ async def test_a_new_neighbour_is_sent_every_active_alert(
         await b.wait_received(
             lambda got: any(r.alert_id == first and r.seq > withdrawn.seq for r in got)
         )
+    finally:
+        for site in sites:
+            await site.close()
+
+
+async def test_a_returning_neighbour_is_sent_the_active_alerts_again(
+    homeserver: Homeserver, tmp_path: Path, clock: Any
+) -> None:
+    sites: list[Site] = []
+    try:
+        for name in ("a", "b"):
+            sites.append(await make_site(homeserver, tmp_path, name, clock))
+        a, b = sites
+        await connect(a, b)
+        await confirmed_alerts(a, areas_of(a, 2))
+        first = {x.alert_id: x.seq for x in await a.node.active_alerts()}
+        await b.wait_received(holds(a, first))
+
+        # Both operators remove each other (the bots leave the room), then pin again.
+        for me, other in ((a, b), (b, a)):
+            assert await remove(me.node, other.chapter_id)
+            await me.fed.reconcile()
+        await confirmed_alerts(a, areas_of(a, 1, skip=2))  # sent to no one: no neighbour
+        active = {x.alert_id: x.seq for x in await a.node.active_alerts()}
+        assert len(active) == 3
+        caught_up = (await a.node.counters()).get("alerts_caught_up", 0)
+
+        await connect(a, b)  # a new room: B's bot joins it and is sent all three
+        await b.wait_received(holds(a, active))
+        await b.wait_counter("rejected_replayed", 2)  # the two it held: kept, not counted twice
+        counters = await b.node.counters()
+        assert counters["alerts_received"] == 3
+        assert (await a.node.counters())["alerts_caught_up"] == caught_up + 3
     finally:
         for site in sites:
             await site.close()

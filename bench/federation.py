@@ -21,10 +21,14 @@ token exchange of `vecinos neighbors`), and one late neighbour.
   of an alert's size into N 2-member rooms, all at once (at most
   MAX_CONCURRENT_SENDS in flight, as Delivery does) or one room after the
   other (as delivery did before); the time until all N decrypted it.
-- region_room_ms_<N> (--region): the Matrix layer only, as a comparison for
-  region rooms (not built yet): N+1 plain nio clients in ONE encrypted room,
-  one sends an event of an alert's size; the time until all N decrypted it,
-  and Synapse's CPU per event (region_synapse_cpu_s_per_alert_<N>).
+- region_delivery_ms_<N> and region_synapse_cpu_s_per_alert_<N>
+  (--region): the hub and its N neighbours then form one region room
+  (federation.neighbours.form_region: every chapter pins every other, one
+  shared room); the same measurement, each alert sent once into that room.
+- raw_region_ms_<N>, raw_region_synapse_cpu_s_<N> (--region): the Matrix
+  layer only: N+1 plain nio clients in ONE encrypted room, one sends an
+  event of an alert's size; the time until all N decrypted it, and
+  Synapse's CPU per event.
 
 Run: python -m bench.federation [--neighbours N] [--alerts K] [--region].
 Defaults 20 neighbours, 10 alerts.
@@ -47,7 +51,7 @@ from bench.alerts import EVENT_TYPE, WAIT, Clock, chapter, far_apart, raw_client
 from federation.chapter import ChapterFederation
 from federation.delivery import MAX_CONCURRENT_SENDS
 from federation.homeserver import Homeserver
-from federation.neighbours import link
+from federation.neighbours import form_region, link
 from node.outcome import Accepted, ReceivedAlert, ReportDraft, SourceRef
 from node.service import ModeratorAction
 from scoring.model import Channel
@@ -235,6 +239,33 @@ async def region_room(hs: Homeserver, base: Path, n: int, k: int) -> tuple[list[
             await c.close()
 
 
+async def measure(
+    feds: list[ChapterFederation], arrivals: Arrivals, areas: list[str], pid: int, source: int
+) -> tuple[list[float], list[float], list[float], float, float]:
+    """One alert per area from feds[0], until every other of feds stored it (the first is
+    not counted: it shares the megolm sessions): ms to all, ms to the first, ms of the
+    confirm itself, and the CPU seconds of Synapse and of this process over the counted."""
+    hub, ids = feds[0], [f.chapter_id for f in feds[1:]]
+    to_all, to_first, confirming = [], [], []
+    cpu_hs = cpu_bots = 0.0
+    for k, area in enumerate(areas):
+        await asyncio.wait_for(settled(*feds), WAIT * 4)
+        hs0, bots0 = cpu_seconds(pid), time.process_time()
+        t0, t1 = await confirm(hub, area, source + k)
+        await arrivals.until(
+            lambda a=area: len([c for c in arrivals.at.get(a, {}) if c in ids]) == len(ids)
+        )
+        await asyncio.wait_for(settled(*feds), WAIT * 4)  # notices too: all its work
+        times = sorted(t for c, t in arrivals.at[area].items() if c in ids)
+        if k:
+            to_all.append((times[-1] - t0) * 1000)
+            to_first.append((times[0] - t0) * 1000)
+            confirming.append((t1 - t0) * 1000)
+            cpu_hs += cpu_seconds(pid) - hs0
+            cpu_bots += time.process_time() - bots0
+    return to_all, to_first, confirming, cpu_hs, cpu_bots
+
+
 async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> dict[str, float]:
     started = time.perf_counter()
     load = os.getloadavg()[0]
@@ -266,23 +297,10 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
             areas = far_apart(hub.node, 6.0)
             if len(areas) < alerts + 1:
                 raise SystemExit(f"only {len(areas)} separate areas for {alerts + 1} alerts")
-            ids = [f.chapter_id for f in feds[1:]]
             pid = hs._proc.pid  # type: ignore[union-attr]  # the launcher's child process
-            to_all, to_first, confirming = [], [], []
-            cpu_hs = cpu_bots = 0.0
-            for k, area in enumerate(areas[: alerts + 1]):
-                await asyncio.wait_for(settled(*feds), WAIT * 4)
-                hs0, bots0 = cpu_seconds(pid), time.process_time()
-                t0, t1 = await confirm(hub, area, k)
-                await arrivals.until(lambda a=area: len(arrivals.at.get(a, {})) == len(ids))
-                await asyncio.wait_for(settled(*feds), WAIT * 4)  # notices too: all its work
-                times = sorted(arrivals.at[area].values())
-                if k:  # the first alert shares the megolm sessions: not counted
-                    to_all.append((times[-1] - t0) * 1000)
-                    to_first.append((times[0] - t0) * 1000)
-                    confirming.append((t1 - t0) * 1000)
-                    cpu_hs += cpu_seconds(pid) - hs0
-                    cpu_bots += time.process_time() - bots0
+            to_all, to_first, confirming, cpu_hs, cpu_bots = await measure(
+                feds, arrivals, areas[: alerts + 1], pid, 0
+            )
             med, top = statistics.median(to_all), max(to_all)
             print(
                 f"delivery to all {neighbours} neighbours, {alerts} alerts: median {med:.0f} ms, "
@@ -323,6 +341,27 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
                 "after it was joined)"
             )
             found["catch_up_s"] = done - t0
+            if region and len(areas) >= 2 * alerts + 2:
+                t = time.perf_counter()
+                await form_region(feds[: neighbours + 1], WAIT * 4)
+                formed = time.perf_counter() - t
+                await asyncio.wait_for(settled(*feds), WAIT * 4)
+                r_all, r_first, _, r_hs, r_bots = await measure(
+                    feds[: neighbours + 1],  # not the late one: it is not in the region
+                    arrivals,
+                    areas[alerts + 1 : 2 * alerts + 2],
+                    pid,
+                    1000,
+                )
+                print(
+                    f"region room, full nodes ({neighbours + 1} chapters in one room, formed in "
+                    f"{formed:.0f} s): to all {neighbours}, median {statistics.median(r_all):.0f} "
+                    f"ms, max {max(r_all):.0f} ms; to the first: median "
+                    f"{statistics.median(r_first):.0f} ms; CPU per alert: Synapse "
+                    f"{r_hs / alerts:.2f} s, bots {r_bots / alerts:.2f} s"
+                )
+                found[f"region_delivery_ms_{neighbours}"] = statistics.median(r_all)
+                found[f"region_synapse_cpu_s_per_alert_{neighbours}"] = r_hs / alerts
             if region:
                 for fed in feds:  # the chapters' bots stop syncing: Synapse serves the room only
                     await fed.stop()
@@ -334,8 +373,8 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
                     f"median {statistics.median(times):.0f} ms, max {max(times):.0f} ms; "
                     f"Synapse CPU {cpu:.2f} s per event"
                 )
-                found[f"region_delivery_ms_{neighbours}"] = statistics.median(times)
-                found[f"region_synapse_cpu_s_per_alert_{neighbours}"] = cpu
+                found[f"raw_region_ms_{neighbours}"] = statistics.median(times)
+                found[f"raw_region_synapse_cpu_s_{neighbours}"] = cpu
                 conc, seq, cpu_c, cpu_s = await raw_pairwise(hs, base, neighbours, alerts)
                 print(
                     f"pairwise rooms (Matrix layer, {neighbours} rooms): to all, concurrent "

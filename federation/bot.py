@@ -784,6 +784,17 @@ class ChapterBot:
         log.info("sent %s event %s", event_type, event_id)
         return event_id
 
+    async def new_session(self, room_id: str) -> None:
+        """Start a new megolm session in a room at its next send (between two sends there).
+
+        nio does not always share its current session with a member who joins
+        while it is in use; a new one is shared with every member's device.
+        """
+        client = self._need_client()
+        async with self._send_locks.setdefault(room_id, asyncio.Lock()):
+            if client.olm is not None:
+                client.olm.outbound_group_sessions.pop(room_id, None)
+
     async def _send(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str | None
     ) -> str:

@@ -251,8 +251,8 @@ class ChapterFederation:
         """A neighbour's bot joined its room: send it the active alerts (it cannot read back)."""
         if event.membership != "join" or event.prev_membership not in ("invite", "leave"):
             return  # not a join, a profile change, or the room creator's own first join
-        neighbour = (await self.neighbours.get()).by_room.get(room_id)
-        if neighbour is not None and event.state_key == neighbour.bot_user_id:
+        if (room_id, event.state_key) in (await self.neighbours.get()).by_room_sender:
+            await self.bot.new_session(room_id)  # so that the joiner reads what follows
             self.delivery.catch_up(room_id)
 
     def _on_invite(self, room_id: str, inviter: str) -> None:

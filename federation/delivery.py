@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +54,11 @@ MAX_CONCURRENT_SENDS = 16
 
 def _time(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def room_threshold(members: Sequence[Neighbour]) -> float:
+    """The lowest confidence a room is sent: every neighbour in it reads what is sent there."""
+    return max(n.share_threshold for n in members)
 
 
 def to_wire(body: dict[str, Any], signing_key: Any) -> dict[str, Any]:
@@ -96,6 +101,7 @@ class _Send:
     expires: datetime | None
     record: bool  # remember the room for the alert's later seqs
     sent: Callable[[str], Awaitable[None]]  # called with the room once it accepted
+    catch_up: tuple[str, str, int] | None = None  # (room, alert id, seq) of a catch-up send
 
 
 class Delivery:
@@ -123,6 +129,8 @@ class Delivery:
         self._waiting: dict[int, set[str]] = {}  # outbox_id -> rooms still to accept it
         self._lanes: dict[str, tuple[asyncio.Queue[_Send], asyncio.Task[None]]] = {}
         self._catch_up_rooms: list[str] = []
+        # Catch-up sends not yet begun: a later join in that room will read them too.
+        self._unsent_catch_ups: set[tuple[str, str, int]] = set()
         # (alert id, room) -> its sends queued there (the database learns the room as they go)
         self._queued: dict[tuple[str, str], int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -180,6 +188,7 @@ class Delivery:
             self._lanes.clear()
             self._waiting.clear()
             self._queued.clear()
+            self._unsent_catch_ups.clear()
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         task = asyncio.ensure_future(coro)
@@ -188,18 +197,18 @@ class Delivery:
         task.add_done_callback(self._tasks.discard)
 
     def _targets(
-        self, item: OutgoingAlert, neighbours: Sequence[Neighbour], earlier: frozenset[str]
+        self,
+        item: OutgoingAlert,
+        in_room: Mapping[str, Sequence[Neighbour]],
+        earlier: frozenset[str],
     ) -> list[str]:
         confidence = float(item.body.get("confidence") or 0.0)  # type: ignore[arg-type]
-        rooms = []
-        for n in neighbours:
-            if not n.room_id or n.room_id in rooms:
-                continue
-            if n.room_id not in earlier and confidence < n.share_threshold:
-                continue
-            if self.bot.is_joined(n.room_id, n.bot_user_id):
-                rooms.append(n.room_id)
-        return rooms
+        return [
+            room
+            for room, members in in_room.items()
+            if (room in earlier or confidence >= room_threshold(members))
+            and any(self.bot.is_joined(room, n.bot_user_id) for n in members)
+        ]
 
     def _wire(self, item: OutgoingAlert) -> dict[str, Any] | None:
         try:
@@ -224,12 +233,12 @@ class Delivery:
             await self.node.alert_delivered(item.outbox_id)
             self._sent_to.pop(item.outbox_id, None)
             return
-        neighbours = (await self.neighbours.get()).neighbours
+        in_room = (await self.neighbours.get()).in_room
         # The first seq of an alert has no earlier room: skip the read.
         earlier = await self.node.alert_rooms(item.alert_id) if item.seq > 1 else frozenset()
         earlier |= {room for (alert_id, room) in self._queued if alert_id == item.alert_id}
         done = self._sent_to.setdefault(item.outbox_id, set())
-        rooms = [r for r in self._targets(item, neighbours, earlier) if r not in done]
+        rooms = [r for r in self._targets(item, in_room, earlier) if r not in done]
         if not rooms:
             await self._settle(item.outbox_id)
             return
@@ -287,6 +296,7 @@ class Delivery:
         backoff = Backoff(self.bot, self.first_backoff, self.max_backoff)
         while True:
             send = await queue.get()
+            self._unsent_catch_ups.discard(send.catch_up)  # type: ignore[arg-type]
             while True:
                 if self._expired(send.expires):
                     await self._quietly(self.node.count("alerts_expired_unsent"))
@@ -313,7 +323,7 @@ class Delivery:
         except Exception:
             return True
         client = self.bot.client
-        return room_id in known.by_room and client is not None and room_id in client.rooms
+        return room_id in known.in_room and client is not None and room_id in client.rooms
 
     async def _send(self, send: _Send) -> None:
         async with self._slots:
@@ -342,16 +352,21 @@ class Delivery:
     async def _catch_up(self, room_id: str) -> None:
         """Queue the chapter's active alerts for one room, behind what its lane holds."""
         known = await self.neighbours.get()
-        neighbour = known.by_room.get(room_id)
-        if neighbour is None:
+        members = known.in_room.get(room_id)
+        if not members:
             return
         active = await self.node.active_alerts()
         earlier = {a.alert_id: await self.node.alert_rooms(a.alert_id) for a in active}
+        threshold = room_threshold(members)
         chosen = [
             a
             for a in active
-            if room_id in earlier[a.alert_id]
-            or float(a.body.get("confidence") or 0.0) >= neighbour.share_threshold  # type: ignore[arg-type]
+            # not when a catch-up of it there has yet to begin: it will be read after this join
+            if (room_id, a.alert_id, a.seq) not in self._unsent_catch_ups
+            and (
+                room_id in earlier[a.alert_id]
+                or float(a.body.get("confidence") or 0.0) >= threshold  # type: ignore[arg-type]
+            )
         ]
         if not chosen:
             return
@@ -379,5 +394,7 @@ class Delivery:
                     _time(a.body.get("expires")),
                     room_id not in earlier[a.alert_id],
                     lambda room, alert_id=a.alert_id: sent(room, alert_id),  # type: ignore[misc]
+                    (room_id, a.alert_id, a.seq),
                 )
             )
+            self._unsent_catch_ups.add((room_id, a.alert_id, a.seq))

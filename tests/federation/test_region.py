@@ -7,8 +7,11 @@ up (its send is refused until the test lets it through, as a homeserver
 refusing one room would; the alert then arrives there once). Catch-up: a
 chapter with active alerts gets a new neighbour, which holds every one of
 them (both ways: the room's creator and the joiner each send theirs), and
-so does a neighbour that was removed and pinned again (a new room). Every
-wait is an awaited event.
+so does a neighbour that was removed and pinned again (a new room). Region
+room: four chapters share one room; each alert goes into it once, and a
+pinned neighbour's bot posting an alert signed by another chapter is refused
+(the sender is checked per event, not per room). Every wait is an awaited
+event.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from network import WAIT, Site, connect, make_site
 from test_outage import far_apart
 
 from federation.bot import SendFailed
+from federation.delivery import to_wire
 from federation.homeserver import Homeserver
-from federation.neighbours import remove
+from federation.neighbours import form_region, remove
+from federation.wire import ALERT_EVENT_TYPE
+from node.keys import load_signing_key
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.service import ModeratorAction
+from node.setup import KEYS_DIR
 from scoring.model import Channel
 
 pytestmark = pytest.mark.synapse
@@ -197,6 +204,45 @@ async def test_a_returning_neighbour_is_sent_the_active_alerts_again(
         counters = await b.node.counters()
         assert counters["alerts_received"] == 3
         assert (await a.node.counters())["alerts_caught_up"] == caught_up + 3
+    finally:
+        for site in sites:
+            await site.close()
+
+
+async def test_a_region_room_carries_each_alert_once_and_checks_every_sender(
+    homeserver: Homeserver, tmp_path: Path, clock: Any
+) -> None:
+    sites: list[Site] = []
+    try:
+        for name in ("a", "b", "c", "d"):
+            sites.append(await make_site(homeserver, tmp_path, name, clock))
+        a, b, c, d = sites
+        room = await form_region([s.fed for s in sites], WAIT)
+        for site in sites:  # every other chapter is pinned, all in the one room
+            assert {n.room_id for n in await site.node.neighbours()} == {room}
+
+        areas = areas_of(a, 2)
+        await confirmed_alerts(a, areas)
+        await confirmed_alerts(a, areas[:1])
+        latest = {x.alert_id: x.seq for x in await a.node.active_alerts()}
+        rows = sum(latest.values())
+        for site in (b, c, d):
+            await site.wait_received(holds(a, latest))
+        await a.fed.delivery.drained(WAIT)
+        assert (await a.node.counters())["alerts_sent"] == rows  # once into the room, not 3x
+        for site in (b, c, d):
+            counters = await site.node.counters()
+            assert counters["alerts_received"] == rows
+            assert not [k for k in counters if k.startswith("rejected_")]
+
+        # B's bot posts an alert signed with C's key: pinned sender, wrong signer, per event.
+        await confirmed_alerts(c, areas_of(c, 1, skip=2), kind="raid")
+        [theirs] = await c.node.active_alerts()
+        body = dict(theirs.body, alert_id="forgedbyb123", seq=1)
+        forged = to_wire(body, load_signing_key(c.data / KEYS_DIR))
+        await b.fed.bot.send_alert(room, forged, ALERT_EVENT_TYPE, txn_id="forged.1")
+        await d.wait_counter("rejected_wrong_sender", 1)
+        assert not any(r.alert_id == "forgedbyb123" for r in await d.node.received_alerts())
     finally:
         for site in sites:
             await site.close()

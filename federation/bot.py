@@ -185,7 +185,7 @@ class ChapterBot:
         self.stats = BotStats()
         self.client: AsyncClient | None = None
         self._sync_task: asyncio.Task[None] | None = None
-        self._send_lock = asyncio.Lock()
+        self._send_locks: dict[str, asyncio.Lock] = {}  # room id -> one send at a time there
         self._synced = asyncio.Condition()
         self._sync_count = 0
         self._batch: list[tuple[str, Any]] = []  # (room id, event) of the sync in progress
@@ -767,7 +767,8 @@ class ChapterBot:
             raise SendFailed("unknown room")
         if not room.encrypted:
             raise SendFailed("room is not encrypted: refusing to send")
-        async with self._send_lock:
+        # One send at a time per room (its events keep their order); rooms run concurrently.
+        async with self._send_locks.setdefault(room_id, asyncio.Lock()):
             try:
                 event_id = await asyncio.wait_for(
                     self._send(room_id, event_type, content, txn_id),
@@ -782,6 +783,17 @@ class ChapterBot:
         self._count("sent")
         log.info("sent %s event %s", event_type, event_id)
         return event_id
+
+    async def new_session(self, room_id: str) -> None:
+        """Start a new megolm session in a room at its next send (between two sends there).
+
+        nio does not always share its current session with a member who joins
+        while it is in use; a new one is shared with every member's device.
+        """
+        client = self._need_client()
+        async with self._send_locks.setdefault(room_id, asyncio.Lock()):
+            if client.olm is not None:
+                client.olm.outbound_group_sessions.pop(room_id, None)
 
     async def _send(
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str | None

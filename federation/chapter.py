@@ -13,7 +13,11 @@ on an invite):
   node's) and invites the other's bot; the other joins an invite from a
   pinned neighbour's bot, and each records the room with the neighbour;
 - an invite from anyone else waits, unanswered (the inviter may become a
-  neighbour later); rooms of removed neighbours are left.
+  neighbour later); rooms of removed neighbours are left;
+- when a neighbour's bot joins its room (new, or back after leaving), and
+  when this bot joins a neighbour's room, the delivery loop sends that room
+  the chapter's active alerts (Delivery.catch_up): a bot cannot read what
+  was sent before it joined.
 
 If the homeserver is away at start, the node runs anyway and the bot keeps
 trying (backoff); the outbox waits in the node's database meanwhile.
@@ -27,6 +31,8 @@ import dataclasses
 import logging
 import secrets
 from typing import Any
+
+from nio import RoomMemberEvent
 
 from federation.bot import BotError, ChapterBot
 from federation.delivery import Delivery
@@ -124,6 +130,7 @@ class ChapterFederation:
         )
         self.members.attach()
         self.responders.attach()
+        self.bot.add_room_handler(self._on_member, (RoomMemberEvent,))
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconcile_lock = asyncio.Lock()
         self.connected = asyncio.Event()
@@ -240,6 +247,14 @@ class ChapterFederation:
         except Exception as exc:
             log.warning("room set-up incomplete: %s", type(exc).__name__)
 
+    async def _on_member(self, room_id: str, event: RoomMemberEvent) -> None:
+        """A neighbour's bot joined its room: send it the active alerts (it cannot read back)."""
+        if event.membership != "join" or event.prev_membership not in ("invite", "leave"):
+            return  # not a join, a profile change, or the room creator's own first join
+        if (room_id, event.state_key) in (await self.neighbours.get()).by_room_sender:
+            await self.bot.new_session(room_id)  # so that the joiner reads what follows
+            self.delivery.catch_up(room_id)
+
     def _on_invite(self, room_id: str, inviter: str) -> None:
         # Runs inside a sync: joining waits for later syncs, so do it in a task.
         self._spawn(self._reconcile_logged(), "invite")
@@ -268,11 +283,14 @@ class ChapterFederation:
                 continue
             if room and room in invites:
                 await self.bot.join(room)
+                self.delivery.catch_up(room)
                 continue
             offered = next((r for r, who in invites.items() if who == n.bot_user_id), None)
             if offered is not None:
                 await self.bot.join(offered)
                 await self.node.save_neighbour(dataclasses.replace(n, room_id=offered))
+                self.neighbours.invalidate()
+                self.delivery.catch_up(offered)
                 log.info("joined the federation room of neighbour %s", n.chapter_id)
             elif self.chapter_id < n.chapter_id:
                 made = await self.bot.create_room(

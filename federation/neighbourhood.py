@@ -34,8 +34,12 @@ def pinned_key(n: Neighbour) -> VerifyKey | None:
 
 @dataclass(frozen=True)
 class Neighbourhood:
+    """The pinned neighbours, by room: a pairwise room has one, a region room several."""
+
     neighbours: tuple[Neighbour, ...] = ()
-    by_room: Mapping[str, Neighbour] = field(default_factory=dict)
+    in_room: Mapping[str, tuple[Neighbour, ...]] = field(default_factory=dict)
+    # (room id, bot's Matrix ID) -> the neighbour whose bot that is, pinned in that room
+    by_room_sender: Mapping[tuple[str, str], Neighbour] = field(default_factory=dict)
     keys: Mapping[str, VerifyKey] = field(default_factory=dict)  # chapter id -> pinned key
 
     @classmethod
@@ -45,7 +49,16 @@ class Neighbourhood:
             key = pinned_key(n)
             if key is not None:
                 keys[n.chapter_id] = key
-        return cls(tuple(neighbours), {n.room_id: n for n in neighbours if n.room_id}, keys)
+        in_room: dict[str, list[Neighbour]] = {}
+        for n in neighbours:
+            if n.room_id:
+                in_room.setdefault(n.room_id, []).append(n)
+        return cls(
+            tuple(neighbours),
+            {room: tuple(members) for room, members in in_room.items()},
+            {(n.room_id, n.bot_user_id): n for n in neighbours if n.room_id},
+            keys,
+        )
 
 
 class NeighbourCache:

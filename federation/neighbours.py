@@ -17,16 +17,23 @@ sets up the room at once; otherwise it does so at its next start).
 
 Operators read the fingerprints to each other over a second channel (a
 phone call): a token alone could have been swapped on the way.
+
+Region rooms (form_region, for chapters of one process so far: tests and
+benchmarks; no command yet): every chapter of a region pins every other,
+and they share ONE room instead of a room per pair. A neighbour's room is
+then that room; the receiver checks each event's sender against the
+chapter pinned for that bot in that room.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
-from federation.chapter import ChapterFederation
+from federation.chapter import ChapterFederation, neutral_room_name, retention_ms
 from federation.state import load_rooms, notify_running_node, save_rooms
 from federation.wire import (
     key_fingerprint,
@@ -122,6 +129,57 @@ async def link(x: ChapterFederation, y: ChapterFederation, timeout: float = 30.0
     await first.bot.wait_for_member(room, second.user_id, timeout)
     await second.reconcile()  # ...and this waits for that reconcile to finish
     return room
+
+
+async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60.0) -> str:
+    """Make running chapters of one process a region: ONE room shared by all (tests, benchmarks).
+
+    Every chapter pins every other (the token exchange of `link`); the one
+    whose id sorts first creates an encrypted, invite-only room and invites
+    every other's bot; each chapter records it as its room with each of the
+    others (a pairwise room it had with them is left at its next reconcile)
+    and joins it. Each alert then goes once into that room, and each
+    receiver checks every event's sender against the chapter pinned for that
+    bot (federation.receiver). Returns the room id.
+    """
+    for x in chapters:
+        pinned = {n.chapter_id for n in await x.node.neighbours()}
+        for y in chapters:
+            if y is not x and y.chapter_id not in pinned:
+                await accept(x.node, own_token(y.node)[0])
+    first, *rest = sorted(chapters, key=lambda f: f.chapter_id)
+    # Invited only once every chapter has recorded the room: an invite makes the
+    # invitee reconcile, which would otherwise make pairwise rooms for new pins.
+    room = await first.bot.create_room(
+        name=neutral_room_name(), topic="", retention_ms=retention_ms(first.node)
+    )
+    region = {c.chapter_id for c in chapters}
+    for c in chapters:
+        await _use_room(c.node, region - {c.chapter_id}, room)
+        c.neighbours.invalidate()
+    for c in rest:
+        await first.bot.invite(room, c.user_id)
+    for c in rest:
+        await c.reconcile()  # joins: the room is its neighbours' room, and it was invited
+    for c in chapters:
+        for other in chapters:
+            await c.bot.wait_for_member(room, other.user_id, timeout)
+    return room
+
+
+async def _use_room(node: Node, chapter_ids: set[str], room: str) -> None:
+    """Record `room` as the room of these neighbours; rooms no neighbour uses any more are left."""
+    neighbours = await node.neighbours()
+    old = {n.room_id for n in neighbours if n.chapter_id in chapter_ids and n.room_id}
+    for n in neighbours:
+        if n.chapter_id in chapter_ids:
+            await node.save_neighbour(dataclasses.replace(n, room_id=room))
+    kept = {n.room_id for n in await node.neighbours()}
+    unused = sorted(r for r in old if r not in kept and r != room)
+    if unused:
+        rooms = load_rooms(node.data_dir)
+        leave = tuple(dict.fromkeys((*rooms.to_leave, *unused)))
+        save_rooms(node.data_dir, dataclasses.replace(rooms, to_leave=leave))
 
 
 def describe(n: Neighbour) -> str:

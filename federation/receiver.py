@@ -1,7 +1,8 @@
 """The receiver: what the bot decrypts in a federation room becomes a stored alert, or a count.
 
-An event is accepted only when all of these hold: it is in a neighbour's
-federation room and its Matrix sender is that neighbour's bot; it verifies
+An event is accepted only when all of these hold: its Matrix sender is the
+bot of a neighbour pinned in that room (checked per event: a region room is
+shared by several pinned neighbours); it verifies
 (federation.wire.verify_event) against the neighbours' pinned keys, with
 this chapter's clock, and is not a replay (one seen store, seeded from the
 node's stored seqs, shared by direct alerts and relays); a direct alert is
@@ -102,8 +103,8 @@ class Receiver:
     async def _handle(self, room_id: str, sender: str, event_type: str, content: Any) -> str | None:
         """Returns the rejection reason, or None once the alert is stored."""
         known = await self.neighbours.get()
-        neighbour = known.by_room.get(room_id)
-        if neighbour is None or sender != neighbour.bot_user_id:
+        neighbour = known.by_room_sender.get((room_id, sender))
+        if neighbour is None:
             return "not_neighbour"
         now: datetime = self.node.clock()
         verdict = verify_event(

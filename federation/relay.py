@@ -4,8 +4,9 @@ Off by default ([federation] relay = true turns it on). Only a direct alert
 accepted from a neighbour is relayed, once (the receiver's seen store
 accepts each (origin, alert id, seq) once), hop 1, wrapped and signed by
 this chapter (federation.wire.build_relay), never to the room it came from
-nor to the origin chapter, and only to a room whose neighbour's share
-threshold the alert meets or that was relayed an earlier seq of it. A
+nor to a room the origin chapter is pinned in (a region room holds several
+chapters), and only to a room whose neighbours' share thresholds the alert
+meets or that was relayed an earlier seq of it. A
 relayed alert is never relayed again (hop limit 1), so there are no loops,
 and receivers de-duplicate by origin, so nobody counts the same evidence twice.
 
@@ -25,6 +26,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from federation.bot import ChapterBot
+from federation.delivery import room_threshold
 from federation.neighbourhood import NeighbourCache
 from federation.retry import MAX_BACKOFF, Backoff
 from federation.wire import CLOCK_SKEW, RELAY_EVENT_TYPE, Alert, build_relay
@@ -97,15 +99,14 @@ class Relayer:
         content = build_relay(
             job.content, self.chapter_id, self.signing_key, hop=1, origin_key=job.origin_key
         )
-        for n in (await self.neighbours.get()).neighbours:
-            room = n.room_id
-            if not room or room in job.done or room == job.from_room:
+        for room, members in (await self.neighbours.get()).in_room.items():
+            if room in job.done or room == job.from_room:
                 continue
-            if n.chapter_id == alert.chapter:
+            if any(n.chapter_id == alert.chapter for n in members):
+                continue  # the origin is there: it has its alert
+            if room not in rooms and alert.confidence < room_threshold(members):
                 continue
-            if room not in rooms and alert.confidence < n.share_threshold:
-                continue
-            if not self.bot.is_joined(room, n.bot_user_id):
+            if not any(self.bot.is_joined(room, n.bot_user_id) for n in members):
                 continue
             txn = f"relay.{alert.chapter}.{alert.alert_id}.{alert.seq}"
             await self.bot.send_alert(room, content, RELAY_EVENT_TYPE, txn_id=txn)

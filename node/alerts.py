@@ -262,3 +262,24 @@ def alert_body(alert: Alert, kind: str, chapter_id: str, area_id: bool = False) 
     if area_id:
         body["area_id"] = alert.area_id
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def active_alert_bodies(
+    session: Session, now: datetime, chapter_id: str
+) -> list[tuple[str, int, str]]:
+    """(alert id, seq, body) of the chapter's alerts still active now, oldest first.
+
+    What a new or returning neighbour is sent (federation.delivery's catch-up):
+    the alert as last sent, at its current seq, so receivers de-duplicate it.
+    """
+    rows = session.exec(
+        select(Alert)
+        .where(col(Alert.withdrawn).is_(False), col(Alert.expires_hour) > to_hour(now))
+        .order_by(col(Alert.hour), col(Alert.alert_id))
+    ).all()
+    kinds = {1: "alert"}
+    return [
+        (a.alert_id, a.seq, alert_body(a, kinds.get(a.seq, "update"), chapter_id))
+        for a in rows
+        if a.seq > 0 and a.still_active
+    ]

@@ -32,7 +32,14 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
 from node import incidents_interim, moderation, verification
-from node.alerts import OUTBOX_WRITTEN, PUSH_WRITTEN, AlertSettings, cluster_reports, refresh_alert
+from node.alerts import (
+    OUTBOX_WRITTEN,
+    PUSH_WRITTEN,
+    AlertSettings,
+    active_alert_bodies,
+    cluster_reports,
+    refresh_alert,
+)
 from node.channels import consumers
 from node.config import ConfigError, NodeConfig, load_config
 from node.filetimes import set_back, set_back_tree
@@ -698,6 +705,13 @@ class Node:
             return [OutgoingAlert(r.id or 0, r.alert_id, r.seq, json.loads(r.body)) for r in rows]
 
         return await self._read(job)
+
+    async def active_alerts(self) -> list[OutgoingAlert]:
+        """This chapter's alerts still active, as last sent (for a new neighbour)."""
+        rows = await self._read(
+            lambda s: active_alert_bodies(s, self.clock(), self.config.chapter_id)
+        )
+        return [OutgoingAlert(0, a, seq, json.loads(body)) for a, seq, body in rows]
 
     async def alert_delivered(self, outbox_id: int) -> None:
         def job(session: Session) -> None:

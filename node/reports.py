@@ -258,10 +258,9 @@ def follow_ups_for(session: Session, report_ids: Iterable[str]) -> dict[str, lis
     return found
 
 
-def decay_of(
-    row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig
-) -> Decay:
-    return decay(
+def _decay_args(row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig):
+    """The arguments scoring.decay's decay() and visible() take, from a stored row."""
+    return (
         ReportType(row.type),
         from_hour(row.hour),
         follow_ups,
@@ -270,20 +269,18 @@ def decay_of(
         config,
         row.independent_sources,
     )
+
+
+def decay_of(
+    row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig
+) -> Decay:
+    return decay(*_decay_args(row, follow_ups, now, config))
 
 
 def is_visible(
     row: Report, follow_ups: list[FollowUp], now: datetime, config: ScoringConfig
 ) -> bool:
-    return visible(
-        ReportType(row.type),
-        from_hour(row.hour),
-        follow_ups,
-        Verdict(row.verdict),
-        now,
-        config,
-        row.independent_sources,
-    )
+    return visible(*_decay_args(row, follow_ups, now, config))
 
 
 def still_active(row: Report, follow_ups: list[FollowUp], shown: Decay) -> bool:

@@ -70,10 +70,6 @@ def neutral_room_name() -> str:
     return f"room-{secrets.token_hex(3)}"
 
 
-def retention_ms(node: Node) -> int:
-    return node.matrix_settings().retention_ms
-
-
 class ChapterFederation:
     """The chapter's bot, receiver, delivery loop and relayer. start() / stop()."""
 
@@ -86,7 +82,7 @@ class ChapterFederation:
         max_backoff: float = 30.0,
     ) -> None:
         self.node = node
-        settings = node.matrix_settings()
+        self.settings = settings = node.matrix_settings()  # read once, handed to its parts
         self.data_dir = settings.data_dir
         self.chapter_id = settings.chapter_id
         self.homeserver = settings.homeserver
@@ -120,10 +116,11 @@ class ChapterFederation:
         self.delivery = Delivery(
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
-        self.members = MemberRoom(node, self.bot)
+        self.members = MemberRoom(node, self.bot, settings)
         self.responders = ResponderRoom(
             node,
             self.bot,
+            settings,
             max_backoff=max_backoff,
             before_post=lambda: self.delivery.drained(ALERTS_FIRST_S),
         )
@@ -296,7 +293,7 @@ class ChapterFederation:
                     name=neutral_room_name(),
                     topic="",
                     invite=[n.bot_user_id],
-                    retention_ms=retention_ms(self.node),
+                    retention_ms=self.settings.retention_ms,
                 )
                 await self.node.save_neighbour(dataclasses.replace(n, room_id=made))
                 log.info("created the federation room of neighbour %s", n.chapter_id)

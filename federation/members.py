@@ -44,6 +44,7 @@ from federation.state import load_rooms
 from federation.threads import in_thread, is_edit, thread_root
 from node.outcome import (
     Accepted,
+    MatrixSettings,
     Outcome,
     RateLimited,
     Refused,
@@ -81,7 +82,7 @@ class Pending:
 class MemberRoom:
     """The member-room handler. attach(client) after login, then run() as a task."""
 
-    def __init__(self, node: Node, bot: ChapterBot) -> None:
+    def __init__(self, node: Node, bot: ChapterBot, settings: MatrixSettings) -> None:
         self.node = node
         self.bot = bot
         self.room_id = ""
@@ -92,7 +93,6 @@ class MemberRoom:
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(MAX_QUEUE)
         self.handled = 0
         self.dropped = 0
-        settings = node.matrix_settings()
         self.data_dir = settings.data_dir  # its rooms file, DATA/matrix (federation.state)
         self.redact = settings.redact_member_messages
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
-from federation.chapter import ChapterFederation, neutral_room_name, retention_ms
+from federation.chapter import ChapterFederation, neutral_room_name
 from federation.state import load_rooms, notify_running_node, save_rooms
 from federation.wire import (
     key_fingerprint,
@@ -151,7 +151,7 @@ async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60
     # Invited only once every chapter has recorded the room: an invite makes the
     # invitee reconcile, which would otherwise make pairwise rooms for new pins.
     room = await first.bot.create_room(
-        name=neutral_room_name(), topic="", retention_ms=retention_ms(first.node)
+        name=neutral_room_name(), topic="", retention_ms=first.settings.retention_ms
     )
     region = {c.chapter_id for c in chapters}
     for c in chapters:

@@ -91,6 +91,7 @@ class ResponderRoom:
         self,
         node: Node,
         bot: ChapterBot,
+        settings: MatrixSettings,
         *,
         first_backoff: float = FIRST_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
@@ -102,7 +103,6 @@ class ResponderRoom:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.ready = node.watch_notices()
-        settings = node.matrix_settings()
         self.data_dir = settings.data_dir  # its rooms file, DATA/matrix (federation.state)
         self._take_people(settings)
         self.lang = node.default_language

@@ -41,7 +41,7 @@ from node.alerts import (
     refresh_alert,
 )
 from node.channels import consumers
-from node.config import CONFIG_NAME, ConfigError, NodeConfig, load_config
+from node.config import CONFIG_NAME, ConfigError, NodeConfig, load_config, set_values
 from node.filetimes import set_back, set_back_tree
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.i18n import SUPPORTED, translate
@@ -185,6 +185,19 @@ def _matrix_settings(data_dir: Path, config: NodeConfig) -> MatrixSettings:
         verifier_level=int(config.get("matrix", "verifier_level")),
         verifiers=tuple(config.get_list("matrix", "verifiers")),
     )
+
+
+def read_matrix_settings(data_dir: Path) -> MatrixSettings:
+    """A data dir's matrix settings without opening its node (`vecinos matrix setup`);
+    DataDirError / ConfigError when it holds no valid chapter."""
+    return _matrix_settings(data_dir, load_config(check_data_dir(data_dir)))
+
+
+def record_matrix_bot(data_dir: Path, homeserver: str, user_id: str) -> Path:
+    """Write the bot's homeserver and Matrix ID into the chapter's vecinos.toml (its path)."""
+    path = data_dir / CONFIG_NAME
+    set_values(path, {("matrix", "homeserver"): homeserver, ("matrix", "user_id"): user_id})
+    return path
 
 
 def push_contact(config: NodeConfig) -> str:

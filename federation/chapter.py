@@ -42,9 +42,7 @@ from federation.receiver import Receiver
 from federation.relay import Relayer
 from federation.responders import ResponderRoom
 from federation.state import BotLock, load_rooms, matrix_dir, save_rooms
-from node.keys import load_signing_key
 from node.service import Node
-from node.setup import KEYS_DIR
 
 log = logging.getLogger("vecinos.federation")
 
@@ -72,10 +70,6 @@ def neutral_room_name() -> str:
     return f"room-{secrets.token_hex(3)}"
 
 
-def retention_ms(node: Node) -> int:
-    return int(node.config.get("retention", "unverified_hours")) * 3_600_000
-
-
 class ChapterFederation:
     """The chapter's bot, receiver, delivery loop and relayer. start() / stop()."""
 
@@ -88,15 +82,16 @@ class ChapterFederation:
         max_backoff: float = 30.0,
     ) -> None:
         self.node = node
-        config = node.config
-        self.chapter_id = config.chapter_id
-        self.homeserver = config.get("matrix", "homeserver")
-        self.user_id = config.get("matrix", "user_id")
+        self.settings = settings = node.matrix_settings()  # read once, handed to its parts
+        self.data_dir = settings.data_dir
+        self.chapter_id = settings.chapter_id
+        self.homeserver = settings.homeserver
+        self.user_id = settings.user_id
         if not self.homeserver or not self.user_id:
             raise FederationError("[matrix] homeserver and user_id are not set")
-        self.dir = matrix_dir(node.data_dir)
-        self.lock = BotLock(node.data_dir)
-        signing_key = load_signing_key(node.data_dir / KEYS_DIR)
+        self.dir = matrix_dir(self.data_dir)
+        self.lock = BotLock(self.data_dir)
+        signing_key = node.signing_key()
         self.bot = ChapterBot(
             self.homeserver,
             self.user_id,
@@ -105,7 +100,7 @@ class ChapterFederation:
             on_count=self._on_count,
             on_invite=self._on_invite,
         )
-        enabled = config.get("federation", "relay") if relay is None else relay
+        enabled = settings.relay if relay is None else relay
         self.neighbours = NeighbourCache(node)
         self.relayer = Relayer(
             node,
@@ -121,10 +116,11 @@ class ChapterFederation:
         self.delivery = Delivery(
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
-        self.members = MemberRoom(node, self.bot)
+        self.members = MemberRoom(node, self.bot, settings)
         self.responders = ResponderRoom(
             node,
             self.bot,
+            settings,
             max_backoff=max_backoff,
             before_post=lambda: self.delivery.drained(ALERTS_FIRST_S),
         )
@@ -152,7 +148,7 @@ class ChapterFederation:
             if not self.bot.credentials_path.exists():
                 raise FederationError(
                     f"the bot has no login in {self.dir}: run `vecinos matrix setup --data "
-                    f"{self.node.data_dir} ...` first"
+                    f"{self.data_dir} ...` first"
                 )
             try:
                 await self.bot.login()
@@ -297,7 +293,7 @@ class ChapterFederation:
                     name=neutral_room_name(),
                     topic="",
                     invite=[n.bot_user_id],
-                    retention_ms=retention_ms(self.node),
+                    retention_ms=self.settings.retention_ms,
                 )
                 await self.node.save_neighbour(dataclasses.replace(n, room_id=made))
                 log.info("created the federation room of neighbour %s", n.chapter_id)
@@ -310,7 +306,7 @@ class ChapterFederation:
             log.warning("invite failed: %s", exc)
 
     async def _leave_removed(self) -> None:
-        rooms = load_rooms(self.node.data_dir)
+        rooms = load_rooms(self.data_dir)
         if not rooms.to_leave:
             return
         client = self.bot.client
@@ -323,6 +319,6 @@ class ChapterFederation:
                     log.warning("leaving a removed neighbour's room failed: %s", exc)
                     continue
             left.append(room_id)
-        fresh = load_rooms(self.node.data_dir)
+        fresh = load_rooms(self.data_dir)
         remaining = tuple(r for r in fresh.to_leave if r not in left)
-        save_rooms(self.node.data_dir, dataclasses.replace(fresh, to_leave=remaining))
+        save_rooms(self.data_dir, dataclasses.replace(fresh, to_leave=remaining))

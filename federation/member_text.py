@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from node.gazetteer import Gazetteer
+
+class Area(Protocol):
+    name: str
+    aliases: tuple[str, ...]
+
+
+class Places(Protocol):
+    """The chapter's places (node.service.Node is one): its areas, its highways' spelling."""
+
+    def areas(self) -> Sequence[Area]: ...
+
+    def highway(self, text: str) -> str | None: ...
+
 
 # Type words (normalised: lower case, no accents), strongest type first: a
 # raid seen with vans is a raid. Code words ("la migra", "ICE") name no type.
@@ -231,20 +245,20 @@ def find_still_active(text: str) -> bool | None:
     return None
 
 
-def find_highway(text: str, gazetteer: Gazetteer) -> str | None:
+def find_highway(text: str, places: Places) -> str | None:
     for prefix, number in HIGHWAY.findall(normalize(text)):
         letters = "I" if prefix in ("i", "interstate") else "SR"
-        found = gazetteer.highway(f"{letters}-{number}")
+        found = places.highway(f"{letters}-{number}")
         if found is not None:
             return found
     return None
 
 
-def find_area(text: str, gazetteer: Gazetteer) -> str | None:
+def find_area(text: str, places: Places) -> str | None:
     """The gazetteer area whose name or alias the text contains (never a guess)."""
     norm = normalize(text)
     best: tuple[int, str] | None = None
-    for area in gazetteer.areas:
+    for area in places.areas():
         for label in (area.name, *area.aliases):
             key = normalize(label)
             if key and _contains(norm, key) and (best is None or len(key) > best[0]):
@@ -252,7 +266,7 @@ def find_area(text: str, gazetteer: Gazetteer) -> str | None:
     return best[1] if best else None
 
 
-def parse(text: str, gazetteer: Gazetteer) -> MemberReport:
+def parse(text: str, places: Places) -> MemberReport:
     """Free text or `!report <type> <area> [active] <what you saw>`."""
     body = text.strip()
     kind: str | None
@@ -267,8 +281,8 @@ def parse(text: str, gazetteer: Gazetteer) -> MemberReport:
         scan = body
     return MemberReport(
         type=kind,
-        area=find_area(scan, gazetteer),
-        highway=find_highway(scan, gazetteer),
+        area=find_area(scan, places),
+        highway=find_highway(scan, places),
         still_active=find_still_active(scan),
         description=body,
         language=detect_language(body),

@@ -42,9 +42,9 @@ from federation.member_text import (
 )
 from federation.state import load_rooms
 from federation.threads import in_thread, is_edit, thread_root
-from node.i18n import SUPPORTED, translate
 from node.outcome import (
     Accepted,
+    MatrixSettings,
     Outcome,
     RateLimited,
     Refused,
@@ -82,7 +82,7 @@ class Pending:
 class MemberRoom:
     """The member-room handler. attach(client) after login, then run() as a task."""
 
-    def __init__(self, node: Node, bot: ChapterBot) -> None:
+    def __init__(self, node: Node, bot: ChapterBot, settings: MatrixSettings) -> None:
         self.node = node
         self.bot = bot
         self.room_id = ""
@@ -93,11 +93,12 @@ class MemberRoom:
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(MAX_QUEUE)
         self.handled = 0
         self.dropped = 0
-        self.redact = bool(node.config.get("matrix", "redact_member_messages"))
+        self.data_dir = settings.data_dir  # its rooms file, DATA/matrix (federation.state)
+        self.redact = settings.redact_member_messages
 
     def attach(self) -> None:
         """Register with the bot (also for the events a "limited" sync left out)."""
-        self.room_id = load_rooms(self.node.data_dir).member_room
+        self.room_id = load_rooms(self.data_dir).member_room
         self.bot.add_room_handler(self._on_message, (RoomMessageText,))
         self.bot.add_room_handler(self._on_reaction, (ReactionEvent,))
 
@@ -105,7 +106,7 @@ class MemberRoom:
 
     def _ours(self, room_id: str, event: Any) -> bool:
         if not self.room_id:
-            self.room_id = load_rooms(self.node.data_dir).member_room
+            self.room_id = load_rooms(self.data_dir).member_room
         return (
             bool(self.room_id)
             and room_id == self.room_id
@@ -153,10 +154,10 @@ class MemberRoom:
         chosen = self.langs.get(sender)
         if chosen:
             return chosen
-        if detected in SUPPORTED:
+        if detected in self.node.languages:
             return detected  # type: ignore[return-value]
         default = self.node.default_language
-        return default if default in SUPPORTED else "en"
+        return default if default in self.node.languages else "en"
 
     async def handle_message(self, event: RoomMessageText) -> None:
         body = (event.body or "").strip()
@@ -177,7 +178,7 @@ class MemberRoom:
             if report_id is not None:
                 await self._follow_up_words(event, root, report_id, body, sender)
                 return
-        report = parse(body, self.node.gazetteer)
+        report = parse(body, self.node)
         norm = normalize(body)
         if not (report.type or report.area or any(f" {w} " in f" {norm} " for w in CODE_WORDS)):
             return  # conversation, not a report
@@ -195,11 +196,11 @@ class MemberRoom:
         refused = sorted({REASON_CODE[f.kind] for f in moderate(report.description).refusals})
         if refused:
             # Before any question: the member resends without the refused part.
-            reasons = " ".join(translate(code, lang) for code in refused)
+            reasons = " ".join(self.node.text(code, lang) for code in refused)
             self.pending.pop(root, None)
             log.info("member report: refused before intake")
             await self._reply(
-                root, event.event_id, translate("member_refused", lang, reasons=reasons)
+                root, event.event_id, self.node.text("member_refused", lang, reasons=reasons)
             )
             await self._redact(event.event_id, root)
             return
@@ -212,7 +213,7 @@ class MemberRoom:
             while len(self.pending) > MAX_PENDING:
                 self.pending.popitem(last=False)
             ask = "member_ask_type" if report.type is None else "member_ask_area"
-            await self._reply(root, event.event_id, translate(ask, lang))
+            await self._reply(root, event.event_id, self.node.text(ask, lang))
             return
         draft = ReportDraft(
             type=report.type,
@@ -240,18 +241,22 @@ class MemberRoom:
         if report.type is None:
             kind = one_word_type(body)
             if kind is None:
-                await self._reply(root, event.event_id, translate("member_ask_type", pending.lang))
+                await self._reply(
+                    root, event.event_id, self.node.text("member_ask_type", pending.lang)
+                )
                 return
             report = replace(report, type=kind)
         if report.area is None:
             # A place the gazetteer does not know is still a place: the node keeps it as text.
-            area = find_area(body, self.node.gazetteer) or (
+            area = find_area(body, self.node) or (
                 body.strip() if one_word_type(body) is None else None
             )
             if not area:
                 pending.report = report
                 pending.expires = time.monotonic() + PENDING_TTL_S
-                await self._reply(root, event.event_id, translate("member_ask_area", pending.lang))
+                await self._reply(
+                    root, event.event_id, self.node.text("member_ask_area", pending.lang)
+                )
                 return
             report = replace(report, area=area)
         del self.pending[root]
@@ -261,22 +266,24 @@ class MemberRoom:
     def _outcome_text(self, outcome: Outcome, lang: str) -> str:
         if isinstance(outcome, Accepted):
             r = outcome.report
-            return translate(
+            return self.node.text(
                 "member_received",
                 lang,
-                type=translate(r.type, lang),
-                area=r.area or translate("area_unlisted", lang),  # free text: never repeated
-                level=translate(r.level, lang),
+                type=self.node.text(r.type, lang),
+                area=r.area or self.node.text("area_unlisted", lang),  # free text: never repeated
+                level=self.node.text(r.level, lang),
                 confidence=round(r.confidence * 100),
             )
         if isinstance(outcome, Refused):
-            reasons = " ".join(translate(e.code, lang, **dict(e.params)) for e in outcome.errors)
-            return translate("member_refused", lang, reasons=reasons)
+            reasons = " ".join(
+                self.node.text(e.code, lang, **dict(e.params)) for e in outcome.errors
+            )
+            return self.node.text("member_refused", lang, reasons=reasons)
         if isinstance(outcome, RateLimited):
-            return translate(
+            return self.node.text(
                 "rate_limited", lang, minutes=max(1, math.ceil(outcome.retry_after_s / 60))
             )
-        return translate("member_unavailable", lang, seconds=outcome.retry_after_s)
+        return self.node.text("member_unavailable", lang, seconds=outcome.retry_after_s)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -312,13 +319,13 @@ class MemberRoom:
             report_id, kind, SourceRef(Channel.MEMBER, sender.encode())
         )
         log.info("member follow-up: %s", type(result).__name__)
-        lang = self._lang(sender, parse(body, self.node.gazetteer).language)
+        lang = self._lang(sender, parse(body, self.node).language)
         if isinstance(result, RateLimited):
             text = self._outcome_text(result, lang)
         elif result is None:
             return
         else:
-            text = translate(f"member_follow_up_{kind.value}", lang)
+            text = self.node.text(f"member_follow_up_{kind.value}", lang)
         await self._reply(root, event.event_id, text)
 
     # -- commands -------------------------------------------------------------------
@@ -330,40 +337,40 @@ class MemberRoom:
         word = word.lower()
         thread = root or event.event_id
         if word == "report":
-            report = parse(body, self.node.gazetteer)
+            report = parse(body, self.node)
             await self._intake(event, thread, report, sender)
         elif word == "lang":
             choice = rest.strip().lower()[:2]
-            if choice in SUPPORTED:
+            if choice in self.node.languages:
                 self.langs[sender] = choice
-                await self._reply(thread, event.event_id, translate("member_lang_set", choice))
+                await self._reply(thread, event.event_id, self.node.text("member_lang_set", choice))
             else:
                 lang = self._lang(sender, None)
-                await self._reply(thread, event.event_id, translate("member_help", lang))
+                await self._reply(thread, event.event_id, self.node.text("member_help", lang))
         elif word == "help":
             lang = self._lang(sender, None)
-            await self._reply(thread, event.event_id, translate("member_help", lang))
+            await self._reply(thread, event.event_id, self.node.text("member_help", lang))
         elif word == "active":
             lang = self._lang(sender, None)
             await self._reply(thread, event.event_id, await self._active(rest.strip(), lang))
 
     async def _active(self, area_text: str, lang: str) -> str:
-        area = find_area(area_text, self.node.gazetteer) if area_text else None
+        area = find_area(area_text, self.node) if area_text else None
         reports = [
             r
             for r in await self.node.live_reports()  # members are vetted: never delayed
             if r.still_active and not r.debunked and (area is None or r.area == area)
         ]
         if not reports:
-            return translate("member_active_none", lang)
+            return self.node.text("member_active_none", lang)
         lines = [
-            translate(
+            self.node.text(
                 "member_active_line",
                 lang,
-                type=translate(r.type, lang),
-                area=r.area or translate("area_unlisted", lang),
-                level=translate(r.level, lang),
-                age=translate(r.age_label, lang),
+                type=self.node.text(r.type, lang),
+                area=r.area or self.node.text("area_unlisted", lang),
+                level=self.node.text(r.level, lang),
+                age=self.node.text(r.age_label, lang),
             )
             for r in reports[:10]
         ]

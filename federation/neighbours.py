@@ -33,7 +33,7 @@ from pathlib import Path
 
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
-from federation.chapter import ChapterFederation, neutral_room_name, retention_ms
+from federation.chapter import ChapterFederation, neutral_room_name
 from federation.state import load_rooms, notify_running_node, save_rooms
 from federation.wire import (
     key_fingerprint,
@@ -42,10 +42,8 @@ from federation.wire import (
     parse_invite_token,
     readable_fingerprint,
 )
-from node.keys import load_signing_key
 from node.outcome import Neighbour
 from node.service import Node, open_node
-from node.setup import KEYS_DIR
 
 
 class NeighbourError(RuntimeError):
@@ -54,15 +52,15 @@ class NeighbourError(RuntimeError):
 
 def own_token(node: Node) -> tuple[str, str]:
     """This chapter's invite token and its key fingerprint (as read aloud)."""
-    user_id = node.config.get("matrix", "user_id")
-    if not user_id:
+    settings = node.matrix_settings()
+    if not settings.user_id:
         raise NeighbourError(
             f"the chapter has no Matrix bot yet: run `vecinos matrix setup --data "
-            f"{node.data_dir} ...` first"
+            f"{settings.data_dir} ...` first"
         )
-    verify_key = get_verify_key(load_signing_key(node.data_dir / KEYS_DIR))
+    verify_key = get_verify_key(node.signing_key())
     return (
-        make_invite_token(node.config.chapter_id, user_id, verify_key),
+        make_invite_token(settings.chapter_id, settings.user_id, verify_key),
         readable_fingerprint(key_fingerprint(verify_key)),
     )
 
@@ -73,10 +71,11 @@ async def accept(node: Node, token: str, threshold: float | None = None) -> Neig
         invite = parse_invite_token(token)
     except ValueError as exc:
         raise NeighbourError(f"that token cannot be used: {exc}") from None
-    if invite.chapter == node.config.chapter_id:
+    settings = node.matrix_settings()
+    if invite.chapter == settings.chapter_id:
         raise NeighbourError("that is this chapter's own token: send it to the neighbour")
     if threshold is None:
-        threshold = float(node.config.get("federation", "share_threshold"))
+        threshold = settings.share_threshold
     if not 0.0 <= threshold <= 1.0:
         raise NeighbourError("--threshold must be between 0 and 1")
     earlier = {n.chapter_id: n for n in await node.neighbours()}.get(invite.chapter)
@@ -100,10 +99,11 @@ async def remove(node: Node, chapter_id: str) -> bool:
     if found is None or not await node.remove_neighbour(chapter_id):
         return False
     if found.room_id:
-        rooms = load_rooms(node.data_dir)
+        data_dir = node.matrix_settings().data_dir
+        rooms = load_rooms(data_dir)
         if found.room_id not in rooms.to_leave:
             save_rooms(
-                node.data_dir,
+                data_dir,
                 dataclasses.replace(rooms, to_leave=(*rooms.to_leave, found.room_id)),
             )
     return True
@@ -151,7 +151,7 @@ async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60
     # Invited only once every chapter has recorded the room: an invite makes the
     # invitee reconcile, which would otherwise make pairwise rooms for new pins.
     room = await first.bot.create_room(
-        name=neutral_room_name(), topic="", retention_ms=retention_ms(first.node)
+        name=neutral_room_name(), topic="", retention_ms=first.settings.retention_ms
     )
     region = {c.chapter_id for c in chapters}
     for c in chapters:
@@ -177,9 +177,10 @@ async def _use_room(node: Node, chapter_ids: set[str], room: str) -> None:
     kept = {n.room_id for n in await node.neighbours()}
     unused = sorted(r for r in old if r not in kept and r != room)
     if unused:
-        rooms = load_rooms(node.data_dir)
+        data_dir = node.matrix_settings().data_dir
+        rooms = load_rooms(data_dir)
         leave = tuple(dict.fromkeys((*rooms.to_leave, *unused)))
-        save_rooms(node.data_dir, dataclasses.replace(rooms, to_leave=leave))
+        save_rooms(data_dir, dataclasses.replace(rooms, to_leave=leave))
 
 
 def describe(n: Neighbour) -> str:

@@ -54,9 +54,7 @@ from federation.bot import BotError, ChapterBot
 from federation.retry import FIRST_BACKOFF, MAX_BACKOFF, Backoff, drain_forever
 from federation.state import load_rooms
 from federation.threads import in_thread, is_edit, thread_root
-from node.config import CONFIG_NAME, ConfigError, load_config
-from node.i18n import translate
-from node.outcome import PublicReport, Unavailable
+from node.outcome import MatrixSettings, PublicReport, Unavailable
 from node.responders import MATRIX, Notice, room_text
 from node.service import ModeratorAction, Node
 from node.verification import Answer, Outcome
@@ -93,6 +91,7 @@ class ResponderRoom:
         self,
         node: Node,
         bot: ChapterBot,
+        settings: MatrixSettings,
         *,
         first_backoff: float = FIRST_BACKOFF,
         max_backoff: float = MAX_BACKOFF,
@@ -104,12 +103,8 @@ class ResponderRoom:
         self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self.ready = node.watch_notices()
-        config = node.config
-        self.moderator_level = int(config.get("matrix", "moderator_level"))
-        self.moderators = config.get_list("matrix", "responder_moderators")
-        self.responders = config.get_list("matrix", "responders")
-        self.verifier_level = int(config.get("matrix", "verifier_level"))
-        self.verifiers = config.get_list("matrix", "verifiers")
+        self.data_dir = settings.data_dir  # its rooms file, DATA/matrix (federation.state)
+        self._take_people(settings)
         self.lang = node.default_language
         self.commands: asyncio.Queue[Any] = asyncio.Queue(MAX_QUEUE)
         self.posted = 0
@@ -117,7 +112,7 @@ class ResponderRoom:
 
     @property
     def room_id(self) -> str:
-        return load_rooms(self.node.data_dir).responders_room
+        return load_rooms(self.data_dir).responders_room
 
     def attach(self) -> None:
         self.bot.add_room_handler(self._on_message, (RoomMessageText,))
@@ -179,16 +174,16 @@ class ResponderRoom:
 
     def _read_people(self) -> None:
         """Who is invited and who moderates: re-read from vecinos.toml (SIGHUP applies it)."""
-        try:
-            config = load_config(self.node.data_dir / CONFIG_NAME)
-        except ConfigError as exc:
-            log.warning("responders: config not re-read (%s); keeping the last one", exc)
-            return
-        self.moderator_level = int(config.get("matrix", "moderator_level"))
-        self.moderators = config.get_list("matrix", "responder_moderators")
-        self.responders = config.get_list("matrix", "responders")
-        self.verifier_level = int(config.get("matrix", "verifier_level"))
-        self.verifiers = config.get_list("matrix", "verifiers")
+        settings = self.node.reread_matrix_settings()
+        if settings is not None:  # else the node warned; the last lists stay
+            self._take_people(settings)
+
+    def _take_people(self, settings: MatrixSettings) -> None:
+        self.moderator_level = settings.moderator_level
+        self.moderators = list(settings.moderators)
+        self.responders = list(settings.responders)
+        self.verifier_level = settings.verifier_level
+        self.verifiers = list(settings.verifiers)
 
     async def reconcile(self) -> None:
         """Invite the configured responders and moderators; the configured moderators,
@@ -260,29 +255,29 @@ class ResponderRoom:
         if await self._level(room, event.sender) < self.moderator_level:
             log.info("responder command refused: not a moderator")
             await self._answer(
-                room, root, event.event_id, translate("responders_not_allowed", self.lang)
+                room, root, event.event_id, self.node.text("responders_not_allowed", self.lang)
             )
             return
         report_id = args[0] if args else ""
         if not report_id:
-            await self._answer(room, root, event.event_id, translate("responders_usage", self.lang))
+            await self._answer(room, root, event.event_id, self._t("responders_usage"))
             return
         result: PublicReport | Unavailable | None = None
         if REPORT_ID.fullmatch(report_id):
             result = await self.node.moderate(report_id, action)
         if result is None:
             shown = report_id if REPORT_ID.fullmatch(report_id) else "…"
-            text = translate("responders_unknown_id", self.lang, id=shown)
+            text = self.node.text("responders_unknown_id", self.lang, id=shown)
         elif isinstance(result, Unavailable):
-            text = translate("responders_unavailable", self.lang, seconds=result.retry_after_s)
+            text = self.node.text("responders_unavailable", self.lang, seconds=result.retry_after_s)
         else:
-            text = translate(
+            text = self.node.text(
                 "responders_moderated",
                 self.lang,
                 id=result.id,
-                type=translate(result.type, self.lang),
+                type=self.node.text(result.type, self.lang),
                 area=result.area,
-                status=translate(result.status, self.lang),
+                status=self.node.text(result.status, self.lang),
             )
         log.info("responder command %s: %s", action.value, type(result).__name__)
         await self._answer(room, root, event.event_id, text)
@@ -338,7 +333,7 @@ class ResponderRoom:
         claimer = None if level >= self.moderator_level else event.sender
         result = await self.node.answer_verification(request, answer, claimer)
         if isinstance(result, Unavailable):
-            text = translate("responders_unavailable", self.lang, seconds=result.retry_after_s)
+            text = self.node.text("responders_unavailable", self.lang, seconds=result.retry_after_s)
         elif result == Outcome.DONE:
             text = self._t(f"verify_{answer.value}")
         else:
@@ -349,7 +344,7 @@ class ResponderRoom:
         await self._answer(room, root, event.event_id, text)
 
     def _t(self, key: str, **params: object) -> str:
-        return translate(key, self.lang, **params)
+        return self.node.text(key, self.lang, **params)
 
     async def _level(self, room: str, user_id: str) -> int:
         """The sender's level as the homeserver has it now; 0 (refused) if it cannot say."""

@@ -30,9 +30,8 @@ from federation.chapter import neutral_room_name
 from federation.cross_signing import fingerprint
 from federation.homeserver import HomeserverError, register_account
 from federation.state import BotLock, ChapterRooms, load_rooms, matrix_dir, save_rooms
-from node.config import load_config, set_values
 from node.running import running_node
-from node.setup import check_data_dir
+from node.service import read_matrix_settings, record_matrix_bot
 
 _USER_RE = re.compile(r"@([a-z0-9._=/+-]+):([A-Za-z0-9.:\[\]-]+)")
 
@@ -95,7 +94,7 @@ async def setup_matrix(
     registration_secret: str | None = None,
 ) -> list[str]:
     """Do the set-up; returns the lines to print (what the homeserver admin must do)."""
-    config = load_config(check_data_dir(data_dir))
+    settings = read_matrix_settings(data_dir)
     homeserver = homeserver.rstrip("/")
     if not homeserver.startswith(("http://", "https://")):
         raise SetupError("--homeserver must be a URL, e.g. https://matrix.example.org")
@@ -103,7 +102,7 @@ async def setup_matrix(
     if match is None:
         raise SetupError("--user must be a Matrix ID such as @vecinos-bot:example.org")
     await _check_homeserver(homeserver)
-    retention = int(config.get("retention", "unverified_hours")) * 3_600_000
+    retention = settings.retention_ms
     with BotLock(data_dir):
         bot = ChapterBot(homeserver, user_id, matrix_dir(data_dir))
         try:
@@ -124,7 +123,7 @@ async def setup_matrix(
             raise SetupError(str(exc)) from None
         finally:
             await bot.close()
-    set_values(config.path, {("matrix", "homeserver"): homeserver, ("matrix", "user_id"): user_id})
+    config_path = record_matrix_bot(data_dir, homeserver, user_id)
     admin_api = f"{homeserver}/_synapse/admin/v1/users/{user_id}/override_ratelimit"
     running = running_node(data_dir)  # a node without Matrix holds no bot lock: it may run
     lines = [
@@ -136,7 +135,7 @@ async def setup_matrix(
         f"    device {device}, signed by it; session key: {fingerprint(session_key)}",
         f"  member room:     {rooms.member_room}",
         f"  responders room: {rooms.responders_room}",
-        f"  config: [matrix] homeserver and user_id set in {config.path}",
+        f"  config: [matrix] homeserver and user_id set in {config_path}",
         "",
         "Ask the homeserver's admin to do two things (Synapse):",
         "  1. exempt the bot from rate limits (else alerts crawl at ~0.2 per second):",

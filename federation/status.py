@@ -166,17 +166,17 @@ async def status_lines(data_dir: Path) -> list[str]:
         neighbours = await node.neighbours()
     finally:
         await node.close()
-    config = node.config
-    if not config.matrix_enabled:
+    settings = node.matrix_settings()
+    if not settings.homeserver:  # Matrix off (NodeConfig.matrix_enabled)
         lines.append("Matrix: off (run `vecinos matrix setup`; see docs/federation.md)")
         return lines
-    lines += await _matrix_lines(data_dir, config.get("matrix", "homeserver"), neighbours)
+    lines += await _matrix_lines(data_dir, settings.homeserver, neighbours)
     rooms = load_rooms(data_dir)
     lines.append(
         f"rooms: member {rooms.member_room or '-'}, responders {rooms.responders_room or '-'}"
     )
     waiting = sum(1 for n in neighbours if not n.room_id)
-    relay = "on" if config.get("federation", "relay") else "off"
+    relay = "on" if settings.relay else "off"
     lines.append(
         f"neighbours: {len(neighbours)}"
         + (f" ({waiting} waiting for a room)" if waiting else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from scoring.model import Channel
 
@@ -242,3 +243,23 @@ COARSE_COUNTS: tuple[tuple[int, str], ...] = ((10, "10+"), (4, "4-9"), (2, "2-3"
 def coarse_count(n: int) -> str:
     """A count as the public sees it: "1", "2-3", "4-9" or "10+" (PublicIncident.reports)."""
     return next(label for floor, label in COARSE_COUNTS if n >= floor)
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    """What federation/ reads of the chapter's config, as plain values (Node.matrix_settings):
+    federation never opens vecinos.toml itself."""
+
+    data_dir: Path  # the chapter's DATA: federation keeps its own files in DATA/matrix
+    chapter_id: str
+    homeserver: str  # "" while Matrix is off
+    user_id: str
+    relay: bool
+    share_threshold: float
+    retention_ms: int  # the node's retention of unverified reports, for the rooms
+    redact_member_messages: bool
+    moderator_level: int
+    moderators: tuple[str, ...]  # responder_moderators
+    responders: tuple[str, ...]
+    verifier_level: int
+    verifiers: tuple[str, ...]

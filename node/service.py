@@ -41,9 +41,10 @@ from node.alerts import (
     refresh_alert,
 )
 from node.channels import consumers
-from node.config import ConfigError, NodeConfig, load_config
+from node.config import CONFIG_NAME, ConfigError, NodeConfig, load_config, set_values
 from node.filetimes import set_back, set_back_tree
 from node.gazetteer import DEFAULT_PATH, Gazetteer
+from node.i18n import SUPPORTED, translate
 from node.intake import (
     IntakeContext,
     IntakeLimits,
@@ -55,13 +56,14 @@ from node.intake import (
     store_report,
     validate,
 )
-from node.keys import KeyRing
+from node.keys import KeyRing, load_signing_key
 from node.localtime import chapter_zone, hour_text, local
 from node.moderators import session_key_valid, verify_moderator
 from node.outcome import (
     Accepted,
     AreaView,
     FieldError,
+    MatrixSettings,
     Neighbour,
     Outcome,
     OutgoingAlert,
@@ -164,6 +166,38 @@ def _bump(session: Session, name: str, n: int = 1) -> None:
     row = session.get(Counter, name) or Counter(name=name)
     row.count += n
     session.add(row)
+
+
+def _matrix_settings(data_dir: Path, config: NodeConfig) -> MatrixSettings:
+    """What federation/ reads of a config, as plain values."""
+    return MatrixSettings(
+        data_dir=data_dir,
+        chapter_id=config.chapter_id,
+        homeserver=config.get("matrix", "homeserver"),
+        user_id=config.get("matrix", "user_id"),
+        relay=bool(config.get("federation", "relay")),
+        share_threshold=float(config.get("federation", "share_threshold")),
+        retention_ms=int(config.get("retention", "unverified_hours")) * 3_600_000,
+        redact_member_messages=bool(config.get("matrix", "redact_member_messages")),
+        moderator_level=int(config.get("matrix", "moderator_level")),
+        moderators=tuple(config.get_list("matrix", "responder_moderators")),
+        responders=tuple(config.get_list("matrix", "responders")),
+        verifier_level=int(config.get("matrix", "verifier_level")),
+        verifiers=tuple(config.get_list("matrix", "verifiers")),
+    )
+
+
+def read_matrix_settings(data_dir: Path) -> MatrixSettings:
+    """A data dir's matrix settings without opening its node (`vecinos matrix setup`);
+    DataDirError / ConfigError when it holds no valid chapter."""
+    return _matrix_settings(data_dir, load_config(check_data_dir(data_dir)))
+
+
+def record_matrix_bot(data_dir: Path, homeserver: str, user_id: str) -> Path:
+    """Write the bot's homeserver and Matrix ID into the chapter's vecinos.toml (its path)."""
+    path = data_dir / CONFIG_NAME
+    set_values(path, {("matrix", "homeserver"): homeserver, ("matrix", "user_id"): user_id})
+    return path
 
 
 def push_contact(config: NodeConfig) -> str:
@@ -310,6 +344,36 @@ class Node:
     @property
     def hotline(self) -> str:
         return self.config.get("chapter", "hotline")
+
+    # -- what federation/ reads (it never opens the config or key files itself) -----
+
+    def matrix_settings(self) -> MatrixSettings:
+        """The [matrix]/[federation] values federation/ uses, as the node started with them."""
+        return _matrix_settings(self.data_dir, self.config)
+
+    def reread_matrix_settings(self) -> MatrixSettings | None:
+        """The same, from vecinos.toml as it is now (SIGHUP applies a changed responders
+        list); None (and a warning) when the file cannot be read."""
+        try:
+            return _matrix_settings(self.data_dir, load_config(self.data_dir / CONFIG_NAME))
+        except ConfigError as exc:
+            log.warning("config not re-read (%s); keeping the last one", exc)
+            return None
+
+    def signing_key(self):  # -> nacl SigningKey with .version (signedjson)
+        """The chapter's federation signing key (DATA/keys), read now."""
+        return load_signing_key(self.data_dir / KEYS_DIR)
+
+    languages: tuple[str, ...] = SUPPORTED  # the languages the node has catalogs for
+
+    @staticmethod
+    def text(code: str, lang: str, **params: object) -> str:
+        """A message id in `lang` (English when `lang` has no catalog), {params} filled in."""
+        return translate(code, lang, **params)
+
+    def highway(self, text: str) -> str | None:
+        """The chapter's spelling of a highway, or None when it is not on its list."""
+        return self.gazetteer.highway(text)
 
     def local_time(self, moment: datetime) -> datetime:
         """A stored (UTC) time on the chapter's clock ([chapter] timezone)."""

@@ -214,7 +214,7 @@ class Delivery:
         try:
             return to_wire(item.body, self.signing_key)
         except (ValueError, KeyError, TypeError) as exc:
-            log.error("alert seq %d cannot be sent (%s): dropped", item.seq, exc)
+            log.error("alert seq %d cannot be sent (%s): dropped", item.seq, type(exc).__name__)
             return None
 
     def _expired(self, expires: datetime | None) -> bool:

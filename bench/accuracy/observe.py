@@ -29,11 +29,13 @@ ReportsChapter is today's node (reports scored one by one, clusters of
 area x type). It reads the node's tables directly, which bench/ may do and
 production code may not: the outbox and responder outbox rows (their JSON
 bodies are the wire format), and the recent reports and follow-ups (to tell
-which are active, with the node's own decay rules). Today there is no
-verifier dispatch: a verification request is a responder notice that opens
-(the responders are paged and one goes to look), and the verifier's answer
-is a moderator's Node.moderate (confirm the best active report of the
-cluster; a false alarm debunks all of them; unable does nothing).
+which are active, with the node's own decay rules). A verification request
+is a responder notice that opens (the responders are paged and one goes to
+look), and the verifier's answer is a moderator's Node.moderate (confirm the
+best active report of the cluster; a false alarm debunks all of them; unable
+does nothing): the call the responders room's `!confirm` and `!falsealarm`
+end in (node.verification). The room's claim/answer cycle itself is not
+simulated here; tests/federation/test_verifier_room.py runs it on Synapse.
 """
 
 from __future__ import annotations

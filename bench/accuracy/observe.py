@@ -33,9 +33,10 @@ which are active, with the node's own decay rules). A verification request
 is a responder notice that opens (the responders are paged and one goes to
 look), and the verifier's answer is a moderator's Node.moderate (confirm the
 best active report of the cluster; a false alarm debunks all of them; unable
-does nothing): the call the responders room's `!confirm` and `!falsealarm`
-end in (node.verification). The room's claim/answer cycle itself is not
-simulated here; tests/federation/test_verifier_room.py runs it on Synapse.
+does nothing), the same kind of verdict as the responders room's `!confirm`
+and `!falsealarm` (node.verification confirms or debunks the cluster's
+undecided reports). The room's claim/answer cycle itself is not simulated
+here; tests/federation/test_verifier_room.py runs it on Synapse.
 """
 
 from __future__ import annotations

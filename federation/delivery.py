@@ -127,6 +127,8 @@ class Delivery:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._sent_to: dict[int, set[str]] = {}  # outbox_id -> rooms that accepted it
         self._waiting: dict[int, set[str]] = {}  # outbox_id -> rooms still to accept it
+        # Rows marked delivered that a read begun before that commit may still list.
+        self._settled: set[int] = set()
         self._lanes: dict[str, tuple[asyncio.Queue[_Send], asyncio.Task[None]]] = {}
         self._catch_up_rooms: list[str] = []
         # Catch-up sends not yet begun: a later join in that room will read them too.
@@ -168,8 +170,13 @@ class Delivery:
                     for room_id in rooms:
                         self._spawn(self._catch_up(room_id), "catch-up")
                     batch = await self.node.pending_alerts()
+                    # A row settled while this read ran is still in it: never send it twice.
+                    self._settled &= {item.outbox_id for item in batch}
                     for item in batch:
-                        if item.outbox_id not in self._waiting:
+                        if (
+                            item.outbox_id not in self._waiting
+                            and item.outbox_id not in self._settled
+                        ):
                             await self._dispatch(item)
                     backoff.reset()
                     if not batch:
@@ -187,6 +194,7 @@ class Delivery:
             await asyncio.gather(*tasks, return_exceptions=True)  # ended before the bot closes
             self._lanes.clear()
             self._waiting.clear()
+            self._settled.clear()
             self._queued.clear()
             self._unsent_catch_ups.clear()
 
@@ -279,6 +287,7 @@ class Delivery:
             self.node.count("alerts_sent", len(done)) if done else asyncio.sleep(0),
         )
         self._sent_to.pop(outbox_id, None)
+        self._settled.add(outbox_id)
 
     def _enqueue(self, send: _Send) -> None:
         lane = self._lanes.get(send.room_id)

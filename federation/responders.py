@@ -27,7 +27,12 @@ so; in its thread (or naming the notice's id) a verifier runs `!claim [ETA
 min]` (`!tomar`), and the bot answers "taken, ETA N min" (a second claimer
 is told it is taken); then `!confirm` (`!confirmar`), `!falsealarm [what it
 was]` (`!falsa`) or `!unable` (`!nopuedo`). `!confirm` without a report ID
-answers the thread's verification. Verifiers are members whose power level
+answers the thread's verification. A claim can also be a reaction to the
+notice's first post (👍 ✋ 🙋 🏃 🚗, any skin tone): claimed without an ETA;
+a reaction from someone who is not a verifier, or to another post, is just a
+reaction (no answer). Reactions are the one thing taken unencrypted (Element
+and matrix-nio never encrypt them); a claim only says who is going, the
+answers that decide are encrypted commands. Verifiers are members whose power level
 is at least [matrix] verifier_level (the bot raises [matrix] verifiers to
 it) or who are named in [matrix] verifiers; moderators may answer any
 request. The claimer's Matrix ID is handed to the node only for the claim's
@@ -48,7 +53,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from nio import RoomMessageText
+from nio import ReactionEvent, RoomMessageText
 
 from federation.bot import BotError, ChapterBot
 from federation.retry import FIRST_BACKOFF, MAX_BACKOFF, Backoff, drain_forever
@@ -70,6 +75,10 @@ ACTIONS = {
 }
 ALIASES = {"confirmar": "confirm", "desmentir": "debunk", "archivar": "archive"}
 CLAIM_WORDS = frozenset({"claim", "tomar", "tomo", "voy"})
+# Reactions to a notice's first post that claim it ("I'm going"), compared without
+# variation selectors, skin tones or gender signs (claim_reaction).
+CLAIM_REACTIONS = frozenset({"👍", "✋", "🙋", "🏃", "🚗"})
+REACTION_MODIFIERS = re.compile("[\ufe0f\u200d\u2640\u2642\U0001f3fb-\U0001f3ff]")
 ANSWER_WORDS = {
     "confirm": Answer.CONFIRMED,
     "confirmar": Answer.CONFIRMED,
@@ -115,7 +124,7 @@ class ResponderRoom:
         return load_rooms(self.data_dir).responders_room
 
     def attach(self) -> None:
-        self.bot.add_room_handler(self._on_message, (RoomMessageText,))
+        self.bot.add_room_handler(self._on_message, (RoomMessageText, ReactionEvent))
 
     # -- alerts ---------------------------------------------------------------------
 
@@ -212,13 +221,19 @@ class ResponderRoom:
 
     # -- commands ---------------------------------------------------------------------
 
-    async def _on_message(self, room_id: str, event: RoomMessageText) -> None:
+    async def _on_message(self, room_id: str, event: RoomMessageText | ReactionEvent) -> None:
         if room_id != self.room_id or event.sender == self.bot.user_id:
             return
-        if not (event.body or "").lstrip().startswith("!") or is_edit(event):
+        if isinstance(event, ReactionEvent):
+            if not claim_reaction(event.key):
+                return
+        elif not (event.body or "").lstrip().startswith("!") or is_edit(event):
             return
         age = int(time.time() * 1000) - int(getattr(event, "server_timestamp", 0) or 0)
-        if age > MAX_COMMAND_AGE_MS or not event.decrypted:
+        # Reactions are never encrypted (Element and matrix-nio send them in the clear, the
+        # relation must be readable to the server): a claim only says who is going.
+        plain_ok = isinstance(event, ReactionEvent)
+        if age > MAX_COMMAND_AGE_MS or not (event.decrypted or plain_ok):
             return
         try:
             self.commands.put_nowait(event)
@@ -233,7 +248,10 @@ class ResponderRoom:
             except Exception as exc:  # one bad command must not stop the room
                 log.error("responder command not handled: %s", type(exc).__name__)
 
-    async def handle_command(self, event: RoomMessageText) -> None:
+    async def handle_command(self, event: RoomMessageText | ReactionEvent) -> None:
+        if isinstance(event, ReactionEvent):
+            await self._claim_by_reaction(event)
+            return
         word, *args = event.body.strip()[1:].split(maxsplit=2) or [""]
         word = word.lower()
         root = thread_root(event) or event.event_id
@@ -284,6 +302,17 @@ class ResponderRoom:
 
     # -- verifier dispatch --------------------------------------------------------------
 
+    async def _claim_by_reaction(self, event: ReactionEvent) -> None:
+        """A claim reaction on a notice's first post: a verifier's is `!claim` without an
+        ETA, answered in the thread; anyone else's, or one on another post, is left alone."""
+        request = await self.node.verification_for_thread(event.reacts_to)
+        if request is None:
+            return
+        level = await self._level(self.room_id, event.sender)
+        if level < self.verifier_level and event.sender not in self.verifiers:
+            return
+        await self._verification(event, "claim", [], request, event.reacts_to)
+
     async def _request_of(self, event: RoomMessageText, args: list[str]) -> str | None:
         """The open verification a command is about: the thread's, or the id it names."""
         root = thread_root(event)
@@ -303,18 +332,26 @@ class ResponderRoom:
         return None
 
     async def _verification(
-        self, event: RoomMessageText, word: str, args: list[str], request: str | None, root: str
+        self,
+        event: RoomMessageText | ReactionEvent,
+        word: str,
+        args: list[str],
+        request: str | None,
+        root: str,
     ) -> None:
         room = self.room_id
+        # A reaction's answer replies to the post it reacted to (a reply to a reaction
+        # is not something clients show).
+        asked = event.reacts_to if isinstance(event, ReactionEvent) else event.event_id
         level = await self._level(room, event.sender)
         # The configured list counts too: the sender is in the room (the event came from it).
         allowed = level >= self.verifier_level or event.sender in self.verifiers
         if not allowed:
             log.info("verification command refused: not a verifier")
-            await self._answer(room, root, event.event_id, self._t("verify_not_allowed"))
+            await self._answer(room, root, asked, self._t("verify_not_allowed"))
             return
         if request is None:
-            await self._answer(room, root, event.event_id, self._t("verify_not_open"))
+            await self._answer(room, root, asked, self._t("verify_not_open"))
             return
         root = await self.node.notice_root(request) or root  # answers go to the notice's thread
         if word in CLAIM_WORDS:
@@ -327,7 +364,7 @@ class ResponderRoom:
                 eta_given = claimed.claim.eta is not None
                 text = self._t(key + ("" if eta_given else "_no_eta"), eta=claimed.claim.eta)
             log.info("verification claim: %s", "taken" if claimed and claimed.taken else "ok")
-            await self._answer(room, root, event.event_id, text)
+            await self._answer(room, root, asked, text)
             return
         answer = ANSWER_WORDS[word]
         claimer = None if level >= self.moderator_level else event.sender
@@ -341,7 +378,7 @@ class ResponderRoom:
         log.info(
             "verification answer %s: %s", answer.value, getattr(result, "value", "unavailable")
         )
-        await self._answer(room, root, event.event_id, text)
+        await self._answer(room, root, asked, text)
 
     def _t(self, key: str, **params: object) -> str:
         return self.node.text(key, self.lang, **params)
@@ -361,3 +398,8 @@ class ResponderRoom:
             self.answered += 1
         except (BotError, TimeoutError) as exc:
             log.warning("responder answer not sent: %s", type(exc).__name__)
+
+
+def claim_reaction(key: str) -> bool:
+    """Whether a reaction's key claims a verification (👍🏽 and 🏃‍♀️ are 👍 and 🏃)."""
+    return REACTION_MODIFIERS.sub("", key or "") in CLAIM_REACTIONS

@@ -194,3 +194,29 @@ async def test_a_moderator_may_answer_a_claimed_request(vroom: VRoom, clock) -> 
     assert await site.node.verification_requests() == []  # a moderator's confirm answers it
     usage = (await ver.command("!ayuda"))["body"]
     assert usage == t("responders_usage") + "\n" + t("verify_usage") and "!tomar" in usage
+
+
+async def react(person: Any, event_id: str, key: str) -> str:
+    """React to a post as Element does (an m.reaction annotation, encrypted in this room)."""
+    content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+    return await person.chapter.bot.send_alert(person.room_id, content, "m.reaction")
+
+
+async def test_a_thumbs_up_on_the_notice_claims_it(vroom: VRoom, clock) -> None:
+    site, ver, ver2 = vroom.site, vroom.ver, vroom.ver2
+    ids, root = await needs_verification(vroom, clock)
+    await react(vroom.res, root, "👍")  # a responder, not a verifier: just a reaction
+    chat = await ver.say("anyone near there?", thread=root)
+    await react(ver, chat, "👍")  # not the notice's post: just a reaction
+    await react(ver, root, "👍🏽")  # a verifier, any skin tone: the claim
+    answer = await ver.next_post()
+    assert answer["body"] == t("verify_taken_no_eta")  # the first answer: the others got none
+    assert in_thread(answer, root) and replied_to(answer) == root
+    [request] = await site.node.verification_requests()
+    assert request.claimed and request.eta is None
+    assert (await ver2.next_post())["body"] == t("verify_taken_no_eta")  # ver2 saw it too
+    await react(ver2, root, "🏃‍♀️")  # a second verifier's claim is refused, as !claim is
+    assert (await ver2.next_post())["body"] == t("verify_refused_taken_no_eta")
+    assert (await ver.command("!confirm", thread=root))["body"] == t("verify_confirmed")
+    report = await site.node.get_report(ids[0])
+    assert report is not None and report.status == "confirmed"

@@ -353,6 +353,19 @@ SCORING: dict[str, Tunable] = {
         timedelta(0),
         72 * H,
     ),
+    "member_gone_weight": Tunable(
+        'a vetted member\'s "gone" counts as this many anonymous ones (2 = gone_to_end: one '
+        "member ends what one person reported, a crowd's report needs more)",
+        0.0,
+        100.0,
+        "follow-ups",
+    ),
+    "max_member_extension": Tunable(
+        'a vetted member\'s "still there" extends a report at most this far past its own hour '
+        "(a long checkpoint stays on; a compromised account cannot keep a fake on for a day)",
+        timedelta(0),
+        72 * H,
+    ),
     "min_opacity": Tunable("opacity of a report on the map once it has faded", 0.0, 1.0),
     "min_scale": Tunable("size of a report's marker once it has faded", 0.0, 1.0),
     "fade_over": Tunable("reports fade to those over this time", timedelta(0), 30 * 24 * H),

@@ -257,10 +257,12 @@ async def incident_follow_up(
         return RateLimited(wait)
     sources = node.source_keys.tags(source.identity, now)
     ids = [m.row_id for m in members if not m.view.debunked]  # a debunk stays a debunk
+    member = source.channel == Channel.MEMBER
 
     def job(session: Session) -> int:
         return sum(
-            store_follow_up(session, node.context, rid, kind, sources, False, now) is not None
+            store_follow_up(session, node.context, rid, kind, sources, False, now, member)
+            is not None
             for rid in ids
         )
 

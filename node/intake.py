@@ -391,8 +391,12 @@ def store_follow_up(
     sources: frozenset[bytes],
     by_moderator: bool,
     now: datetime,
+    by_member: bool = False,
 ) -> Report | None:
-    """Record a follow-up from an independent source; repeats and the reporter's own are ignored."""
+    """Record a follow-up from an independent source; repeats and the reporter's own are ignored.
+
+    by_member: it came from a vetted member (the member room), which scoring.decay weighs
+    above an anonymous one."""
     report = session.get(Report, report_id)
     if report is None:
         return None
@@ -407,7 +411,11 @@ def store_follow_up(
         followed.update(sources)
         session.add(
             FollowUpRow(
-                report_id=report_id, kind=kind.value, hour=to_hour(now), by_moderator=by_moderator
+                report_id=report_id,
+                kind=kind.value,
+                hour=to_hour(now),
+                by_moderator=by_moderator,
+                by_member=by_member and not by_moderator,
             )
         )
         mark_unsettled(session, report, now, rescore=False)

@@ -153,7 +153,7 @@ NO_FOLLOW_UPS: tuple[FollowUp, ...] = ()
 
 
 def follow_up_of(row: FollowUpRow) -> FollowUp:
-    return FollowUp(FollowUpKind(row.kind), from_hour(row.hour), row.by_moderator)
+    return FollowUp(FollowUpKind(row.kind), from_hour(row.hour), row.by_moderator, row.by_member)
 
 
 HOURS_PER_WEEK = 168

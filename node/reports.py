@@ -253,7 +253,7 @@ def follow_ups_for(session: Session, report_ids: Iterable[str]) -> dict[str, lis
         return found
     for row in session.exec(select(FollowUpRow).where(col(FollowUpRow.report_id).in_(ids))).all():
         found[row.report_id].append(
-            FollowUp(FollowUpKind(row.kind), from_hour(row.hour), row.by_moderator)
+            FollowUp(FollowUpKind(row.kind), from_hour(row.hour), row.by_moderator, row.by_member)
         )
     return found
 

@@ -125,7 +125,7 @@ from node.store import (
 from node.trends import Trends, aggregate_counts, on_clock
 from node.writer import Writer
 from scoring.defaults import level_floor
-from scoring.model import FollowUp, FollowUpKind, ReportType, Verdict
+from scoring.model import Channel, FollowUp, FollowUpKind, ReportType, Verdict
 from scoring.review import priority
 
 log = logging.getLogger(__name__)
@@ -493,8 +493,11 @@ class Node:
         if isinstance(admitted, RateLimited):
             return admitted
         sources = self.source_keys.tags(source.identity, now)
+        member = source.channel == Channel.MEMBER
         row = await self._write(
-            lambda s: store_follow_up(s, self.context, report_id, kind, sources, False, now)
+            lambda s: store_follow_up(
+                s, self.context, report_id, kind, sources, False, now, by_member=member
+            )
         )
         if row is None or isinstance(row, Unavailable):
             self._unadmit(tag, now, admitted)

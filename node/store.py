@@ -13,6 +13,10 @@ Rules kept by the schema:
   heap in write order: see docs/deploy.md.)
 - SQLite runs in WAL mode with secure_delete, so purged rows do not linger in
   free pages; PostgreSQL is used as given by URL.
+- Upgrades only add: a table missing from the database is created, and a
+  column missing from an existing table is added with its default
+  (add_missing_columns), so a node keeps its data across a `pip install -U`.
+  A change that is not an addition needs its own step, said in the changelog.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, Index, LargeBinary, event
+from sqlalchemy import Engine, Index, LargeBinary, event, inspect, literal
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Column, Field, SQLModel, create_engine
 
 DB_NAME = "vecinos.db"
@@ -88,6 +93,7 @@ class FollowUpRow(SQLModel, table=True):
     kind: str = Field(max_length=16)
     hour: int
     by_moderator: bool = False
+    by_member: bool = False  # a vetted member's (scoring.decay weighs the tiers)
 
 
 class AreaHour(SQLModel, table=True):
@@ -300,4 +306,38 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", writer: bool = False
     else:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
+    add_missing_columns(engine)
     return engine
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the columns the models have and the database's tables lack (an upgrade of the
+    node), each with its model default; returns "table.column" for each one added."""
+    added = []
+    for table in SQLModel.metadata.sorted_tables:
+        existing = inspect(engine)
+        if not existing.has_table(table.name):
+            continue
+        have = {c["name"] for c in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            default = column.default.arg if column.default is not None else None
+            if callable(default) or (default is None and not column.nullable):
+                raise RuntimeError(f"{table.name}.{column.name}: no default to add it with")
+            kind = column.type.compile(dialect=engine.dialect)
+            ddl = f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+            if default is not None:
+                value = literal(default, column.type).compile(
+                    dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+                ddl += f" DEFAULT {value}" + ("" if column.nullable else " NOT NULL")
+            try:
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(ddl)
+            except (OperationalError, ProgrammingError):
+                # another process of this node added it meanwhile
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
+            added.append(f"{table.name}.{column.name}")
+    return added

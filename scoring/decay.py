@@ -7,9 +7,11 @@ Rules kept here:
   are ignored, so the function answers "how did it look at `now`".
 - A DEBUNKED or ARCHIVED verdict is never active; a moderator's "gone" ends
   a report on its own; anonymous "gone"s need a quorum that grows with the
-  evidence for the report (gone_quorum).
+  evidence for the report (gone_quorum); a vetted member's counts
+  member_gone_weight of them.
 - Anonymous "still there" extends a report at most max_anonymous_extension
-  past its own hour; a moderator's is not limited.
+  past its own hour, a member's at most max_member_extension; a moderator's
+  is not limited.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ def gone_quorum(sources: int, config: ScoringConfig) -> int:
     return max(1, config.gone_to_end + math.ceil(extra - 1e-9))
 
 
+def _extended(hour: datetime, still_there: FollowUp, config: ScoringConfig) -> datetime:
+    """The hour a "still there" carries a report to, capped by its sender's tier."""
+    said = _bucket(still_there.hour)
+    if still_there.by_moderator:
+        return said
+    cap = config.max_member_extension if still_there.by_member else config.max_anonymous_extension
+    return min(hour + cap, said)
+
+
 def decay(
     report_type: ReportType,
     hour: datetime,
@@ -62,21 +73,16 @@ def decay(
     """How a report is shown at `now`; `sources`: the report's independent sources."""
     hour = _bucket(hour)
     past = [f for f in follow_ups if f.hour <= now]
-    limit = hour + config.max_anonymous_extension
     anchor = max(
-        [
-            hour,
-            *(
-                _bucket(f.hour) if f.by_moderator else min(limit, _bucket(f.hour))
-                for f in past
-                if f.kind == FollowUpKind.STILL_THERE
-            ),
-        ]
+        [hour, *(_extended(hour, f, config) for f in past if f.kind == FollowUpKind.STILL_THERE)]
     )
     active_until = anchor + HOUR + config.expiry(report_type)
 
     gones = [f for f in past if f.kind == FollowUpKind.GONE and _bucket(f.hour) >= anchor]
-    ended_by_gone = len(gones) >= gone_quorum(sources, config) or any(f.by_moderator for f in gones)
+    weight = sum(max(0.0, config.member_gone_weight) if f.by_member else 1.0 for f in gones)
+    ended_by_gone = weight >= gone_quorum(sources, config) - 1e-9 or any(
+        f.by_moderator for f in gones
+    )
 
     active = (
         now < active_until

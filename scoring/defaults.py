@@ -118,6 +118,13 @@ class ScoringConfig:
     # Anonymous "still there" extends a report at most this far beyond its own hour; a
     # moderator's has no limit (fakes do not live 10 h on anonymous "still there").
     max_anonymous_extension: timedelta = timedelta(hours=2)
+    # Follow-ups by tier: a vetted member's "gone" counts as this many anonymous ones (2, i.e.
+    # gone_to_end: one member ends what one person reported; a crowd's report needs several
+    # members, or a moderator), and a member's "still there" extends a report up to
+    # max_member_extension past its hour (6 h: a long checkpoint, 1.5-5 h, stays on by one
+    # member's word; a compromised member account still cannot keep a fake on for a day).
+    member_gone_weight: float = 2.0
+    max_member_extension: timedelta = timedelta(hours=6)
     min_opacity: float = 0.35
     min_scale: float = 0.5
     fade_over: timedelta = timedelta(hours=24)

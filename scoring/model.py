@@ -130,6 +130,7 @@ class FollowUp:
     kind: FollowUpKind
     hour: datetime
     by_moderator: bool = False
+    by_member: bool = False  # from a vetted member (the member room): a tier above anonymous
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ PURGE_MATTERS = text(
     " OR EXISTS (SELECT 1 FROM report WHERE purge_after_hour <= :hour)"
 )
 FOLLOW_UPS = text(
-    "SELECT report_id, kind, hour, by_moderator FROM followup WHERE report_id IN :ids"
+    "SELECT report_id, kind, hour, by_moderator, by_member FROM followup WHERE report_id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 Clock = Callable[[], datetime]
@@ -196,11 +196,11 @@ class ReportsChapter:
             rows = [_Row(*row) for row in found]
             follow_ups: dict[str, list[FollowUp]] = {r.id: [] for r in rows}
             if rows:
-                for report_id, kind, hour, moderator in conn.execute(
+                for report_id, kind, hour, moderator, member in conn.execute(
                     FOLLOW_UPS, {"ids": list(follow_ups)}
                 ):
                     follow_ups[report_id].append(
-                        FollowUp(FollowUpKind(kind), from_hour(hour), bool(moderator))
+                        FollowUp(FollowUpKind(kind), from_hour(hour), bool(moderator), bool(member))
                     )
         return [
             r

@@ -39,6 +39,7 @@ from bench.accuracy.observe import (
 )
 from bench.accuracy.world import VERIFIERS, Event, FollowUps, Report, World, lognormal_min
 from node.intake import TYPE_WORDS
+from scoring.model import Channel
 
 TICK = timedelta(minutes=1)  # the simulator's step when nothing happens: the node's per-minute job
 SCHEDULED = timedelta(minutes=10)  # [retention] purge_every_minutes, the shipped default
@@ -107,6 +108,8 @@ class Runner:
         self.chapter = chapter
         self.clock = clock
         self.rng = random.Random(f"{world.scenario}/{world.seed}/run")
+        # Who follows up: its own stream, so the rest of the world plays out as before.
+        self.follow_up_rng = random.Random(f"{world.scenario}/{world.seed}/follow-ups")
         self.queue: list[_Item] = []
         self.seq = 0
         self.record = Record()
@@ -176,7 +179,9 @@ class Runner:
         targets = await self.chapter.targets(f.type, f.area_id)
         for target in targets if f.every_target else targets[:1]:
             for _ in range(f.per_target):
-                await self.chapter.follow_up(target, f.kind, self.world.person())
+                member = self.follow_up_rng.random() < f.member_share
+                who = self.world.person(Channel.MEMBER if member else Channel.WEB)
+                await self.chapter.follow_up(target, f.kind, who)
         if f.repeat is not None and f.until is not None:
             at = f.at + timedelta(minutes=self.rng.uniform(*f.repeat))
             if at < f.until:

@@ -176,6 +176,9 @@ class FollowUps:
     every_target: bool = False
     repeat: tuple[float, float] | None = None
     until: datetime | None = None
+    # The chance a follow-up comes from a vetted member (in the member room): locals are
+    # members as often as witnesses are; an attacker's fresh sources never are.
+    member_share: float = 0.0
 
 
 Action = Report | FollowUps
@@ -357,14 +360,28 @@ def _honest_follow_ups(world: World, rng: random.Random, event: Event) -> None:
         while at < event.end:
             if rng.random() < PARAMS.still_there_per_hour:
                 world.actions.append(
-                    FollowUps(at, FollowUpKind.STILL_THERE, event.type, event.area_id, event.id)
+                    FollowUps(
+                        at,
+                        FollowUpKind.STILL_THERE,
+                        event.type,
+                        event.area_id,
+                        event.id,
+                        member_share=PARAMS.member,
+                    )
                 )
             at += timedelta(minutes=60)
     for p in (PARAMS.gone_first, PARAMS.gone_second):
         if rng.random() < p:
             at = event.end + timedelta(minutes=rng.uniform(3, 30))
             world.actions.append(
-                FollowUps(at, FollowUpKind.GONE, event.type, event.area_id, event.id)
+                FollowUps(
+                    at,
+                    FollowUpKind.GONE,
+                    event.type,
+                    event.area_id,
+                    event.id,
+                    member_share=PARAMS.member,
+                )
             )
 
 

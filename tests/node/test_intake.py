@@ -90,8 +90,9 @@ async def test_a_place_named_like_a_person_is_a_place_but_a_name_elsewhere_is_re
 ) -> None:
     from node.gazetteer import Area, Gazetteer, Place
 
-    named = Area(id="maria-garcia", name="Maria Garcia", aliases=(), place=Place(32.6, -117.0),
-                 highways=())
+    named = Area(
+        id="maria-garcia", name="Maria Garcia", aliases=(), place=Place(32.6, -117.0), highways=()
+    )
     node.gazetteer = Gazetteer("test", (), [*node.gazetteer.areas, named])
     outcome = await node.submit(raid(area="maria  GARCIA"), web(1))
     assert isinstance(outcome, Accepted) and outcome.report.area == "Maria Garcia"
@@ -193,6 +194,23 @@ async def test_follow_ups_extend_and_end_a_report(node: Node, clock) -> None:
     await node.follow_up(report_id, FollowUpKind.GONE, web(3))
     ended = await node.follow_up(report_id, FollowUpKind.GONE, web(4))
     assert ended is not None and not isinstance(ended, RateLimited) and not ended.still_active
+
+
+async def test_a_members_gone_ends_a_lone_report_an_addresss_does_not(node: Node) -> None:
+    member = SourceRef(Channel.MEMBER, b"@rosa:chapter.example")
+    ids = []
+    for n in (1, 2):
+        outcome = await node.submit(ReportDraft(type="vehicle", area=f"Area {n}"), web(n))
+        assert isinstance(outcome, Accepted)
+        ids.append(outcome.report.id)
+    by_address = await node.follow_up(ids[0], FollowUpKind.GONE, web(3))
+    assert by_address is not None and not isinstance(by_address, RateLimited)
+    assert by_address.still_active  # one fresh address is not the quorum (2)
+    by_member = await node.follow_up(ids[1], FollowUpKind.GONE, member)
+    assert by_member is not None and not isinstance(by_member, RateLimited)
+    assert not by_member.still_active  # a vetted member's counts as two
+    again = await node.follow_up(ids[0], FollowUpKind.GONE, member)
+    assert again is not None and not isinstance(again, RateLimited) and not again.still_active
 
 
 async def test_follow_up_on_missing_report(node: Node) -> None:

@@ -309,9 +309,7 @@ async def test_a_level_that_does_not_hold_never_pages(held_node: Node, clock) ->
     assert await node.pending_notices("matrix") == []  # held: 4 of 5 minutes
     await node.moderate(ids[1], ModeratorAction.DEBUNK)
     live = await node.live_reports()
-    assert max(level_floor(r.level) for r in live if r.status != "debunked") < level_floor(
-        "likely"
-    )
+    assert max(level_floor(r.level) for r in live if r.status != "debunked") < level_floor("likely")
     for _ in range(10):  # the scheduled check, minute by minute, long past the hold
         clock.advance(minutes=1)
         await node.check_responders()

@@ -397,7 +397,6 @@ def one_ast_parse_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ast, "parse", locked)
 
 
-
 async def test_fuzz_every_endpoint(tmp_path: Path) -> None:
     data = tmp_path / "chapter"
     init_chapter(data, "Fuzz Test")

@@ -112,6 +112,34 @@ def test_the_anonymous_gone_quorum_grows_with_the_evidence():
     assert not d(H0 + hours(1), moderator, sources=10).active
 
 
+def test_a_members_follow_ups_weigh_between_anonymous_and_moderator():
+    member_gone = [FollowUp(GONE, H0 + hours(1), by_member=True)]
+    anonymous_gone = [FollowUp(GONE, H0 + hours(1))]
+    assert d(H0 + hours(1), anonymous_gone, sources=1).active  # one address is not a quorum
+    assert not d(H0 + hours(1), member_gone, sources=1).active  # one member ends a lone report
+    assert d(H0 + hours(1), member_gone, sources=3).active  # ...not a crowd's (quorum 6)
+    assert not d(H0 + hours(1), member_gone * 3, sources=3).active
+    assert not d(H0 + hours(1), member_gone * 2 + anonymous_gone * 2, sources=3).active
+    # "still there": a member's goes further than an address's, not as far as a moderator's
+    said = H0 + hours(11)
+    by = {
+        "anonymous": FollowUp(ST, said),
+        "member": FollowUp(ST, said, by_member=True),
+        "moderator": FollowUp(ST, said, by_moderator=True),
+    }
+    until = {k: d(said, [f], type=ReportType.VEHICLE).active_until for k, f in by.items()}
+    assert until["anonymous"] == H0 + CFG.max_anonymous_extension + hours(2)
+    assert until["member"] == H0 + CFG.max_member_extension + hours(2)
+    assert until["moderator"] == said + hours(2)
+    assert until["anonymous"] < until["member"] < until["moderator"]
+
+
+def test_a_member_weight_of_zero_counts_nothing():
+    config = replace(CFG, member_gone_weight=0.0)
+    gone = [FollowUp(GONE, H0 + hours(1), by_member=True)] * 5
+    assert d(H0 + hours(1), gone, sources=1, config=config).active
+
+
 def test_still_there_before_the_report_does_not_shorten_it():
     assert d(H0, [FollowUp(ST, H0 - hours(3))]).active_until == d(H0).active_until
 

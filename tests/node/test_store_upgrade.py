@@ -1,0 +1,65 @@
+"""An upgraded node keeps its data: a column the models gained is added to the old tables.
+
+A chapter's database as an older node left it (here: follow-ups without
+`by_member`, the column dropped from a real node's database) is opened by the
+new node, on SQLite and on PostgreSQL: the column comes back with its default,
+the old rows are kept and still count, and new rows use it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlmodel import Session, select
+
+from node.config import load_config
+from node.outcome import Accepted, ReportDraft, SourceRef
+from node.service import open_node
+from node.store import FollowUpRow, add_missing_columns, database_url, make_engine
+from scoring.model import Channel, FollowUpKind
+
+
+def web(n: int) -> SourceRef:
+    return SourceRef(Channel.WEB, f"10.0.0.{n}".encode())
+
+
+async def test_an_old_database_gains_the_new_column_and_keeps_its_rows(
+    chapter_dir: Path, clock
+) -> None:
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        outcome = await node.submit(ReportDraft(type="vehicle", area="Vista"), web(1))
+        assert isinstance(outcome, Accepted)
+        report_id = outcome.report.id
+        assert await node.follow_up(report_id, FollowUpKind.GONE, web(2)) is not None
+    finally:
+        await node.close()
+    config = load_config(chapter_dir / "vecinos.toml")
+    url = database_url(chapter_dir, config.get("storage", "database_url"))
+    old = create_engine(url)
+    with old.begin() as connection:  # as the node before `by_member` made it
+        connection.execute(text("ALTER TABLE followup DROP COLUMN by_member"))
+    old.dispose()
+
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        with Session(node.engine) as session:
+            [kept] = session.exec(select(FollowUpRow)).all()
+            assert (kept.report_id, kept.kind, kept.by_member) == (report_id, "gone", False)
+        report = await node.get_report(report_id)
+        assert report is not None and report.still_active  # one address's "gone": no quorum
+        assert await node.follow_up(report_id, FollowUpKind.GONE, web(3)) is not None
+        report = await node.get_report(report_id)
+        assert report is not None and not report.still_active  # the old one still counts
+        assert add_missing_columns(node.engine) == []  # a second start adds nothing
+    finally:
+        await node.close()
+
+
+def test_a_current_database_is_left_as_it_is(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    try:
+        assert add_missing_columns(engine) == []
+    finally:
+        engine.dispose()

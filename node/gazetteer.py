@@ -15,6 +15,15 @@ Matching (Gazetteer.match) reads the text as words, never as characters:
   Lakes Road") does not count;
 - a name made only of everyday words ("Vista", "Boulevard", "Bonita") counts
   only standing alone, never next to other name words or after "the";
+- "downtown" / "centro" next to an everyday-word name qualifies it ("downtown
+  Vista"), and a name of one everyday word followed by "de"/"of" and another
+  name is part of that place ("el centro de Oceanside" is not El Centro);
+- a rightly spelt everyday word is never a misspelt name ("southwest" is not
+  "Southcrest"); an apostrophe joins a word ("Nat'l", "O'side");
+- a word for a crossing (border, garita, línea, POE...) with a place's name
+  picks that place's crossing, the one whose name adds the fewest words ("la
+  línea de Otay", "Calexico border"), also when the word stands elsewhere
+  ("checkpoint by Camp Pendleton");
 - the longest name wins where names overlap ("Chula Vista" over "Vista");
 - when the text names several areas, or a word that starts several names
   ("Mission"), or a one-word name that also starts the name of an area far

@@ -3,7 +3,8 @@
 // Every 30 s (while the page is visible) the list (/map/list, same filters) and the area map
 // (/map/area, same view) are asked again with If-None-Match; the page carries both ETags, so
 // nothing new costs two 304s. What changed is replaced by the server's own HTML of it: the SVG
-// area map and the list never disagree with the page a browser without JavaScript gets.
+// area map and the list never disagree with the page a browser without JavaScript gets. A part
+// with the keyboard focus in it is left alone until the visitor leaves it.
 // With a tile URL (data-map-tiles), Leaflet (served by this node) is loaded too and the
 // incidents (/map/data.json, marker fields only) are drawn on the chapter's tiles. Without one,
 // no Leaflet file is named or asked for: the SVG area map is the map.
@@ -32,23 +33,33 @@
 
   function say(text) { if (status) { status.textContent = text; } }
 
-  // A conditional GET of one of the page's parts: its HTML when it changed, else null.
-  function changed(url) {
+  // A part of the page the visitor is in (keyboard focus) is left alone until they leave it.
+  function busy(el) {
+    return document.activeElement !== body && el.contains(document.activeElement);
+  }
+
+  // A conditional GET of one of the page's parts; `put` puts the new HTML in place and says
+  // whether it did. Its ETag is kept only then, so a part left alone is asked again next time.
+  function update(url, put) {
     var headers = { "Accept": "text/html" };
     if (tags[url]) { headers["If-None-Match"] = tags[url]; }
     return fetch(url, { headers: headers, credentials: "omit", cache: "no-cache" })
       .then(function (r) {
-        if (r.status === 304) { return null; }
+        if (r.status === 304) { return false; }
         if (!r.ok) { throw new Error(String(r.status)); }
-        tags[url] = r.headers.get("ETag");
-        return r.text();
+        var etag = r.headers.get("ETag");
+        return r.text().then(function (html) {
+          if (!put(html)) { return false; }
+          tags[url] = etag;
+          return true;
+        });
       });
   }
 
   // The area map partial is a whole <section id="area-map">: swap it for the new one.
   function putArea(html) {
     var old = document.getElementById("area-map");
-    if (html === null || !old) { return false; }
+    if (!old || busy(old)) { return false; }
     var box = document.createElement("div");
     box.innerHTML = html;
     var fresh = box.querySelector("#area-map");
@@ -59,14 +70,14 @@
 
   function putList(html) {
     var list = document.getElementById("map-list");
-    if (html === null || !list) { return false; }
+    if (!list || busy(list)) { return false; }
     list.innerHTML = html;
     return true;
   }
 
   function refresh() {
-    var parts = [changed(listUrl).then(putList)];
-    if (areaUrl) { parts.push(changed(areaUrl).then(putArea)); }
+    var parts = [update(listUrl, putList)];
+    if (areaUrl) { parts.push(update(areaUrl, putArea)); }
     if (drawer) { parts.push(drawer.refresh()); }
     return Promise.all(parts)
       .then(function (done) {

@@ -15,6 +15,15 @@ Matching (Gazetteer.match) reads the text as words, never as characters:
   Lakes Road") does not count;
 - a name made only of everyday words ("Vista", "Boulevard", "Bonita") counts
   only standing alone, never next to other name words or after "the";
+- "downtown" / "centro" next to an everyday-word name qualifies it ("downtown
+  Vista"), and a name of one everyday word followed by "de"/"of" and another
+  name is part of that place ("el centro de Oceanside" is not El Centro);
+- a rightly spelt everyday word is never a misspelt name ("southwest" is not
+  "Southcrest"); an apostrophe joins a word ("Nat'l", "O'side");
+- a word for a crossing (border, garita, línea, POE...) with a place's name
+  picks that place's crossing, the one whose name adds the fewest words ("la
+  línea de Otay", "Calexico border"), also when the word stands elsewhere
+  ("checkpoint by Camp Pendleton");
 - the longest name wins where names overlap ("Chula Vista" over "Vista");
 - when the text names several areas, or a word that starts several names
   ("Mission"), or a one-word name that also starts the name of an area far
@@ -94,8 +103,8 @@ PLACE_NOUNS = wordset(
     harbor boardwalk gas gasolinera market mercado hospital clinic clinica courthouse house
     casa apartments apartamentos complex bus stop parada parqueadero colonia area zona"""
 )
-# The region's own names: they qualify a place ("Boulevard, CA") but are not one.
-QUALIFIERS = frozenset({"ca", "california", "county", "condado", "usa", "us"})
+# The region's own names: they qualify a place ("Boulevard, CA", "downtown SD") but are not one.
+QUALIFIERS = frozenset({"ca", "california", "county", "condado", "usa", "us", "sd"})
 QUALIFIER_PAIRS = frozenset({("san", "diego")})
 # Everyday words that are also one-word area names: such a name counts only standing alone
 # (names of two such words, "National City", "North Park", are names wherever they appear).
@@ -103,8 +112,14 @@ COMMON_WORDS = wordset(
     """boulevard vista national nacional imperial alpine mountain view north south east west
     downtown memorial southeast sureste midway normal college state convoy bonita
     campo potrero skyline sweetwater centro park heights hills valley mesa beach city
-    village lakes lake grove springs ranch"""
+    village lakes lake grove springs ranch northeast northwest southwest"""
 )
+# Words for a town's centre: next to an everyday-word name they qualify it ("downtown Vista",
+# "Vista downtown"), as they do a real name ("downtown El Cajon").
+CENTRE_WORDS = frozenset({"downtown", "centro", "uptown"})
+# "X de Y", "X of Y": an X of everyday words then names part of Y ("el centro de Oceanside" is
+# Oceanside's centre, not the city of El Centro).
+OF_WORDS = frozenset({"de", "del", "of"})
 # Filler words a name may start with ("la meza" is La Mesa with a typo).
 FUZZY_STARTS = frozenset({"la", "el", "los", "las", "del"})
 # First words that many names share: a bare one is no reason to ask ("San", "La", "North").
@@ -113,7 +128,9 @@ GENERIC_FIRST = wordset(
 )
 # Words for a crossing or a checkpoint: with one in the text, an area whose name adds it to the
 # matched name wins ("checkpoint at Pine Valley" is the I-8 checkpoint, not the town).
-KIND_WORDS = wordset("""checkpoint reten garita crossing border frontera linea port entry puerto""")
+KIND_WORDS = wordset(
+    """checkpoint reten garita crossing border frontera linea port entry puerto entrada poe"""
+)
 # Abbreviations read as their words before matching.
 ABBREVIATIONS = {
     "hts": "heights",
@@ -123,6 +140,8 @@ ABBREVIATIONS = {
     "mtn": "mountain",
     "bch": "beach",
     "vly": "valley",
+    "natl": "national",
+    "univ": "university",
 }
 
 
@@ -190,7 +209,9 @@ class _Hit:
 
 
 def _words(text: str) -> list[str]:
-    return [ABBREVIATIONS.get(word, word) for word in normalize(text).split()]
+    # An apostrophe joins a word ("Nat'l", "O'side", "Banker's"): it never splits one.
+    joined = text.replace("'", "").replace("\u2019", "")
+    return [ABBREVIATIONS.get(word, word) for word in normalize(joined).split()]
 
 
 def _is_number(word: str) -> bool:
@@ -349,10 +370,29 @@ class Gazetteer:
         # An everyday word right beside a real name qualifies it ("downtown El Cajon").
         edges = {edge for hit in chosen if not hit.label.weak for edge in (hit.start, hit.end)}
         chosen = [h for h in chosen if not (h.label.weak and {h.start, h.end} & edges)]
+        # "el centro de Oceanside": a name of one everyday word, then "de" and another name.
+        starts = {hit.start for hit in chosen}
+        chosen = [
+            h
+            for h in chosen
+            if not (
+                _everyday(h.label)
+                and h.end < len(words)
+                and words[h.end] in OF_WORDS
+                and h.end + 1 in starts
+            )
+        ]
+        # A crossing named by kind only ("la línea") next to a place: that place's crossing.
+        if len(chosen) > 1:
+            chosen = [h for h in chosen if not _kind_only(h.label)] or chosen
         ids = _unique(area for hit in chosen for area in hit.label.areas)
         if len(ids) == 1 and len(chosen) == 1:
             kind = self._of_kind(chosen[0].label, words)
             return [kind] if kind else self._ask_far(chosen[0].label, content)
+        if not ids:
+            moved = self._kind_moved(words)
+            if len(moved) == 1:
+                return moved
         if not ids and len(content) == 1 and len(words) <= 2:
             # A bare word that starts several names ("Mission"): ask which one.
             starts = self._starts.get(content[0], set())
@@ -373,18 +413,48 @@ class Gazetteer:
         return ids + far
 
     def _of_kind(self, label: _Label, words: list[str]) -> str | None:
-        """The crossing or checkpoint named after the matched area, when the text says one."""
-        kinds = KIND_WORDS.intersection(words)
-        if not kinds:
+        """The crossing or checkpoint named after the matched area, when the text says one
+        ("San Ysidro POE", "la línea de Otay"): of the names that hold the area's name and a
+        word for a crossing (any: "border", "garita", "port"...), those that add the fewest
+        other words ("garita de Calexico" over "Calexico East crossing"); one area, or none."""
+        if not KIND_WORDS.intersection(words):
             return None
+        extra: dict[str, int] = {}
+        for other in self._labels.values():
+            if not KIND_WORDS.intersection(other.tokens) or not set(label.tokens) <= set(
+                other.tokens
+            ):
+                continue
+            added = sum(
+                1
+                for t in other.tokens
+                if t not in label.tokens and t not in KIND_WORDS and not _filler(t)
+            )
+            for area in other.areas:
+                if area not in label.areas:
+                    extra[area] = min(added, extra.get(area, added))
+        if not extra:
+            return None
+        fewest = min(extra.values())
+        found = [area for area, added in extra.items() if added == fewest]
+        return found[0] if len(found) == 1 else None
+
+    def _kind_moved(self, words: list[str]) -> list[str]:
+        """A crossing's name with its word for a crossing elsewhere in the text ("checkpoint by
+        Camp Pendleton" for "Camp Pendleton checkpoint"): the areas of the crossings' names
+        whose other words all stand in the text, exactly."""
+        if not KIND_WORDS.intersection(words):
+            return []
+        present = set(words)
         found = {
             area
-            for other in self._labels.values()
-            if kinds.intersection(other.tokens) and set(label.tokens) <= set(other.tokens)
-            for area in other.areas
-            if area not in label.areas
+            for label in self._labels.values()
+            if KIND_WORDS.intersection(label.tokens)
+            for rest in [[t for t in label.tokens if t not in KIND_WORDS and not _filler(t)]]
+            if rest and set(rest) <= present
+            for area in label.areas
         }
-        return found.pop() if len(found) == 1 else None
+        return sorted(found)
 
     def _filler_at(self, words: list[str], i: int) -> bool:
         word = words[i]
@@ -407,6 +477,8 @@ class Gazetteer:
                     hits.append(_Hit(start, end, label, 0))
                 elif (
                     len(window) >= TYPO_STEPS[0][0]
+                    # a rightly spelled everyday word is no misspelt name ("southwest")
+                    and not (end - start == 1 and window in COMMON_WORDS)
                     and (words[start] in FUZZY_STARTS or not self._filler_at(words, start))
                     and not self._filler_at(words, end - 1)
                     and words[end - 1] not in STREET_SUFFIXES  # "college ave" is no "college area"
@@ -433,10 +505,11 @@ class Gazetteer:
             before = words[hit.start - 1] if hit.start > 0 else None
             after = words[hit.end] if hit.end < len(words) else None
             if before is not None and (
-                before in ARTICLES or not self._filler_at(words, hit.start - 1)
+                before in ARTICLES
+                or not (before in CENTRE_WORDS or self._filler_at(words, hit.start - 1))
             ):
                 return False
-            if after is not None and not self._filler_at(words, hit.end):
+            if after is not None and not (after in CENTRE_WORDS or self._filler_at(words, hit.end)):
                 return False
         return True
 
@@ -496,6 +569,17 @@ def _choose(hits: list[_Hit]) -> list[_Hit]:
         ):
             chosen.append(hit)  # same words, same quality, another area: ask
     return chosen
+
+
+def _everyday(label: _Label) -> bool:
+    """A name whose one word that is not an article is an everyday word ("el centro")."""
+    content = [t for t in label.tokens if t not in ARTICLES]
+    return len(content) == 1 and content[0] in COMMON_WORDS
+
+
+def _kind_only(label: _Label) -> bool:
+    """A name made of words for a crossing and articles only ("la línea", "la garita")."""
+    return all(t in KIND_WORDS or t in ARTICLES for t in label.tokens)
 
 
 def _unique(ids: Iterable[str]) -> list[str]:

@@ -302,12 +302,15 @@ def render_context(context: Mapping[str, object]) -> str:
     return _environment().get_template("area_map.html").render(**context)
 
 
-async def render(request: web.Request, incidents: Sequence[PublicIncident]) -> str:
-    """The area map partial for this request (?view=, the request's language)."""
+async def render(
+    request: web.Request, incidents: Sequence[PublicIncident], path: str | None = None
+) -> str:
+    """The area map partial for this request (?view=, the request's language); its view links
+    go to `path` (the request's own path by default)."""
     view_id = request.query.get("view", "all")
     the_map = await area_map(request.app)
     now = request.app[NODE].clock()
     context = view_context(
-        the_map, view_id[:8], incidents, request_lang(request), request.path, now
+        the_map, view_id[:8], incidents, request_lang(request), path or request.path, now
     )
     return render_context(context)

@@ -1,23 +1,28 @@
-"""The map page (/map), its live data (/map/data.json) and its list alone (/map/list).
+"""The map page (/map), its live data (/map/data.json), its list alone (/map/list) and its area
+map alone (/map/area).
 
-The page is the list of incidents by importance (active first, then level,
+The page is the node's own area map (web.areamap: an inline SVG, no script,
+no tiles) and the list of incidents by importance (active first, then level,
 then type: node.Node.public_incidents), filtered by area, type and level with
 a plain GET form, and the neighbours' alerts; it works without JavaScript and
 is what screen readers read. Public fields only: levels and coarse counts,
-never a raw confidence or a source count. With JavaScript, /static/map.js
-draws the same incidents on Leaflet (served by this node, see web.vendor),
-polls /map/data.json every 30 s (marker fields only) and, when it changed,
-fetches /map/list (the list's HTML): no data is sent twice. Polling rather
-than server-sent events: a phone on a bad connection or over Tor drops
-long-lived connections, and a proxy may buffer them; a conditional GET
-(ETag / If-None-Match, 304 when nothing changed) costs a few hundred
-bytes and holds nothing open on the node.
+never a raw confidence or a source count.
 
-Map tiles come only from the chapter's configured [web] tile_url; with none,
-the map draws the gazetteer's areas on a blank background and the page asks
-no one else for anything. The tile URL is checked strictly (TILE_URL): its
-origin goes into the CSP header, so a URL that is not a plain http(s) host is
-ignored (web.app logs why at start-up) rather than trusted.
+With JavaScript, /static/map.js keeps the page fresh: every 30 s it asks
+/map/list and /map/area again with If-None-Match (the page carries both
+ETags, so nothing new costs two 304s) and puts in place what changed: no data
+is sent twice. Polling rather than server-sent events: a phone on a bad
+connection or over Tor drops long-lived connections, and a proxy may buffer
+them; a conditional GET costs a few hundred bytes and holds nothing open on
+the node.
+
+Leaflet only with a tile server: when the chapter configured [web] tile_url,
+map.js also loads Leaflet (served by this node, see web.vendor) and draws the
+incidents (/map/data.json, marker fields only) on the chapter's tiles. With no
+tile URL the page names no Leaflet file at all, and the browser asks no one
+else for anything. The tile URL is checked strictly (TILE_URL): its origin
+goes into the CSP header, so a URL that is not a plain http(s) host is ignored
+(web.app logs why at start-up) rather than trusted.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ LEAFLET_CSS = "/static/vendor/leaflet/leaflet.css"
 MAP_SCRIPT = "/static/map.js"
 DATA_PATH = "/map/data.json"
 LIST_PATH = "/map/list"
+AREA_PATH = "/map/area"
 POLL_SECONDS = 30
 LEVELS = ("unverified", "possible", "likely", "confirmed", "debunked")
 FILTER_LEVELS = ("possible", "likely", "confirmed")  # "this level or higher"
@@ -157,43 +163,72 @@ async def _listed(
     )
 
 
+def _etag(raw: bytes) -> str:
+    return '"' + hashlib.sha256(raw).hexdigest()[:24] + '"'
+
+
+async def _area_html(request: web.Request) -> str:
+    """The area map partial for this request's view, coloured by every active incident (not
+    the filters' choice); its links point at /map whichever path asked."""
+    node = request.app[NODE]
+    return await areamap.render(request, await node.public_incidents(), path="/map")
+
+
+def _list_html(
+    request: web.Request,
+    filters: Filters,
+    incidents: list[dict[str, object]],
+    alerts: list[dict[str, object]],
+) -> str:
+    context = {"incidents": incidents, "alerts": alerts, "filtered": filters.any}
+    return render_fragment(request, "map/list.html", context)
+
+
 async def map_page(request: web.Request) -> web.Response:
     lang = request_lang(request)
     node = request.app[NODE]
     filters, incidents, alerts = await _listed(request)
-    have_leaflet = assets.available(request.app, LEAFLET_JS) and assets.available(
-        request.app, LEAFLET_CSS
-    )
     tiles = tile_url(node)
+    # Leaflet only under the chapter's own tiles: without them the SVG area map is the map.
+    leaflet = bool(tiles) and all(
+        assets.available(request.app, p) for p in (LEAFLET_JS, LEAFLET_CSS)
+    )
+    area_html = await _area_html(request)
+    list_html = _list_html(request, filters, incidents, alerts)
     scripts: tuple[str, ...] = ()
     data: dict[str, str] = {}
-    if have_leaflet:
-        scripts = (MAP_SCRIPT,)  # map.js loads Leaflet itself (at once, or when asked on a phone)
+    if assets.available(request.app, MAP_SCRIPT):
+        scripts = (MAP_SCRIPT,)
         query = urlencode({"lang": lang, **filters.query()})
+        view = request.query.get("view", "all")[:8]
         data = {
-            "map-leaflet-js": LEAFLET_JS,
-            "map-leaflet-css": LEAFLET_CSS,
-            "map-data": f"{DATA_PATH}?{query}",
             "map-list": f"{LIST_PATH}?{query}",
-            "map-areas": "/api/v1/areas",
+            "map-list-etag": _etag(list_html.encode("utf-8")),
+            "map-area": f"{AREA_PATH}?{urlencode({'lang': lang, 'view': view})}",
+            "map-area-etag": _etag(area_html.encode("utf-8")),
             "map-poll": str(POLL_SECONDS),
-            "map-tiles": tiles or "",
-            "map-attribution": str(node.config.get("web", "tile_attribution") or ""),
             "msg-updated": translate("web_map_updated", lang),
             "msg-offline": translate("web_map_offline", lang),
         }
+        if leaflet:  # map.js loads Leaflet itself, and draws on the tiles
+            data.update(
+                {
+                    "map-leaflet-js": LEAFLET_JS,
+                    "map-leaflet-css": LEAFLET_CSS,
+                    "map-data": f"{DATA_PATH}?{query}",
+                    "map-tiles": tiles or "",
+                    "map-attribution": str(node.config.get("web", "tile_attribution") or ""),
+                }
+            )
     choices = sorted(((a.id, a.name) for a in node.areas()), key=lambda c: c[1].casefold())
-    # The node's own SVG of its areas, coloured by every active incident (not the filters'
-    # choice): the map without JavaScript or tiles (web.areamap).
-    area_svg = Markup(await areamap.render(request, await node.public_incidents()))
     context = {
-        "area_map_svg": area_svg,
+        "area_map_svg": Markup(area_html),
+        "list_html": Markup(list_html),
         "title": translate("web_map_title", lang),
-        "have_leaflet": have_leaflet,
+        "leaflet": leaflet,
+        "live": bool(scripts),
         "tiles": tiles,
         "legend_levels": LEVELS,
-        "incidents": incidents,
-        "alerts": alerts,
         "filtered": filters.any,
         "chosen": filters,
         "area_choices": choices,
@@ -214,7 +249,7 @@ async def map_page(request: web.Request) -> web.Response:
 
 def _conditional(request: web.Request, raw: bytes, content_type: str) -> web.Response:
     """A response with an ETag of its body; 304 when the browser already has it."""
-    etag = '"' + hashlib.sha256(raw).hexdigest()[:24] + '"'
+    etag = _etag(raw)
     headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Language"}
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
@@ -257,14 +292,20 @@ async def map_data(request: web.Request) -> web.Response:
 async def map_list(request: web.Request) -> web.Response:
     """The list under the map alone (HTML), for map.js to put in place."""
     filters, incidents, alerts = await _listed(request)
-    context = {"incidents": incidents, "alerts": alerts, "filtered": filters.any}
-    html = render_fragment(request, "map/list.html", context)
+    html = _list_html(request, filters, incidents, alerts)
+    return _conditional(request, html.encode("utf-8"), "text/html")
+
+
+async def map_area(request: web.Request) -> web.Response:
+    """The area map alone (HTML, ?view= as on /map), for map.js to put in place."""
+    html = await _area_html(request)
     return _conditional(request, html.encode("utf-8"), "text/html")
 
 
 def add_routes(app: web.Application) -> None:
-    """Register /map, /map/data.json and /map/list."""
+    """Register /map, /map/data.json, /map/list and /map/area."""
     areamap.setup(app)  # the areas' geometry, computed once as the app starts
     app.router.add_get("/map", map_page)
     app.router.add_get(DATA_PATH, map_data)
     app.router.add_get(LIST_PATH, map_list)
+    app.router.add_get(AREA_PATH, map_area)

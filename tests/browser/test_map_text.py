@@ -1,9 +1,10 @@
 """In real Chromium: the map's labels and the tile attribution are text, never markup.
 
-Leaflet puts a string tooltip or attribution in as HTML; map.js hands it text.
-The gazetteer's area names (drawn as labels when there are no tiles), the
-neighbour's alert label and the configured attribution each carry a tag with an
-id that must not exist in the page.
+Without tiles the node's SVG area map names the areas (Jinja2 autoescapes);
+with tiles Leaflet puts a string tooltip or attribution in as HTML, so map.js
+hands it text. The gazetteer's area names, the neighbour's alert label and the
+configured attribution each carry a tag with an id that must not exist in the
+page.
 """
 
 from __future__ import annotations
@@ -58,17 +59,19 @@ async def test_labels_and_attribution_are_text(
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(str(server.make_url("/map")))
-        await page.wait_for_selector("#map[data-loaded=true]", state="attached")
-        await page.wait_for_selector(".leaflet-marker-icon.alert-icon", state="attached")
-        await page.hover(".leaflet-marker-icon.alert-icon")
-        await page.wait_for_selector(".alert-label", state="attached")
-        assert await page.query_selector("#inj1") is None
-        assert await page.query_selector("#inj2") is None
+        await page.wait_for_selector("body[data-map-live=true]", state="attached")
         if tiles:
+            await page.wait_for_selector("#map[data-loaded=true]", state="attached")
+            await page.wait_for_selector(".leaflet-marker-icon.alert-icon", state="attached")
+            await page.hover(".leaflet-marker-icon.alert-icon")
+            await page.wait_for_selector(".alert-label", state="attached")
             text = await page.text_content(".leaflet-control-attribution")
             assert ATTRIBUTION in (text or "")
         else:
-            assert await page.text_content(".area-label") == AREA
+            assert await page.query_selector("#map") is None  # no Leaflet without tiles
+            assert await page.text_content("svg.area-map-svg text.am-label") == AREA
+        assert await page.query_selector("#inj1") is None
+        assert await page.query_selector("#inj2") is None
         assert errors == []
         await context.close()
     finally:

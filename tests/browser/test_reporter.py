@@ -15,9 +15,15 @@ from tests.browser.conftest import DESKTOP, PHONE, Served
 from tests.support import neighbour_alert
 from web.messages import translate
 
-# The map's palette (web/static/map.js): unverified gray, possible yellow, likely orange,
-# confirmed red.
-FILL = {"unverified": "#9e9e9e", "possible": "#ffd400", "likely": "#ff8c00", "confirmed": "#e00000"}
+# The area map's palette (web/static/areamap.css): unverified gray, possible yellow, likely
+# orange, confirmed red.
+FILL = {
+    "unverified": "rgb(158, 158, 158)",
+    "possible": "rgb(255, 212, 0)",
+    "likely": "rgb(255, 140, 0)",
+    "confirmed": "rgb(224, 0, 0)",
+}
+AREA_ID = "chula-vista"
 # Over 280 characters (the review threshold for a low-confidence report), nothing personal.
 DESCRIPTION = (
     "Vimos varias camionetas blancas estacionadas junto a la gasolinera grande, con agentes "
@@ -71,10 +77,15 @@ async def fill_form(page: Any, *, area: str, description: str, highway: str = "I
     await page.check('input[name="still_active"]')
 
 
-async def marker(page: Any, report_id: str, status: str) -> Any:
-    """The map's marker of the incident a lone report makes (its id is the report's: interim)."""
-    selector = f'path.incident-marker.level-{status}[data-incident-id="{report_id}"]'
+async def cell(page: Any, area_id: str, status: str) -> Any:
+    """The area map's shape of an area, once it shows an incident at `status` (no tiles are
+    configured: the node's SVG is the map, and map.js puts a fresh copy in place)."""
+    selector = f'svg.area-map-svg path.am-cell.am-{status}[data-area="{area_id}"]'
     return await page.wait_for_selector(selector, state="attached")
+
+
+async def fill(element: Any) -> str:
+    return await element.evaluate("e => getComputedStyle(e).fill")
 
 
 async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
@@ -111,12 +122,12 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
 
     # On the map, in the colour of its level; the neighbour's alert in its own style.
     await page.click(f'a[href="/map?lang=es"] >> text={translate("web_see_map", "es")}')
-    await page.click("#map-show")  # a phone loads the live map when asked
-    before = await marker(page, report["id"], report["status"])
-    assert await before.get_attribute("fill") == FILL[report["status"]]
-    await page.wait_for_selector(".alert-icon", state="attached")
+    await page.wait_for_selector("body[data-map-live=true]", state="attached")
+    before = await cell(page, AREA_ID, report["status"])
+    assert await fill(before) == FILL[report["status"]]
     assert await page.is_visible(f'#map-list li[data-incident-id="{report["id"]}"]')
-    size_before = (await before.bounding_box())["width"]
+    assert await page.is_visible("#map-list li.alert-item")  # the neighbour's alert, listed
+    assert not [u for u in served.requests if "leaflet" in u]  # no tiles: no Leaflet
     await page.screenshot(path=artifacts / "map-phone.png", full_page=True)
 
     # A moderator logs in (another browser, its own cookie) and confirms it.
@@ -134,10 +145,9 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
     assert "/moderation" in mod_page.url
     await served.node.publish()
 
-    # The reporter's map refreshes by itself: red, and bigger; the list follows.
-    after = await marker(page, report["id"], "confirmed")
-    assert await after.get_attribute("fill") == FILL["confirmed"]
-    assert (await after.bounding_box())["width"] > size_before
+    # The reporter's map refreshes by itself: its area turns red; the list follows.
+    after = await cell(page, AREA_ID, "confirmed")
+    assert await fill(after) == FILL["confirmed"]
     status = f'#map-list li[data-incident-id="{report["id"]}"][data-level="confirmed"]'
     await page.wait_for_selector(status)
 
@@ -146,7 +156,7 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
     await desktop.goto(served.url("/"))
     await desktop.screenshot(path=artifacts / "form-desktop.png", full_page=True)
     await desktop.goto(served.url("/map"))
-    await marker(desktop, report["id"], "confirmed")
+    await cell(desktop, AREA_ID, "confirmed")
     await desktop.screenshot(path=artifacts / "map-desktop.png", full_page=True)
 
     reporter_cookies = await reporter.context.cookies()
@@ -190,10 +200,10 @@ async def test_spanish_report_without_javascript(
     [incident] = await served.node.public_incidents(type="checkpoint")
     report_id, status = incident.id, incident.level
 
-    # The map page is its list without JavaScript, and says so.
+    # Without JavaScript the map page is whole: the node's area map and the list.
     async with page.expect_navigation():
         await page.click(f'a[href="/map?lang=es"] >> text={translate("web_see_map", "es")}')
-    assert await page.is_visible(f"text={translate('web_map_needs_js', 'es')}")
+    assert await page.is_visible('svg.area-map-svg path.am-cell[data-area="san-ysidro"]')
     assert not await page.is_visible("#map")
     item = f'#map-list li[data-incident-id="{report_id}"][data-level="{status}"]'
     assert await page.is_visible(item)

@@ -6,7 +6,10 @@ place. dev.txt is what the matcher was tuned on; heldout.txt was written before 
 matcher and never tuned on. Both rates are printed (pytest -s). Asserted: the distance
 goal on both parts, the 97% goal on dev and on the whole corpus, and a floor of 90% on
 the held-out part alone (it measured 93.8% when first run: below the goal, and left so
-rather than tuned on; its misses are ports named loosely and run-together words).
+rather than tuned on; its misses are ports named loosely and run-together words). Issue 13's
+last pass wrote 279 new dev phrases, improved the matcher where they failed, and measured the
+held-out part once at the end, aggregate only: 95.4% (62 of 65), no wrong area named (its
+three misses ask back or keep the text), still below the 97% goal.
 """
 
 from __future__ import annotations

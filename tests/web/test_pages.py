@@ -250,14 +250,17 @@ async def test_map_page_lists_incidents_and_alerts_with_their_levels(
     assert "1 reporte" in html  # a lone report says so (Babel's plural form)
     assert 'data-alert-id="a1"' in html and "Oceanside" in html
     assert translate("web_legend_alert", "es") in html
-    # The map script, and Leaflet for it to load, from this node only; no tiles configured.
-    assert 'data-map-leaflet-js="/static/vendor/leaflet/leaflet.js"' in html
+    # No tiles configured: the node's SVG area map is the map; the page names no Leaflet file.
+    # map.js only refreshes the list and the area map (conditional GETs of their HTML).
+    assert 'class="area-map-svg"' in html
+    assert "leaflet" not in html.lower() and "data-map-tiles" not in html
     assert '<script src="/static/map.js" defer></script>' in html
-    assert 'data-map-tiles=""' in html
-    assert translate("web_map_needs_js", "es") in html  # hidden by map.js when it runs
+    assert 'data-map-list="/map/list?lang=es"' in html
+    assert 'data-map-area="/map/area?lang=es&amp;view=all"' in html
+    assert translate("web_map_needs_js", "es") not in html  # no live map to need it
 
 
-async def test_map_without_leaflet_still_lists(
+async def test_map_without_its_static_files_still_lists(
     serve, node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bare = tmp_path / "static"
@@ -269,10 +272,32 @@ async def test_map_without_leaflet_still_lists(
     await node.publish()
     status, html = await page(client, "/map")
     assert status == 200
-    assert translate("web_map_unavailable", "en") in html and "Chula Vista" in html
-    assert "leaflet" not in html and "<script" not in html
+    assert 'class="area-map-svg"' in html and "Chula Vista" in html
+    assert "leaflet" not in html and "<script" not in html  # no map.js: nothing to refresh
+    assert translate("web_map_unavailable", "en") not in html  # no tiles: nothing is missing
     async with client.get("/static/vendor/leaflet/leaflet.js") as resp:
         assert resp.status == 404
+
+
+async def test_map_area_is_the_area_map_alone_as_a_conditional_get(
+    client: aiohttp.ClientSession, node: Node
+) -> None:
+    async with client.get("/map?lang=es") as resp:
+        html = await resp.text()
+    etag = html.split('data-map-area-etag="')[1].split('"')[0].replace("&#34;", '"')
+    async with client.get("/map/area?lang=es&view=all") as resp:
+        assert resp.status == 200 and resp.content_type == "text/html"
+        part = await resp.text()
+        assert resp.headers["ETag"] == etag  # the page's own copy: no first download
+    assert part.startswith('<section class="area-map" id="area-map"') and part in html
+    assert 'href="/map?lang=es&amp;view=' in part or "am-zoom" not in part
+    async with client.get("/map/area?lang=es", headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304
+    await post_report(client, type="raid", area="Chula Vista", still_active=True)
+    await node.publish()
+    async with client.get("/map/area?lang=es", headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 200
+        assert 'data-area="chula-vista"' in await resp.text()
 
 
 async def test_map_data_is_a_conditional_get(client: aiohttp.ClientSession, node: Node) -> None:
@@ -367,7 +392,9 @@ async def test_configured_tiles_are_the_only_other_image_source(
     assert 'data-map-tiles="https://tiles.chapter.example/{z}/{x}/{y}.png"' in html
     assert "img-src 'self' data: https://tiles.chapter.example;" in csp
     assert "script-src 'self';" in csp and "default-src 'self';" in csp
-    assert translate("web_map_no_tiles", "en") not in html
+    # With the chapter's tiles, map.js loads Leaflet (served by this node) and draws on them.
+    assert 'data-map-leaflet-js="/static/vendor/leaflet/leaflet.js"' in html
+    assert 'data-map-data="/map/data.json?lang=es"' in html and 'id="map"' in html
 
 
 def self_signed(tmp_path: Path) -> tuple[object, Path]:

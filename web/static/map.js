@@ -1,19 +1,102 @@
-// Vecinos: draws the map page's incidents and neighbours' alerts on Leaflet, and keeps them
-// fresh. Leaflet is served by this node. Tiles only from the chapter's own configured tile URL;
-// with none, the gazetteer's areas are drawn as faint labelled circles on a blank background.
-// Every 30 s (while the page is visible) /map/data.json (marker fields only) is asked again
-// with If-None-Match; a 304 costs almost nothing. When it changed, the list under the map is
-// replaced by the server's own HTML of it (/map/list, same filters), so the list and the map
-// never disagree and no data comes twice.
-// Leaflet itself (about 47 kB compressed) is loaded by this script: at once on a wide screen or
-// when the chapter has tiles; on a phone without tiles only when asked ("Show the live map"),
-// so a phone on a data plan gets the list and the area map first.
+// Vecinos: keeps the map page fresh, and draws its incidents on Leaflet when (and only when)
+// the chapter has its own tile server.
+// Every 30 s (while the page is visible) the list (/map/list, same filters) and the area map
+// (/map/area, same view) are asked again with If-None-Match; the page carries both ETags, so
+// nothing new costs two 304s. What changed is replaced by the server's own HTML of it: the SVG
+// area map and the list never disagree with the page a browser without JavaScript gets. A part
+// with the keyboard focus in it is left alone until the visitor leaves it.
+// With a tile URL (data-map-tiles), Leaflet (served by this node) is loaded too and the
+// incidents (/map/data.json, marker fields only) are drawn on the chapter's tiles. Without one,
+// no Leaflet file is named or asked for: the SVG area map is the map.
 (function () {
   "use strict";
   var body = document.body;
+  var listUrl = body.getAttribute("data-map-list");
+  if (!listUrl || !window.fetch) { return; }
+  var areaUrl = body.getAttribute("data-map-area");
+  var tags = {};
+  tags[listUrl] = body.getAttribute("data-map-list-etag");
+  tags[areaUrl] = body.getAttribute("data-map-area-etag");
+  var poll = (parseInt(body.getAttribute("data-map-poll"), 10) || 30) * 1000;
+  var status = document.getElementById("live-status");
   var holder = document.getElementById("map");
-  if (!holder || !window.fetch) { return; }
-  var showButton = document.getElementById("map-show");
+  var tiles = body.getAttribute("data-map-tiles");
+  var refreshed = 0;
+  var drawer = null; // the Leaflet drawing, with tiles only
+
+  Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) {
+    el.hidden = false;
+  });
+  Array.prototype.forEach.call(document.querySelectorAll(".no-js-only"), function (el) {
+    el.hidden = true;
+  });
+
+  function say(text) { if (status) { status.textContent = text; } }
+
+  // A part of the page the visitor is in (keyboard focus) is left alone until they leave it.
+  function busy(el) {
+    return document.activeElement !== body && el.contains(document.activeElement);
+  }
+
+  // A conditional GET of one of the page's parts; `put` puts the new HTML in place and says
+  // whether it did. Its ETag is kept only then, so a part left alone is asked again next time.
+  function update(url, put) {
+    var headers = { "Accept": "text/html" };
+    if (tags[url]) { headers["If-None-Match"] = tags[url]; }
+    return fetch(url, { headers: headers, credentials: "omit", cache: "no-cache" })
+      .then(function (r) {
+        if (r.status === 304) { return false; }
+        if (!r.ok) { throw new Error(String(r.status)); }
+        var etag = r.headers.get("ETag");
+        return r.text().then(function (html) {
+          if (!put(html)) { return false; }
+          tags[url] = etag;
+          return true;
+        });
+      });
+  }
+
+  // The area map partial is a whole <section id="area-map">: swap it for the new one.
+  function putArea(html) {
+    var old = document.getElementById("area-map");
+    if (!old || busy(old)) { return false; }
+    var box = document.createElement("div");
+    box.innerHTML = html;
+    var fresh = box.querySelector("#area-map");
+    if (!fresh) { return false; }
+    old.parentNode.replaceChild(fresh, old);
+    return true;
+  }
+
+  function putList(html) {
+    var list = document.getElementById("map-list");
+    if (!list || busy(list)) { return false; }
+    list.innerHTML = html;
+    return true;
+  }
+
+  function refresh() {
+    var parts = [update(listUrl, putList)];
+    if (areaUrl) { parts.push(update(areaUrl, putArea)); }
+    if (drawer) { parts.push(drawer.refresh()); }
+    return Promise.all(parts)
+      .then(function (done) {
+        if (done.indexOf(true) >= 0) {
+          refreshed += 1;
+          body.setAttribute("data-map-refreshed", String(refreshed));
+        }
+        say(body.getAttribute("data-msg-updated"));
+      })
+      .catch(function () { say(body.getAttribute("data-msg-offline")); });
+  }
+
+  function schedule() {
+    setInterval(function () { if (!document.hidden) { refresh(); } }, poll);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { refresh(); }
+    });
+    body.setAttribute("data-map-live", "true");
+  }
 
   function loadLeaflet(then) {
     var css = document.createElement("link");
@@ -25,23 +108,21 @@
     js.onload = then;
     document.head.appendChild(js);
   }
-  var narrow = window.matchMedia && window.matchMedia("(max-width: 40rem)").matches;
-  if (body.getAttribute("data-map-tiles") || !narrow || !showButton) {
-    loadLeaflet(start);
+
+  if (tiles && holder && body.getAttribute("data-map-leaflet-js")) {
+    loadLeaflet(function () {
+      drawer = leafletDrawer();
+      if (!drawer) { schedule(); return; }
+      drawer.refresh().catch(function () { say(body.getAttribute("data-msg-offline")); })
+        .then(schedule);
+    });
   } else {
-    showButton.parentNode.hidden = false;
-    Array.prototype.forEach.call(document.querySelectorAll(".no-js-only"), function (el) {
-      el.hidden = true;
-    });
-    showButton.addEventListener("click", function () {
-      showButton.disabled = true;
-      loadLeaflet(function () { showButton.parentNode.hidden = true; start(); });
-    });
+    schedule();
   }
 
-  function start() {
-    if (!window.L) { return; }
-
+  // The incidents and neighbours' alerts on Leaflet, over the chapter's tiles.
+  function leafletDrawer() {
+    if (!window.L) { return null; }
     // Colour and size by level: unverified gray and small ... confirmed red and prominent.
     var STYLE = {
       unverified: { color: "#6b6b6b", fill: "#9e9e9e", radius: 6, weight: 1 },
@@ -52,12 +133,6 @@
       archived: { color: "#6b6b6b", fill: "#d0d0d0", radius: 5, weight: 1 }
     };
     var dataUrl = body.getAttribute("data-map-data");
-    var listUrl = body.getAttribute("data-map-list");
-    var areasUrl = body.getAttribute("data-map-areas");
-    var tiles = body.getAttribute("data-map-tiles");
-    var poll = (parseInt(body.getAttribute("data-map-poll"), 10) || 30) * 1000;
-    var status = document.getElementById("live-status");
-    var list = document.getElementById("map-list");
 
     // Leaflet puts a string tooltip or attribution in as HTML: every text goes in as text.
     function text(value) {
@@ -67,61 +142,28 @@
     }
     function escaped(value) { return text(value).innerHTML; }
 
-    Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (el) {
-      el.hidden = false;
-    });
-    Array.prototype.forEach.call(document.querySelectorAll(".no-js-only"), function (el) {
-      el.hidden = true;
-    });
     holder.hidden = false;
 
-    var map = L.map(holder, { zoomControl: true, attributionControl: !!tiles });
+    var map = L.map(holder, { zoomControl: true, attributionControl: true });
     map.setView([32.7, -117.1], 9);
-    if (tiles) {
-      L.tileLayer(tiles, {
-        maxZoom: 16,
-        attribution: escaped(body.getAttribute("data-map-attribution") || "")
-      }).addTo(map);
-    } else {
-      holder.classList.add("no-tiles");
-    }
-    var areaLayer = L.layerGroup().addTo(map);
+    L.tileLayer(tiles, {
+      maxZoom: 16,
+      attribution: escaped(body.getAttribute("data-map-attribution") || "")
+    }).addTo(map);
     var alertLayer = L.layerGroup().addTo(map);
     var reportLayer = L.layerGroup().addTo(map);
     var framed = false;
-    var areaBounds = null;
     var etag = null;
 
-    // Frame what is reported (and neighbours' alerts) when there is any, else the known areas.
+    // Frame what is reported (and neighbours' alerts) once there is any.
     function frame(points) {
       if (framed) { return; }
       var bounds = null;
       points.forEach(function (p) { bounds = bounds ? bounds.extend(p) : L.latLngBounds(p, p); });
-      if (!bounds && areaBounds) { bounds = areaBounds; }
       if (bounds && bounds.isValid()) {
-        map.fitBounds(bounds.pad(0.2), { maxZoom: points.length ? 11 : 12 });
+        map.fitBounds(bounds.pad(0.2), { maxZoom: 11 });
         framed = true;
       }
-    }
-
-    // Area names only when zoomed in enough to read them.
-    function labels() { holder.classList.toggle("labels-off", map.getZoom() < 10); }
-    map.on("zoomend", labels);
-    labels();
-
-    function drawAreas(areas) {
-      areas.forEach(function (a) {
-        if (typeof a.lat !== "number" || typeof a.lon !== "number") { return; }
-        var ll = L.latLng(a.lat, a.lon);
-        areaBounds = areaBounds ? areaBounds.extend(ll) : L.latLngBounds(ll, ll);
-        if (tiles) { return; } // the tiles already show the places
-        L.circle(ll, {
-          radius: 1000, color: "#7a8aa0", weight: 1, opacity: 0.5, fillOpacity: 0.06,
-          className: "area-circle", interactive: false
-        }).addTo(areaLayer).bindTooltip(text(a.name), {
-          permanent: true, direction: "center", className: "area-label", interactive: false
-        });
-      });
     }
 
     function drawIncidents(incidents) {
@@ -177,57 +219,25 @@
       return points;
     }
 
-    function say(text) { if (status) { status.textContent = text; } }
-
+    // The markers' data (a conditional GET): drawn again only when it changed.
     function refresh() {
       var headers = { "Accept": "application/json" };
       if (etag) { headers["If-None-Match"] = etag; }
       return fetch(dataUrl, { headers: headers, credentials: "omit", cache: "no-cache" })
         .then(function (r) {
-          if (r.status === 304) { return null; }
+          if (r.status === 304) { return false; }
           if (!r.ok) { throw new Error(String(r.status)); }
           etag = r.headers.get("ETag");
-          return r.json();
-        })
-        .then(function (data) {
-          if (data) {
+          return r.json().then(function (data) {
             var points = drawIncidents(data.incidents || []).concat(drawAlerts(data.alerts || []));
             frame(points);
             holder.setAttribute("data-incidents", String((data.incidents || []).length));
-            return refreshList();
-          }
-        })
-        .then(function () {
-          say(body.getAttribute("data-msg-updated"));
-          holder.setAttribute("data-loaded", "true");
-        })
-        .catch(function () { say(body.getAttribute("data-msg-offline")); });
+            holder.setAttribute("data-loaded", "true");
+            return false; // the markers alone: the list and area map say whether anything changed
+          });
+        });
     }
 
-    // The list's HTML, only after the data changed (the first load already has it).
-    var firstList = true;
-    function refreshList() {
-      if (firstList) { firstList = false; return null; }
-      if (!list || !listUrl) { return null; }
-      return fetch(listUrl, { headers: { "Accept": "text/html" }, credentials: "omit" })
-        .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) { if (html !== null) { list.innerHTML = html; } });
-    }
-
-    var timer = null;
-    function schedule() {
-      if (timer) { clearInterval(timer); }
-      timer = setInterval(function () { if (!document.hidden) { refresh(); } }, poll);
-    }
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) { refresh(); }
-    });
-
-    fetch(areasUrl, { headers: { "Accept": "application/json" }, credentials: "omit" })
-      .then(function (r) { return r.ok ? r.json() : { areas: [] }; })
-      .catch(function () { return { areas: [] }; })
-      .then(function (data) { drawAreas(data.areas || []); })
-      .then(refresh)
-      .then(function () { frame([]); schedule(); });
+    return { refresh: refresh };
   }
 })();

@@ -59,6 +59,7 @@ from nio import (
     MessageDirection,
     RoomCreateError,
     RoomInviteError,
+    RoomKickResponse,
     RoomLeaveResponse,
     RoomMessagesResponse,
     RoomPreset,
@@ -402,6 +403,12 @@ class ChapterBot:
         batch, self._batch = self._batch, []
         for room_id, event in [*gaps, *batch]:
             await self._dispatch(room_id, event)
+        for room_id in resp.rooms.leave:
+            # nio keeps a room this bot left or was removed from as if it were still in it
+            # (a restart forgets it): forget it now, so nothing is sent or waited for there.
+            if room_id not in resp.rooms.join:
+                client.rooms.pop(room_id, None)
+                client.invited_rooms.pop(room_id, None)
         await client.send_to_device_messages()
         keys = self._key_upkeep()
         keys.take_count(resp.device_key_count.signed_curve25519)
@@ -658,6 +665,11 @@ class ChapterBot:
         room = self._need_client().invited_rooms.get(room_id)
         return None if room is None else room.inviter
 
+    def invite_name(self, room_id: str) -> str | None:
+        """The name of a room this bot is invited to (from the invite's state), or None."""
+        room = self._need_client().invited_rooms.get(room_id)
+        return None if room is None else room.name
+
     def pending_invites(self) -> dict[str, str | None]:
         """room id -> inviter of every invite this bot has not answered."""
         return {r.room_id: r.inviter for r in self._need_client().invited_rooms.values()}
@@ -735,6 +747,13 @@ class ChapterBot:
         resp = await asyncio.wait_for(client.room_redact(room_id, event_id), timeout)
         if not isinstance(resp, RoomRedactResponse):
             raise BotError(f"redaction failed: {getattr(resp, 'status_code', '?')}")
+
+    async def kick(self, room_id: str, user_id: str, timeout: float = 15.0) -> None:
+        """Remove a member (or withdraw an invite); the bot needs the room's kick power."""
+        client = self._need_client()
+        resp = await asyncio.wait_for(client.room_kick(room_id, user_id), timeout)
+        if not isinstance(resp, RoomKickResponse):
+            raise BotError(f"removal failed: {getattr(resp, 'status_code', '?')}")
 
     async def leave(self, room_id: str, timeout: float = 15.0) -> None:
         client = self._need_client()

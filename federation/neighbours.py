@@ -18,11 +18,13 @@ sets up the room at once; otherwise it does so at its next start).
 Operators read the fingerprints to each other over a second channel (a
 phone call): a token alone could have been swapped on the way.
 
-Region rooms (form_region, for chapters of one process so far: tests and
-benchmarks; no command yet): every chapter of a region pins every other,
-and they share ONE room instead of a room per pair. A neighbour's room is
-then that room; the receiver checks each event's sender against the
-chapter pinned for that bot in that room.
+Region rooms: every chapter of a region pins every other, and they share
+ONE room instead of a room per pair. A neighbour's room is then that room;
+the receiver checks each event's sender against the chapter pinned for that
+bot in that room. Operators form them with `vecinos region ...`
+(federation.regions); form_region does the same for chapters of one process
+(tests, benchmarks). Removing a neighbour never leaves a room that other
+neighbours or a region still use.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
 from federation.chapter import ChapterFederation, neutral_room_name
+from federation.regions import load_regions, use_room
 from federation.state import load_rooms, notify_running_node, save_rooms
 from federation.wire import (
     key_fingerprint,
@@ -98,8 +101,11 @@ async def remove(node: Node, chapter_id: str) -> bool:
     found = {n.chapter_id: n for n in await node.neighbours()}.get(chapter_id)
     if found is None or not await node.remove_neighbour(chapter_id):
         return False
-    if found.room_id:
-        data_dir = node.matrix_settings().data_dir
+    data_dir = node.matrix_settings().data_dir
+    still_used = {n.room_id for n in await node.neighbours()} | {
+        r.room_id for r in load_regions(data_dir) if not r.left
+    }
+    if found.room_id and found.room_id not in still_used:
         rooms = load_rooms(data_dir)
         if found.room_id not in rooms.to_leave:
             save_rooms(
@@ -155,7 +161,7 @@ async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60
     )
     region = {c.chapter_id for c in chapters}
     for c in chapters:
-        await _use_room(c.node, region - {c.chapter_id}, room)
+        await use_room(c.node, region - {c.chapter_id}, room)
         c.neighbours.invalidate()
     for c in rest:
         await first.bot.invite(room, c.user_id)
@@ -165,22 +171,6 @@ async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60
         for other in chapters:
             await c.bot.wait_for_member(room, other.user_id, timeout)
     return room
-
-
-async def _use_room(node: Node, chapter_ids: set[str], room: str) -> None:
-    """Record `room` as the room of these neighbours; rooms no neighbour uses any more are left."""
-    neighbours = await node.neighbours()
-    old = {n.room_id for n in neighbours if n.chapter_id in chapter_ids and n.room_id}
-    for n in neighbours:
-        if n.chapter_id in chapter_ids:
-            await node.save_neighbour(dataclasses.replace(n, room_id=room))
-    kept = {n.room_id for n in await node.neighbours()}
-    unused = sorted(r for r in old if r not in kept and r != room)
-    if unused:
-        data_dir = node.matrix_settings().data_dir
-        rooms = load_rooms(data_dir)
-        leave = tuple(dict.fromkeys((*rooms.to_leave, *unused)))
-        save_rooms(data_dir, dataclasses.replace(rooms, to_leave=leave))
 
 
 def describe(n: Neighbour) -> str:

@@ -79,7 +79,7 @@ from federation.cross_signing import (
     ensure_identity,
 )
 from federation.device_keys import KEY_ALGORITHM, KEYS_UPLOAD, KeyUpkeep
-from federation.wire import ALERT_EVENT_TYPE, RELAY_EVENT_TYPE
+from federation.wire import ALERT_EVENT_TYPE, CATCH_UP_EVENT_TYPE, RELAY_EVENT_TYPE
 
 __all__ = [
     "AlertHandler",
@@ -166,7 +166,7 @@ class ChapterBot:
         on_alert: AlertHandler | None = None,
         on_invite: InviteHandler | None = None,
         on_count: CountHandler | None = None,
-        event_types: Collection[str] = (ALERT_EVENT_TYPE, RELAY_EVENT_TYPE),
+        event_types: Collection[str] = (ALERT_EVENT_TYPE, RELAY_EVENT_TYPE, CATCH_UP_EVENT_TYPE),
         accept_invites_from: Collection[str] = (),
         send_timeout: float = 10.0,
         sync_timeout_ms: int = 30_000,

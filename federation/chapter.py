@@ -17,7 +17,11 @@ on an invite):
 - when a neighbour's bot joins its room (new, or back after leaving), and
   when this bot joins a neighbour's room, the delivery loop sends that room
   the chapter's active alerts (Delivery.catch_up): a bot cannot read what
-  was sent before it joined.
+  was sent before it joined. So it does when a neighbour in the room asks
+  (the receiver saw a gap in an alert's seqs: federation.receiver);
+- region rooms (federation.regions) are created, joined, invited into and
+  removed from as their records say, and carry the neighbours whose bots
+  are in them.
 
 If the homeserver is away at start, the node runs anyway and the bot keeps
 trying (backoff); the outbox waits in the node's database meanwhile.
@@ -43,6 +47,7 @@ from federation.regions import Region, is_region_room_name, load_regions, set_re
 from federation.relay import Relayer
 from federation.responders import ResponderRoom
 from federation.state import BotLock, load_rooms, matrix_dir, save_rooms
+from federation.wire import CATCH_UP_EVENT_TYPE, build_catch_up_request
 from node.service import Node
 
 log = logging.getLogger("vecinos.federation")
@@ -117,6 +122,8 @@ class ChapterFederation:
         self.delivery = Delivery(
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
+        self.receiver.answer = self.delivery.catch_up
+        self.receiver.ask = lambda room: self._spawn(self._ask_catch_up(room), "ask catch-up")
         self.members = MemberRoom(node, self.bot, settings)
         self.responders = ResponderRoom(
             node,
@@ -232,6 +239,18 @@ class ChapterFederation:
             log.error("counter %s not kept: %s", name, type(exc).__name__)
 
     # -- rooms ------------------------------------------------------------------
+
+    async def _ask_catch_up(self, room_id: str) -> None:
+        """Ask a room's chapters for their active alerts (the receiver saw a gap there)."""
+        try:
+            await self.bot.send_alert(
+                room_id,
+                build_catch_up_request(self.chapter_id),
+                CATCH_UP_EVENT_TYPE,
+                txn_id=f"catchup-ask.{secrets.token_hex(4)}",
+            )
+        except Exception as exc:  # the next gap asks again
+            log.warning("catch-up request not sent: %s", type(exc).__name__)
 
     def request_reconcile(self) -> None:
         """Reconcile soon (the SIGHUP handler of `vecinos run`)."""

@@ -16,6 +16,8 @@ an awaited event.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from federation.regions import (
     load_regions,
     remove_command,
 )
+from node.setup import init_chapter
 
 pytestmark = pytest.mark.synapse
 
@@ -151,3 +154,22 @@ async def test_operators_form_a_region_share_once_relay_once_and_remove_a_chapte
     finally:
         for site in sites:
             await site.close()
+
+
+def test_the_region_commands_are_wired_and_say_what_is_missing(tmp_path: Path) -> None:
+    data = tmp_path / "norte"
+    init_chapter(data, "Norte")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "node.cli", "region", *args, "--data", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = cli("list")
+    assert done.returncode != 0 and "no Matrix bot yet" in done.stderr
+    done = cli("join", "vecinos-neighbour-v1.abc")
+    assert done.returncode != 0 and "not a Vecinos region token" in done.stderr
+    assert cli("invite", "south").returncode == 2  # a chapter id is needed

@@ -660,6 +660,13 @@ class ChapterBot:
         member = room.users.get(user_id) if room is not None else None
         return member is not None and not member.invited
 
+    def joined_members(self, room_id: str) -> set[str]:
+        """Every joined (not merely invited) member of a room, as this bot sees it."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        if room is None:
+            return set()
+        return {user for user, member in room.users.items() if not member.invited}
+
     def invited_by(self, room_id: str) -> str | None:
         """Who invited this bot to `room_id` (a pending invite), or None."""
         room = self._need_client().invited_rooms.get(room_id)

@@ -8,10 +8,12 @@ with the tokens A's command printed. Each command is followed by the
 node's reconcile, as the SIGHUP the command sends would do. Then: the three
 share one room (their pairwise rooms are left); an alert goes into it once
 and each member receives it once; B relays it to D once (never back into
-the region room, nobody counts it twice). A's operator removes C: C's bot
-is out of the room and receives nothing more from A or B, and C's own
-alerts reach no one; no pairwise room comes back by itself. Every wait is
-an awaited event.
+the region room, nobody counts it twice). B's operator unpins C: B sends
+nothing into the room while C's bot is in it (D still gets B's alert). A's
+operator removes C: C's bot is out of the room and receives nothing more
+from A or B, and C's own alerts reach no one; no pairwise room comes back by
+itself. B's operator leaves; A (the host) cannot leave while B is listed,
+and A's next alert goes nowhere. Every wait is an awaited event.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from network import WAIT, Site, connect, make_site
 from test_region import areas_of, confirmed_alerts, holds
 
 from federation.homeserver import Homeserver
+from federation.neighbours import remove
 from federation.regions import (
     RegionError,
     create_command,
     invite_command,
     join_command,
+    leave_command,
     list_command,
     load_regions,
     remove_command,
@@ -125,6 +129,18 @@ async def test_operators_form_a_region_share_once_relay_once_and_remove_a_chapte
         assert (await b.node.counters())["alerts_relayed"] == rows
         assert no_rejections(await a.node.counters())  # no relay came back into the room
 
+        # B's operator unpins C: while C's bot is in the room, B sends nothing there.
+        assert await remove(b.node, c.chapter_id)
+        await b.fed.reconcile()
+        assert b.fed.bot.is_joined(room, b.user_id)  # the room is not left: A still uses it
+        sent = (await b.node.counters()).get("alerts_sent", 0)
+        [held] = areas_of(b, 1, skip=5)
+        await confirmed_alerts(b, [held], kind="raid")
+        await d.wait_received(lambda got: any(r.area == held for r in got))  # pairwise: sent
+        await b.fed.delivery.drained(WAIT)
+        assert (await b.node.counters())["alerts_sent"] == sent + 1  # to D only
+        assert not any(r.area == held for r in await a.node.received_alerts())
+
         # A's operator removes C: its bot leaves the room, and it gets nothing more.
         await remove_command(a.data, "south", c.chapter_id)
         await a.fed.reconcile()
@@ -151,6 +167,22 @@ async def test_operators_form_a_region_share_once_relay_once_and_remove_a_chapte
         await c.fed.delivery.drained(WAIT)
         assert await c.node.pending_alerts() == []
         assert (await c.node.counters()).get("alerts_sent", 0) == 0
+
+        # B's operator leaves the region; A, its host, cannot leave while B is listed.
+        with pytest.raises(RegionError, match="remove its members first"):
+            await leave_command(a.data, "south")
+        await leave_command(b.data, "south")
+        await b.fed.reconcile()
+        await a.fed.bot.wait_until(lambda: not a.fed.bot.is_joined(room, b.user_id), WAIT)
+        await a.fed.reconcile()  # re-invites B (still listed); B's node leaves it unanswered
+        sent = (await a.node.counters())["alerts_sent"]
+        [last] = areas_of(a, 1, skip=6)
+        await confirmed_alerts(a, [last])
+        await a.fed.delivery.drained(WAIT)
+        assert await a.node.pending_alerts() == []
+        assert (await a.node.counters())["alerts_sent"] == sent  # nobody left to send to
+        await b.fed.reconcile()
+        assert not b.fed.bot.is_joined(room, b.user_id)
     finally:
         for site in sites:
             await site.close()

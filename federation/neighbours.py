@@ -35,6 +35,7 @@ from pathlib import Path
 
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
+from federation.bot import BotError
 from federation.chapter import ChapterFederation, neutral_room_name
 from federation.regions import load_regions, use_room
 from federation.state import load_rooms, notify_running_node, save_rooms
@@ -164,8 +165,18 @@ async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60
         await use_room(c.node, region - {c.chapter_id}, room)
         c.neighbours.invalidate()
     for c in rest:
-        await first.bot.invite(room, c.user_id)
+        try:
+            await first.bot.invite(room, c.user_id)
+        except BotError:  # invited already by a reconcile of `first` meanwhile: awaited below
+            pass
     for c in rest:
+        # An invite to a bot on another homeserver arrives over federation a moment later:
+        # reconciling before it would make pairwise rooms instead.
+        bot = c.bot
+        await bot.wait_until(
+            lambda bot=bot, me=c.user_id: room in bot.pending_invites() or bot.is_joined(room, me),
+            timeout,
+        )
         await c.reconcile()  # joins: the room is its neighbours' room, and it was invited
     for c in chapters:
         for other in chapters:

@@ -339,7 +339,8 @@ async def list_command(data_dir: Path) -> list[str]:
         state = "left" if r.left else (r.room_id or "no room yet")
         sharing = sorted(c for c, room in pins.items() if r.room_id and room == r.room_id)
         lines.append(
-            f"{r.name}  {role}  room {state}  shared with: {', '.join(sharing) or 'none yet'}"
+            f"{r.name}  {role}  room {state}  "
+            f"the room of neighbours: {', '.join(sharing) or 'none yet'}"
         )
         if r.host == me:
             lines.append(f"  invited: {', '.join(r.members) or 'none'}")

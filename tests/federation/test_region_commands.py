@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from network import WAIT, Site, connect, make_site
-from test_region import areas_of, confirmed_alerts, holds
+from test_region import alerts_and_an_update, areas_of, confirmed_alerts
 
 from federation.homeserver import Homeserver
 from federation.neighbours import remove
@@ -111,14 +111,7 @@ async def test_operators_form_a_region_share_once_relay_once_and_remove_a_chapte
         assert listed[0].startswith("south  hosted here") and b.chapter_id in listed[0]
 
         # One alert, and an update of it: into the region room once per seq.
-        areas = areas_of(a, 2)
-        await confirmed_alerts(a, areas)
-        await confirmed_alerts(a, areas[:1])
-        latest = {x.alert_id: x.seq for x in await a.node.active_alerts()}
-        rows = sum(latest.values())
-        for site in (b, c, d):
-            await site.wait_received(holds(a, latest))
-        await a.fed.delivery.drained(WAIT)
+        rows = await alerts_and_an_update(a, [b, c, d])
         assert (await a.node.counters())["alerts_sent"] == rows
         for site in (b, c):
             counters = await site.node.counters()

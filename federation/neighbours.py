@@ -29,6 +29,7 @@ neighbours or a region still use.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,10 +166,9 @@ async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60
         await use_room(c.node, region - {c.chapter_id}, room)
         c.neighbours.invalidate()
     for c in rest:
-        try:
+        # invited already by a reconcile of `first` meanwhile: the wait below tells
+        with contextlib.suppress(BotError):
             await first.bot.invite(room, c.user_id)
-        except BotError:  # invited already by a reconcile of `first` meanwhile: awaited below
-            pass
     for c in rest:
         # An invite to a bot on another homeserver arrives over federation a moment later:
         # reconciling before it would make pairwise rooms instead.

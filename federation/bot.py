@@ -450,9 +450,12 @@ class ChapterBot:
             events: list[Any] = []
             start: str | None = info.timeline.prev_batch
             for _ in range(GAP_PAGES):
-                page = await client.room_messages(
-                    room_id, start, end=since, direction=MessageDirection.back, limit=GAP_PAGE
-                )
+                try:
+                    page = await client.room_messages(
+                        room_id, start, end=since, direction=MessageDirection.back, limit=GAP_PAGE
+                    )
+                except Exception as e:  # nio fails on some error answers (AttributeError)
+                    page = e
                 if not isinstance(page, RoomMessagesResponse):
                     self._count("gap_fill_errors")
                     log.warning("could not fetch missed events in %s", room_id)

@@ -29,16 +29,15 @@ neighbours or a region still use.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
-from federation.bot import BotError
-from federation.chapter import ChapterFederation, neutral_room_name
-from federation.regions import load_regions, use_room
+from federation.chapter import ChapterFederation
+from federation.regions import ROOM_PREFIX, Region, load_regions, update_regions, use_room
 from federation.state import load_rooms, notify_running_node, save_rooms
 from federation.wire import (
     key_fingerprint,
@@ -142,42 +141,43 @@ async def link(x: ChapterFederation, y: ChapterFederation, timeout: float = 30.0
 async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60.0) -> str:
     """Make running chapters of one process a region: ONE room shared by all (tests, benchmarks).
 
-    Every chapter pins every other (the token exchange of `link`); the one
-    whose id sorts first creates an encrypted, invite-only room and invites
-    every other's bot; each chapter records it as its room with each of the
-    others (a pairwise room it had with them is left at its next reconcile)
-    and joins it. Each alert then goes once into that room, and each
-    receiver checks every event's sender against the chapter pinned for that
-    bot (federation.receiver). Returns the room id.
+    What `vecinos region create / invite / join` do, at once: the chapter
+    whose id sorts first hosts the region and creates its room; every
+    chapter records the region (federation.regions) and pins every other
+    (the token exchange of `link`), with that room as its room with each of
+    them (a pairwise room it had with them is left at its next reconcile);
+    the host's reconcile invites every other's bot, and each joins. Each
+    alert then goes once into that room, and each receiver checks every
+    event's sender against the chapter pinned for that bot
+    (federation.receiver). Returns the room id.
     """
+    first, *rest = sorted(chapters, key=lambda f: f.chapter_id)
+    code = secrets.token_hex(5)
+    name = f"region-{code}"
+    room = await first.bot.create_room(
+        name=ROOM_PREFIX + code, topic="", retention_ms=first.settings.retention_ms
+    )
+    for c in chapters:
+        members = tuple(x.chapter_id for x in rest) if c is first else ()
+        record = Region(name, first.chapter_id, code, room_id=room, members=members)
+        update_regions(c.data_dir, lambda regions, record=record: (*regions, record))
+    region = {c.chapter_id for c in chapters}
     for x in chapters:
         pinned = {n.chapter_id for n in await x.node.neighbours()}
         for y in chapters:
             if y is not x and y.chapter_id not in pinned:
                 await accept(x.node, own_token(y.node)[0])
-    first, *rest = sorted(chapters, key=lambda f: f.chapter_id)
-    # Invited only once every chapter has recorded the room: an invite makes the
-    # invitee reconcile, which would otherwise make pairwise rooms for new pins.
-    room = await first.bot.create_room(
-        name=neutral_room_name(), topic="", retention_ms=first.settings.retention_ms
-    )
-    region = {c.chapter_id for c in chapters}
-    for c in chapters:
-        await use_room(c.node, region - {c.chapter_id}, room)
-        c.neighbours.invalidate()
+        await use_room(x.node, region - {x.chapter_id}, room)
+        x.neighbours.invalidate()
+    await first.reconcile()  # invites every other's bot
     for c in rest:
-        # invited already by a reconcile of `first` meanwhile: the wait below tells
-        with contextlib.suppress(BotError):
-            await first.bot.invite(room, c.user_id)
-    for c in rest:
-        # An invite to a bot on another homeserver arrives over federation a moment later:
-        # reconciling before it would make pairwise rooms instead.
+        # An invite to a bot on another homeserver arrives over federation a moment later.
         bot = c.bot
         await bot.wait_until(
             lambda bot=bot, me=c.user_id: room in bot.pending_invites() or bot.is_joined(room, me),
             timeout,
         )
-        await c.reconcile()  # joins: the room is its neighbours' room, and it was invited
+        await c.reconcile()  # joins: its region's host invited it to the region's room
     for c in chapters:
         for other in chapters:
             await c.bot.wait_for_member(room, other.user_id, timeout)

@@ -16,9 +16,10 @@ What it does:
 - hands decrypted room events of registered types (member messages,
   reactions, commands) to their handlers (`add_room_handler`), including
   those a "limited" sync left out;
-- hands decrypted custom events of the alert types to `on_alert`, counts
-  what it cannot decrypt or refuses (each count also goes to `on_count`, so
-  the node can keep it), and never logs event content;
+- hands decrypted custom events of the alert types to `on_alert`, tells
+  `on_undecryptable` of what it cannot decrypt, counts that and what it
+  refuses (each count also goes to `on_count`, so the node can keep it),
+  and never logs event content;
 - answers invites by `accept_invites_from`, or lets `on_invite` decide;
 - keeps syncing through homeserver restarts (reconnects with backoff);
 - keeps a cross-signing identity (federation.cross_signing: its device
@@ -178,6 +179,8 @@ class ChapterBot:
         self.on_alert = on_alert
         self.on_invite = on_invite
         self.on_count = on_count
+        # on_undecryptable(room_id, sender): told of every event it could not decrypt
+        self.on_undecryptable: Callable[[str, str], Awaitable[None] | None] | None = None
         self.event_types = frozenset(event_types)
         self.accept_invites_from = frozenset(accept_invites_from)
         self.send_timeout = send_timeout
@@ -880,6 +883,14 @@ class ChapterBot:
         if isinstance(event, MegolmEvent):
             self._count("undecryptable")
             log.warning("undecryptable event %s in %s", event.event_id, room_id)
+            if self.on_undecryptable is not None:
+                try:
+                    result = self.on_undecryptable(room_id, event.sender)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as e:
+                    self._count("handler_errors")
+                    log.error("on_undecryptable failed: %s", type(e).__name__)
             return
         handlers = [h for types, h in self._room_handlers if isinstance(event, types)]
         for handler in handlers:

@@ -122,7 +122,8 @@ class ChapterFederation:
         self.delivery = Delivery(
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
-        self.receiver.answer = self.delivery.catch_up
+        self.receiver.answer = lambda room: self._spawn(self._answer_catch_up(room), "catch-up")
+        self.bot.on_undecryptable = self.receiver.undecryptable
         self.receiver.ask = lambda room: self._spawn(self._ask_catch_up(room), "ask catch-up")
         self.members = MemberRoom(node, self.bot, settings)
         self.responders = ResponderRoom(
@@ -239,6 +240,12 @@ class ChapterFederation:
             log.error("counter %s not kept: %s", name, type(exc).__name__)
 
     # -- rooms ------------------------------------------------------------------
+
+    async def _answer_catch_up(self, room_id: str) -> None:
+        """A neighbour asked: the active alerts, under a new megolm session (it may have
+        missed the current one: what it could not decrypt is why it asks)."""
+        await self.bot.new_session(room_id)
+        self.delivery.catch_up(room_id)
 
     async def _ask_catch_up(self, room_id: str) -> None:
         """Ask a room's chapters for their active alerts (the receiver saw a gap there)."""

@@ -12,7 +12,9 @@ on, the relayer sends it onward.
 
 Gaps: when a direct alert's seq is more than one above the highest this
 chapter held of that alert, events were missed in that room (the bot was
-away, or could not decrypt), so others may have been too: the receiver asks
+away, or could not decrypt), so others may have been too; and when the bot
+cannot decrypt an event a pinned neighbour's bot sent there, that event is
+lost (nio does not try again). Either way the receiver asks
 the room for a catch-up (federation.wire's request event; `ask`), at most
 once per room per ASK_EVERY_S. A first seq above 1 of an unknown alert is
 not a gap: catch-ups and rooms joined late start there. A catch-up request
@@ -163,6 +165,15 @@ class Receiver:
             if key is not None:
                 self.relayer.offer(content, alert, room_id, key)
         return None
+
+    async def undecryptable(self, room_id: str, sender: str) -> None:
+        """The bot's on_undecryptable: a pinned neighbour's event there is lost; ask (limited)."""
+        try:
+            known = await self.neighbours.get()
+            if (room_id, sender) in known.by_room_sender:
+                await self._gap(room_id)
+        except Exception as exc:
+            log.error("undecryptable event not handled: %s", type(exc).__name__)
 
     async def _gap(self, room_id: str) -> None:
         """Seqs were missed in this room: ask it for a catch-up (rate-limited)."""

@@ -7,16 +7,20 @@ seqs, so B asks the room for a catch-up, A answers with its active alerts,
 and B holds all of them at their latest seq. A second gap soon after asks
 nothing (B asked that room moments ago); a request B's bot sends again is
 not answered (A answered that room moments ago); a request naming another
-chapter, or carrying anything else, is refused and counted. Every wait is
-an awaited event.
+chapter, or carrying anything else, is refused and counted. An event from
+A's bot that B cannot decrypt makes B ask too, and A answers under a new
+megolm session. Every wait is an awaited event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from network import WAIT, Site, connect, make_site
 from test_region import areas_of, confirmed_alerts, holds
@@ -95,6 +99,52 @@ async def test_a_gap_brings_the_active_alerts_once_and_requests_are_rate_limited
         counters = await a.wait_counter("rejected_malformed", 1)
         assert counters["catch_up_requests_answered"] == 1
         assert counters["alerts_caught_up"] == 2
+    finally:
+        for site in sites:
+            await site.close()
+
+
+async def put_undecryptable(hs: Homeserver, site: Site, room: str) -> None:
+    """An `m.room.encrypted` event from the site's bot that no one can decrypt (no such session)."""
+    creds = json.loads((site.data / "matrix" / "matrix-credentials.json").read_text())
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEnBhbm90IGEgcmVhbCBtZWdvbG0gbWVzc2FnZQ",
+        "sender_key": "c2VuZGVyIGtleSBvZiBub2JvZHkgYXQgYWxsIGhlcmU",
+        "session_id": "bm8gc3VjaCBzZXNzaW9uIGFueXdoZXJlIGF0IGFsbA",
+        "device_id": creds["device_id"],
+    }
+    url = f"{hs.base_url}/_matrix/client/v3/rooms/{room}/send/m.room.encrypted/{uuid.uuid4().hex}"
+    headers = {"Authorization": f"Bearer {creds['access_token']}"}
+    async with aiohttp.ClientSession() as http, http.put(url, json=content, headers=headers) as r:
+        assert r.status == 200, await r.text()
+
+
+async def test_an_undecryptable_event_from_a_neighbour_brings_the_active_alerts(
+    homeserver: Homeserver, tmp_path: Path, clock: Any
+) -> None:
+    sites: list[Site] = []
+    try:
+        for name in ("a", "b"):
+            sites.append(await make_site(homeserver, tmp_path, name, clock))
+        a, b = sites
+        room = await connect(a, b)
+        losing, lost = lossy(b)
+        losing.set()  # B misses A's alert (as if it could not read it)...
+        [x] = areas_of(a, 1)
+        await confirmed_alerts(a, [x])
+        assert await asyncio.wait_for(lost.get(), WAIT) == 1
+        losing.clear()
+        assert await b.node.received_alerts() == []
+
+        undecryptable = b.fed.bot.stats.undecryptable
+        await put_undecryptable(homeserver, a, room)  # ...and gets an event it cannot decrypt
+        latest = {r.alert_id: r.seq for r in await a.node.active_alerts()}
+        await b.wait_received(holds(a, latest))  # asked, answered under a new session
+        assert b.fed.bot.stats.undecryptable == undecryptable + 1
+        counters = await b.node.counters()
+        assert (counters["gaps_seen"], counters["catch_up_asked"]) == (1, 1)
+        assert (await a.node.counters())["catch_up_requests_answered"] == 1
     finally:
         for site in sites:
             await site.close()

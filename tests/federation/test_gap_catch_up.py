@@ -15,8 +15,10 @@ megolm session. Every wait is an awaited event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,22 @@ from federation.homeserver import Homeserver
 from federation.wire import ALERT_EVENT_TYPE, CATCH_UP_EVENT_TYPE
 
 pytestmark = pytest.mark.synapse
+
+
+@contextlib.asynccontextmanager
+async def linked_pair(
+    homeserver: Homeserver, tmp_path: Path, clock: Any
+) -> AsyncIterator[tuple[Site, Site, str]]:
+    """Chapters A and B, neighbours (their room's id last); closed at the end."""
+    sites: list[Site] = []
+    try:
+        for name in ("a", "b"):
+            sites.append(await make_site(homeserver, tmp_path, name, clock))
+        a, b = sites
+        yield a, b, await connect(a, b)
+    finally:
+        for site in sites:
+            await site.close()
 
 
 def lossy(site: Site) -> tuple[asyncio.Event, asyncio.Queue[int]]:
@@ -51,12 +69,7 @@ def lossy(site: Site) -> tuple[asyncio.Event, asyncio.Queue[int]]:
 async def test_a_gap_brings_the_active_alerts_once_and_requests_are_rate_limited(
     homeserver: Homeserver, tmp_path: Path, clock: Any
 ) -> None:
-    sites: list[Site] = []
-    try:
-        for name in ("a", "b"):
-            sites.append(await make_site(homeserver, tmp_path, name, clock))
-        a, b = sites
-        room = await connect(a, b)
+    async with linked_pair(homeserver, tmp_path, clock) as (a, b, room):
         losing, lost = lossy(b)
         x, y = areas_of(a, 2)
 
@@ -99,9 +112,6 @@ async def test_a_gap_brings_the_active_alerts_once_and_requests_are_rate_limited
         counters = await a.wait_counter("rejected_malformed", 1)
         assert counters["catch_up_requests_answered"] == 1
         assert counters["alerts_caught_up"] == 2
-    finally:
-        for site in sites:
-            await site.close()
 
 
 async def put_undecryptable(hs: Homeserver, site: Site, room: str) -> None:
@@ -123,12 +133,7 @@ async def put_undecryptable(hs: Homeserver, site: Site, room: str) -> None:
 async def test_an_undecryptable_event_from_a_neighbour_brings_the_active_alerts(
     homeserver: Homeserver, tmp_path: Path, clock: Any
 ) -> None:
-    sites: list[Site] = []
-    try:
-        for name in ("a", "b"):
-            sites.append(await make_site(homeserver, tmp_path, name, clock))
-        a, b = sites
-        room = await connect(a, b)
+    async with linked_pair(homeserver, tmp_path, clock) as (a, b, room):
         losing, lost = lossy(b)
         losing.set()  # B misses A's alert (as if it could not read it)...
         [x] = areas_of(a, 1)
@@ -145,6 +150,3 @@ async def test_an_undecryptable_event_from_a_neighbour_brings_the_active_alerts(
         counters = await b.node.counters()
         assert (counters["gaps_seen"], counters["catch_up_asked"]) == (1, 1)
         assert (await a.node.counters())["catch_up_requests_answered"] == 1
-    finally:
-        for site in sites:
-            await site.close()

@@ -30,8 +30,15 @@ token exchange of `vecinos neighbors`), and one late neighbour.
   event of an alert's size; the time until all N decrypted it, and
   Synapse's CPU per event.
 
-Run: python -m bench.federation [--neighbours N] [--alerts K] [--region].
-Defaults 20 neighbours, 10 alerts.
+--two-homeservers: two Synapses federating over loopback TLS (as
+tests/federation/test_two_homeservers.py), the hub and every other
+neighbour on the first, the rest (half) and the late neighbour on the
+second; Synapse CPU is both servers'. The same measurements (full nodes
+only: the Matrix-layer ones are skipped), their RESULT names with "_2hs"
+after the measure (pairwise_delivery_ms_2hs_<N>, catch_up_s_2hs, ...).
+
+Run: python -m bench.federation [--neighbours N] [--alerts K] [--region]
+[--two-homeservers]. Defaults 20 neighbours, 10 alerts.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from nio import AsyncClient, UnknownEvent
 from bench.alerts import EVENT_TYPE, WAIT, Clock, chapter, far_apart, raw_client, settled, sync_once
 from federation.chapter import ChapterFederation
 from federation.delivery import MAX_CONCURRENT_SENDS
-from federation.homeserver import Homeserver
+from federation.homeserver import Homeserver, free_port
 from federation.neighbours import form_region, link
 from node.outcome import Accepted, ReceivedAlert, ReportDraft, SourceRef
 from node.service import ModeratorAction
@@ -63,6 +70,10 @@ def cpu_seconds(pid: int) -> float:
     """user + system CPU seconds of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def cpu_all(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 class Arrivals:
@@ -240,7 +251,11 @@ async def region_room(hs: Homeserver, base: Path, n: int, k: int) -> tuple[list[
 
 
 async def measure(
-    feds: list[ChapterFederation], arrivals: Arrivals, areas: list[str], pid: int, source: int
+    feds: list[ChapterFederation],
+    arrivals: Arrivals,
+    areas: list[str],
+    pids: list[int],
+    source: int,
 ) -> tuple[list[float], list[float], list[float], float, float]:
     """One alert per area from feds[0], until every other of feds stored it (the first is
     not counted: it shares the megolm sessions): ms to all, ms to the first, ms of the
@@ -250,7 +265,7 @@ async def measure(
     cpu_hs = cpu_bots = 0.0
     for k, area in enumerate(areas):
         await asyncio.wait_for(settled(*feds), WAIT * 4)
-        hs0, bots0 = cpu_seconds(pid), time.process_time()
+        hs0, bots0 = cpu_all(pids), time.process_time()
         t0, t1 = await confirm(hub, area, source + k)
         await arrivals.until(
             lambda a=area: len([c for c in arrivals.at.get(a, {}) if c in ids]) == len(ids)
@@ -261,19 +276,38 @@ async def measure(
             to_all.append((times[-1] - t0) * 1000)
             to_first.append((times[0] - t0) * 1000)
             confirming.append((t1 - t0) * 1000)
-            cpu_hs += cpu_seconds(pid) - hs0
+            cpu_hs += cpu_all(pids) - hs0
             cpu_bots += time.process_time() - bots0
     return to_all, to_first, confirming, cpu_hs, cpu_bots
 
 
-async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> dict[str, float]:
+def homeservers(base: Path, two: bool) -> list[Homeserver]:
+    """One Synapse, or two federating over loopback TLS."""
+    if not two:
+        return [Homeserver(base / "synapse")]
+    ports = [free_port(), free_port()]
+    names = [f"127.0.0.1:{p}" for p in ports]
+    return [
+        Homeserver(
+            base / f"synapse-{i}", federating=True, federation_port=port, federation_peers=names
+        )
+        for i, port in enumerate(ports)
+    ]
+
+
+async def main(
+    neighbours: int = 20, alerts: int = 10, region: bool = False, two: bool = False
+) -> dict[str, float]:
     started = time.perf_counter()
     load = os.getloadavg()[0]
     found: dict[str, float] = {}
+    tag = "2hs_" if two else ""
     with tempfile.TemporaryDirectory(prefix="vecinos-bench-fed-") as tmp:
         base = Path(tmp)
-        hs = Homeserver(base / "synapse")
-        await hs.start()
+        servers = homeservers(base, two)
+        for server in servers:
+            await server.start()
+        hs = servers[0]
         feds: list[ChapterFederation] = []
         try:
             clock = Clock()
@@ -281,7 +315,9 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
             feds.append(hub)
             t = time.perf_counter()
             for i in range(neighbours):
-                feds.append(await chapter(hs, base, f"n{i:02d}", clock))
+                feds.append(
+                    await chapter(servers[(i + 1) % len(servers)], base, f"n{i:02d}", clock)
+                )
             made = time.perf_counter() - t
             t = time.perf_counter()
             for other in feds[1:]:
@@ -290,6 +326,11 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
             print(
                 f"set-up: {neighbours + 1} chapters in {made:.0f} s, "
                 f"{neighbours} pairwise rooms in {linked:.0f} s"
+                + (
+                    f" (on two federating homeservers: {len(feds) // 2} on the second)"
+                    if two
+                    else ""
+                )
             )
             arrivals = Arrivals()
             for fed in feds[1:]:
@@ -297,9 +338,10 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
             areas = far_apart(hub.node, 6.0)
             if len(areas) < alerts + 1:
                 raise SystemExit(f"only {len(areas)} separate areas for {alerts + 1} alerts")
-            pid = hs._proc.pid  # type: ignore[union-attr]  # the launcher's child process
+            # the launchers' child processes
+            pids = [server._proc.pid for server in servers]  # type: ignore[union-attr]
             to_all, to_first, confirming, cpu_hs, cpu_bots = await measure(
-                feds, arrivals, areas[: alerts + 1], pid, 0
+                feds, arrivals, areas[: alerts + 1], pids, 0
             )
             med, top = statistics.median(to_all), max(to_all)
             print(
@@ -312,12 +354,12 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
                 f"CPU per alert: Synapse {cpu_hs / alerts:.2f} s, "
                 f"bots (this process) {cpu_bots / alerts:.2f} s"
             )
-            found[f"pairwise_delivery_ms_{neighbours}"] = med
-            found[f"pairwise_delivery_max_ms_{neighbours}"] = top
-            found[f"synapse_cpu_s_per_alert_{neighbours}"] = cpu_hs / alerts
+            found[f"pairwise_delivery_ms_{tag}{neighbours}"] = med
+            found[f"pairwise_delivery_max_ms_{tag}{neighbours}"] = top
+            found[f"synapse_cpu_s_per_alert_{tag}{neighbours}"] = cpu_hs / alerts
 
             active = {a.alert_id for a in await hub.node.active_alerts()}
-            late = await chapter(hs, base, "late", clock)
+            late = await chapter(servers[-1], base, "late", clock)
             feds.append(late)
             held = asyncio.Event()
             receive = late.node.receive_alert
@@ -340,7 +382,7 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
                 f"{done - t0:.2f} s after the link began ({max(0.0, done - joined):.2f} s "
                 "after it was joined)"
             )
-            found["catch_up_s"] = done - t0
+            found[f"catch_up_s{'_2hs' if two else ''}"] = done - t0
             if region and len(areas) >= 2 * alerts + 2:
                 t = time.perf_counter()
                 await form_region(feds[: neighbours + 1], WAIT * 4)
@@ -350,7 +392,7 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
                     feds[: neighbours + 1],  # not the late one: it is not in the region
                     arrivals,
                     areas[alerts + 1 : 2 * alerts + 2],
-                    pid,
+                    pids,
                     1000,
                 )
                 print(
@@ -360,9 +402,10 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
                     f"{statistics.median(r_first):.0f} ms; CPU per alert: Synapse "
                     f"{r_hs / alerts:.2f} s, bots {r_bots / alerts:.2f} s"
                 )
-                found[f"region_delivery_ms_{neighbours}"] = statistics.median(r_all)
-                found[f"region_synapse_cpu_s_per_alert_{neighbours}"] = r_hs / alerts
-            if region:
+                found[f"region_delivery_ms_{tag}{neighbours}"] = statistics.median(r_all)
+                found[f"region_delivery_max_ms_{tag}{neighbours}"] = max(r_all)
+                found[f"region_synapse_cpu_s_per_alert_{tag}{neighbours}"] = r_hs / alerts
+            if region and not two:
                 for fed in feds:  # the chapters' bots stop syncing: Synapse serves the room only
                     await fed.stop()
                     await fed.node.close()
@@ -388,7 +431,8 @@ async def main(neighbours: int = 20, alerts: int = 10, region: bool = False) -> 
             for fed in feds:
                 await fed.stop()
                 await fed.node.close()
-            await hs.stop()
+            for server in servers:
+                await server.stop()
     for name, value in found.items():
         print(f"RESULT {name} {value:.3g}")
     print(
@@ -406,5 +450,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--region", action="store_true", help="also one shared room (Matrix layer only)"
     )
+    parser.add_argument(
+        "--two-homeservers",
+        action="store_true",
+        help="two federating Synapses, half the chapters on each (full nodes only)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.neighbours, args.alerts, args.region))
+    asyncio.run(main(args.neighbours, args.alerts, args.region, args.two_homeservers))

@@ -16,9 +16,10 @@ What it does:
 - hands decrypted room events of registered types (member messages,
   reactions, commands) to their handlers (`add_room_handler`), including
   those a "limited" sync left out;
-- hands decrypted custom events of the alert types to `on_alert`, counts
-  what it cannot decrypt or refuses (each count also goes to `on_count`, so
-  the node can keep it), and never logs event content;
+- hands decrypted custom events of the alert types to `on_alert`, tells
+  `on_undecryptable` of what it cannot decrypt, counts that and what it
+  refuses (each count also goes to `on_count`, so the node can keep it),
+  and never logs event content;
 - answers invites by `accept_invites_from`, or lets `on_invite` decide;
 - keeps syncing through homeserver restarts (reconnects with backoff);
 - keeps a cross-signing identity (federation.cross_signing: its device
@@ -59,6 +60,7 @@ from nio import (
     MessageDirection,
     RoomCreateError,
     RoomInviteError,
+    RoomKickResponse,
     RoomLeaveResponse,
     RoomMessagesResponse,
     RoomPreset,
@@ -78,7 +80,7 @@ from federation.cross_signing import (
     ensure_identity,
 )
 from federation.device_keys import KEY_ALGORITHM, KEYS_UPLOAD, KeyUpkeep
-from federation.wire import ALERT_EVENT_TYPE, RELAY_EVENT_TYPE
+from federation.wire import ALERT_EVENT_TYPE, CATCH_UP_EVENT_TYPE, RELAY_EVENT_TYPE
 
 __all__ = [
     "AlertHandler",
@@ -165,7 +167,7 @@ class ChapterBot:
         on_alert: AlertHandler | None = None,
         on_invite: InviteHandler | None = None,
         on_count: CountHandler | None = None,
-        event_types: Collection[str] = (ALERT_EVENT_TYPE, RELAY_EVENT_TYPE),
+        event_types: Collection[str] = (ALERT_EVENT_TYPE, RELAY_EVENT_TYPE, CATCH_UP_EVENT_TYPE),
         accept_invites_from: Collection[str] = (),
         send_timeout: float = 10.0,
         sync_timeout_ms: int = 30_000,
@@ -177,6 +179,8 @@ class ChapterBot:
         self.on_alert = on_alert
         self.on_invite = on_invite
         self.on_count = on_count
+        # on_undecryptable(room_id, sender): told of every event it could not decrypt
+        self.on_undecryptable: Callable[[str, str], Awaitable[None] | None] | None = None
         self.event_types = frozenset(event_types)
         self.accept_invites_from = frozenset(accept_invites_from)
         self.send_timeout = send_timeout
@@ -402,6 +406,12 @@ class ChapterBot:
         batch, self._batch = self._batch, []
         for room_id, event in [*gaps, *batch]:
             await self._dispatch(room_id, event)
+        for room_id in resp.rooms.leave:
+            # nio keeps a room this bot left or was removed from as if it were still in it
+            # (a restart forgets it): forget it now, so nothing is sent or waited for there.
+            if room_id not in resp.rooms.join:
+                client.rooms.pop(room_id, None)
+                client.invited_rooms.pop(room_id, None)
         await client.send_to_device_messages()
         keys = self._key_upkeep()
         keys.take_count(resp.device_key_count.signed_curve25519)
@@ -443,9 +453,12 @@ class ChapterBot:
             events: list[Any] = []
             start: str | None = info.timeline.prev_batch
             for _ in range(GAP_PAGES):
-                page = await client.room_messages(
-                    room_id, start, end=since, direction=MessageDirection.back, limit=GAP_PAGE
-                )
+                try:
+                    page = await client.room_messages(
+                        room_id, start, end=since, direction=MessageDirection.back, limit=GAP_PAGE
+                    )
+                except Exception as e:  # nio fails on some error answers (AttributeError)
+                    page = e
                 if not isinstance(page, RoomMessagesResponse):
                     self._count("gap_fill_errors")
                     log.warning("could not fetch missed events in %s", room_id)
@@ -653,10 +666,22 @@ class ChapterBot:
         member = room.users.get(user_id) if room is not None else None
         return member is not None and not member.invited
 
+    def joined_members(self, room_id: str) -> set[str]:
+        """Every joined (not merely invited) member of a room, as this bot sees it."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        if room is None:
+            return set()
+        return {user for user, member in room.users.items() if not member.invited}
+
     def invited_by(self, room_id: str) -> str | None:
         """Who invited this bot to `room_id` (a pending invite), or None."""
         room = self._need_client().invited_rooms.get(room_id)
         return None if room is None else room.inviter
+
+    def invite_name(self, room_id: str) -> str | None:
+        """The name of a room this bot is invited to (from the invite's state), or None."""
+        room = self._need_client().invited_rooms.get(room_id)
+        return None if room is None else room.name
 
     def pending_invites(self) -> dict[str, str | None]:
         """room id -> inviter of every invite this bot has not answered."""
@@ -735,6 +760,13 @@ class ChapterBot:
         resp = await asyncio.wait_for(client.room_redact(room_id, event_id), timeout)
         if not isinstance(resp, RoomRedactResponse):
             raise BotError(f"redaction failed: {getattr(resp, 'status_code', '?')}")
+
+    async def kick(self, room_id: str, user_id: str, timeout: float = 15.0) -> None:
+        """Remove a member (or withdraw an invite); the bot needs the room's kick power."""
+        client = self._need_client()
+        resp = await asyncio.wait_for(client.room_kick(room_id, user_id), timeout)
+        if not isinstance(resp, RoomKickResponse):
+            raise BotError(f"removal failed: {getattr(resp, 'status_code', '?')}")
 
     async def leave(self, room_id: str, timeout: float = 15.0) -> None:
         client = self._need_client()
@@ -851,6 +883,14 @@ class ChapterBot:
         if isinstance(event, MegolmEvent):
             self._count("undecryptable")
             log.warning("undecryptable event %s in %s", event.event_id, room_id)
+            if self.on_undecryptable is not None:
+                try:
+                    result = self.on_undecryptable(room_id, event.sender)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as e:
+                    self._count("handler_errors")
+                    log.error("on_undecryptable failed: %s", type(e).__name__)
             return
         handlers = [h for types, h in self._room_handlers if isinstance(event, types)]
         for handler in handlers:

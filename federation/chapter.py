@@ -17,7 +17,11 @@ on an invite):
 - when a neighbour's bot joins its room (new, or back after leaving), and
   when this bot joins a neighbour's room, the delivery loop sends that room
   the chapter's active alerts (Delivery.catch_up): a bot cannot read what
-  was sent before it joined.
+  was sent before it joined. So it does when a neighbour in the room asks
+  (the receiver saw a gap in an alert's seqs: federation.receiver);
+- region rooms (federation.regions) are created, joined, invited into and
+  removed from as their records say, and carry the neighbours whose bots
+  are in them.
 
 If the homeserver is away at start, the node runs anyway and the bot keeps
 trying (backoff); the outbox waits in the node's database meanwhile.
@@ -39,9 +43,11 @@ from federation.delivery import Delivery
 from federation.members import MemberRoom
 from federation.neighbourhood import NeighbourCache
 from federation.receiver import Receiver
+from federation.regions import Region, is_region_room_name, load_regions, set_region, use_room
 from federation.relay import Relayer
 from federation.responders import ResponderRoom
 from federation.state import BotLock, load_rooms, matrix_dir, save_rooms
+from federation.wire import CATCH_UP_EVENT_TYPE, build_catch_up_request
 from node.service import Node
 
 log = logging.getLogger("vecinos.federation")
@@ -116,6 +122,9 @@ class ChapterFederation:
         self.delivery = Delivery(
             node, self.bot, signing_key, max_backoff=max_backoff, neighbours=self.neighbours
         )
+        self.receiver.answer = lambda room: self._spawn(self._answer_catch_up(room), "catch-up")
+        self.bot.on_undecryptable = self.receiver.undecryptable
+        self.receiver.ask = lambda room: self._spawn(self._ask_catch_up(room), "ask catch-up")
         self.members = MemberRoom(node, self.bot, settings)
         self.responders = ResponderRoom(
             node,
@@ -232,6 +241,24 @@ class ChapterFederation:
 
     # -- rooms ------------------------------------------------------------------
 
+    async def _answer_catch_up(self, room_id: str) -> None:
+        """A neighbour asked: the active alerts, under a new megolm session (it may have
+        missed the current one: what it could not decrypt is why it asks)."""
+        await self.bot.new_session(room_id)
+        self.delivery.catch_up(room_id)
+
+    async def _ask_catch_up(self, room_id: str) -> None:
+        """Ask a room's chapters for their active alerts (the receiver saw a gap there)."""
+        try:
+            await self.bot.send_alert(
+                room_id,
+                build_catch_up_request(self.chapter_id),
+                CATCH_UP_EVENT_TYPE,
+                txn_id=f"catchup-ask.{secrets.token_hex(4)}",
+            )
+        except Exception as exc:  # the next gap asks again
+            log.warning("catch-up request not sent: %s", type(exc).__name__)
+
     def request_reconcile(self) -> None:
         """Reconcile soon (the SIGHUP handler of `vecinos run`)."""
         if self.connected.is_set():
@@ -245,6 +272,11 @@ class ChapterFederation:
 
     async def _on_member(self, room_id: str, event: RoomMemberEvent) -> None:
         """A neighbour's bot joined its room: send it the active alerts (it cannot read back)."""
+        if event.state_key != self.user_id and any(
+            r.room_id == room_id for r in load_regions(self.data_dir)
+        ):
+            # Someone joined or left a region room: which neighbours it carries may change.
+            self._spawn(self._reconcile_logged(), "region")
         if event.membership != "join" or event.prev_membership not in ("invite", "leave"):
             return  # not a join, a profile change, or the room creator's own first join
         if (room_id, event.state_key) in (await self.neighbours.get()).by_room_sender:
@@ -266,13 +298,20 @@ class ChapterFederation:
             await self.responders.reconcile()
 
     async def _reconcile(self) -> None:
-        neighbours = await self.node.neighbours()
         client = self.bot.client
         if client is None:
             return
-        invites = self.bot.pending_invites()
+        regional = await self._reconcile_regions()
+        neighbours = await self.node.neighbours()
+        invites = {
+            room: who
+            for room, who in self.bot.pending_invites().items()
+            if not is_region_room_name(self.bot.invite_name(room))  # never taken as pairwise
+        }
         for n in neighbours:
             room = n.room_id
+            if room in regional:
+                continue  # a region room: _reconcile_regions keeps it
             if room and room in client.rooms:
                 if n.bot_user_id not in client.rooms[room].users:
                     await self._invite(room, n.bot_user_id)
@@ -298,6 +337,94 @@ class ChapterFederation:
                 await self.node.save_neighbour(dataclasses.replace(n, room_id=made))
                 log.info("created the federation room of neighbour %s", n.chapter_id)
         await self._leave_removed()
+
+    async def _reconcile_regions(self) -> set[str]:
+        """Create, join, invite into and remove from region rooms; returns their room ids.
+
+        The host creates the room and keeps its members as its operator listed
+        them (invites the missing, removes everyone else); a member joins the
+        room its region's host invited it to under the region's name. Then
+        every pinned neighbour whose bot is in a region room this bot is in
+        has that room as its room (federation.regions).
+        """
+        pins = {n.chapter_id: n for n in await self.node.neighbours()}
+        invites = self.bot.pending_invites()
+        for region in load_regions(self.data_dir):
+            if region.left:
+                continue
+            room = region.room_id
+            if region.host == self.chapter_id:
+                if not room:
+                    room = await self.bot.create_room(
+                        name=region.room_name, topic="", retention_ms=self.settings.retention_ms
+                    )
+                    set_region(self.data_dir, region.name, room_id=room)
+                    log.info("created a region room")
+                await self._keep_members(room, region, pins)
+            else:
+                host = pins.get(region.host)
+                if host is None:
+                    continue
+                if not room or not self.bot.is_joined(room, self.user_id):
+                    offered = next(
+                        (
+                            r
+                            for r, who in invites.items()
+                            if who == host.bot_user_id
+                            and (r == room or self.bot.invite_name(r) == region.room_name)
+                        ),
+                        None,
+                    )
+                    if offered is None:
+                        continue
+                    await self.bot.join(offered)
+                    if offered != room:
+                        set_region(self.data_dir, region.name, room_id=offered)
+                    room = offered
+                    log.info("joined a region room")
+            if self.bot.is_joined(room, self.user_id):
+                await self._share_region(room)
+        return {r.room_id for r in load_regions(self.data_dir) if r.room_id}
+
+    async def _keep_members(self, room: str, region: Region, pins: dict[str, Any]) -> None:
+        """The host: the room holds exactly the bots of the chapters its operator invited."""
+        client = self.bot.client
+        if client is None or room not in client.rooms:
+            return
+        wanted = {pins[m].bot_user_id for m in region.members if m in pins}
+        present = set(client.rooms[room].users)  # joined and invited
+        for user in sorted(present - wanted - {self.user_id}):
+            try:
+                await self.bot.kick(room, user)
+                log.info("removed a bot from a region room")
+            except (BotError, TimeoutError) as exc:
+                log.warning("removal from a region room failed: %s", exc)
+        for user in sorted(wanted - present):
+            await self._invite(room, user)
+
+    async def _share_region(self, room: str) -> None:
+        """Pinned neighbours whose bots are in this region room: it becomes their room."""
+        pins = {n.chapter_id: n for n in await self.node.neighbours()}
+        regional = {r.room_id for r in load_regions(self.data_dir) if r.room_id and not r.left}
+        moved = {
+            n.chapter_id
+            for n in pins.values()
+            if n.room_id != room
+            and self.bot.is_joined(room, n.bot_user_id)
+            # already sharing another region room with us: keep that one
+            and not (
+                n.room_id in regional
+                and self.bot.is_joined(n.room_id, n.bot_user_id)
+                and self.bot.is_joined(n.room_id, self.user_id)
+            )
+        }
+        if not moved:
+            return
+        await use_room(self.node, moved, room)
+        self.neighbours.invalidate()
+        await self.bot.new_session(room)  # so that the new members read what follows
+        self.delivery.catch_up(room)
+        log.info("a region room now carries %d more neighbours", len(moved))
 
     async def _invite(self, room_id: str, user_id: str) -> None:
         try:

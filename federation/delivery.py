@@ -33,13 +33,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from federation.bot import ChapterBot
-from federation.neighbourhood import NeighbourCache
+from federation.neighbourhood import NeighbourCache, Neighbourhood
 from federation.retry import FIRST_BACKOFF, MAX_BACKOFF, Backoff
 from federation.wire import ALERT_EVENT_TYPE, CLOCK_SKEW, build_alert
 from node.outcome import Neighbour, OutgoingAlert
@@ -59,6 +59,22 @@ def _time(value: object) -> datetime | None:
 def room_threshold(members: Sequence[Neighbour]) -> float:
     """The lowest confidence a room is sent: every neighbour in it reads what is sent there."""
     return max(n.share_threshold for n in members)
+
+
+def readers_pinned(
+    bot: ChapterBot, room: str, members: Sequence[Neighbour], regional: frozenset[str]
+) -> bool:
+    """Whether a room may be sent to: in a region room, every joined bot is one pinned there.
+
+    A region room's members are its host's choice; a chapter shares there
+    only while everyone who can read it is a chapter it pinned itself.
+    (A pairwise room is kept by its two chapters: a stranger there cannot
+    read what was sent before it joined, and is refused as a sender.)
+    """
+    if room not in regional:
+        return True
+    allowed = {bot.user_id, *(n.bot_user_id for n in members)}
+    return bot.joined_members(room) <= allowed
 
 
 def to_wire(body: dict[str, Any], signing_key: Any) -> dict[str, Any]:
@@ -207,16 +223,23 @@ class Delivery:
     def _targets(
         self,
         item: OutgoingAlert,
-        in_room: Mapping[str, Sequence[Neighbour]],
+        known: Neighbourhood,
         earlier: frozenset[str],
     ) -> list[str]:
         confidence = float(item.body.get("confidence") or 0.0)  # type: ignore[arg-type]
-        return [
+        rooms = [
             room
-            for room, members in in_room.items()
+            for room, members in known.in_room.items()
             if (room in earlier or confidence >= room_threshold(members))
             and any(self.bot.is_joined(room, n.bot_user_id) for n in members)
         ]
+        return [r for r in rooms if self._open(r, known)]
+
+    def _open(self, room: str, known: Neighbourhood) -> bool:
+        if readers_pinned(self.bot, room, known.in_room.get(room, ()), known.regional):
+            return True
+        log.warning("a region room holds a bot this chapter has not pinned: not sent there")
+        return False
 
     def _wire(self, item: OutgoingAlert) -> dict[str, Any] | None:
         try:
@@ -241,12 +264,12 @@ class Delivery:
             await self.node.alert_delivered(item.outbox_id)
             self._sent_to.pop(item.outbox_id, None)
             return
-        in_room = (await self.neighbours.get()).in_room
+        known = await self.neighbours.get()
         # The first seq of an alert has no earlier room: skip the read.
         earlier = await self.node.alert_rooms(item.alert_id) if item.seq > 1 else frozenset()
         earlier |= {room for (alert_id, room) in self._queued if alert_id == item.alert_id}
         done = self._sent_to.setdefault(item.outbox_id, set())
-        rooms = [r for r in self._targets(item, in_room, earlier) if r not in done]
+        rooms = [r for r in self._targets(item, known, earlier) if r not in done]
         if not rooms:
             await self._settle(item.outbox_id)
             return
@@ -362,7 +385,7 @@ class Delivery:
         """Queue the chapter's active alerts for one room, behind what its lane holds."""
         known = await self.neighbours.get()
         members = known.in_room.get(room_id)
-        if not members:
+        if not members or not self._open(room_id, known):
             return
         active = await self.node.active_alerts()
         earlier = {a.alert_id: await self.node.alert_rooms(a.alert_id) for a in active}

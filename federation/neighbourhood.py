@@ -5,7 +5,8 @@ alert; reading the database each time would add a round trip to the
 latency of every alert. The cache is refreshed at most TTL seconds after a
 change made by another process (`vecinos neighbors accept/remove`, which
 also SIGHUPs the node: its reconcile refreshes the cache at once), and at
-once after a change made here.
+once after a change made here. It also knows which rooms are region rooms
+(DATA/matrix/regions.json), re-read with the neighbours.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from nacl.signing import VerifyKey
 from signedjson.key import decode_verify_key_base64
 
+from federation.regions import load_regions
 from node.outcome import Neighbour
 from node.service import Node
 
@@ -41,9 +43,12 @@ class Neighbourhood:
     # (room id, bot's Matrix ID) -> the neighbour whose bot that is, pinned in that room
     by_room_sender: Mapping[tuple[str, str], Neighbour] = field(default_factory=dict)
     keys: Mapping[str, VerifyKey] = field(default_factory=dict)  # chapter id -> pinned key
+    regional: frozenset[str] = frozenset()  # the rooms of regions (federation.regions)
 
     @classmethod
-    def of(cls, neighbours: list[Neighbour]) -> Neighbourhood:
+    def of(
+        cls, neighbours: list[Neighbour], regional: frozenset[str] = frozenset()
+    ) -> Neighbourhood:
         keys = {}
         for n in neighbours:
             key = pinned_key(n)
@@ -58,6 +63,7 @@ class Neighbourhood:
             {room: tuple(members) for room, members in in_room.items()},
             {(n.room_id, n.bot_user_id): n for n in neighbours if n.room_id},
             keys,
+            regional,
         )
 
 
@@ -71,7 +77,10 @@ class NeighbourCache:
     async def get(self) -> Neighbourhood:
         if self._value is None or time.monotonic() - self._read_at > self.ttl:
             self._read_at = time.monotonic()
-            self._value = Neighbourhood.of(await self.node.neighbours())
+            regions = load_regions(self.node.matrix_settings().data_dir)
+            self._value = Neighbourhood.of(
+                await self.node.neighbours(), frozenset(r.room_id for r in regions if r.room_id)
+            )
         return self._value
 
     def invalidate(self) -> None:

@@ -18,22 +18,26 @@ sets up the room at once; otherwise it does so at its next start).
 Operators read the fingerprints to each other over a second channel (a
 phone call): a token alone could have been swapped on the way.
 
-Region rooms (form_region, for chapters of one process so far: tests and
-benchmarks; no command yet): every chapter of a region pins every other,
-and they share ONE room instead of a room per pair. A neighbour's room is
-then that room; the receiver checks each event's sender against the
-chapter pinned for that bot in that room.
+Region rooms: every chapter of a region pins every other, and they share
+ONE room instead of a room per pair. A neighbour's room is then that room;
+the receiver checks each event's sender against the chapter pinned for that
+bot in that room. Operators form them with `vecinos region ...`
+(federation.regions); form_region does the same for chapters of one process
+(tests, benchmarks). Removing a neighbour never leaves a room that other
+neighbours or a region still use.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 from signedjson.key import encode_verify_key_base64, get_verify_key
 
-from federation.chapter import ChapterFederation, neutral_room_name
+from federation.chapter import ChapterFederation
+from federation.regions import ROOM_PREFIX, Region, load_regions, update_regions, use_room
 from federation.state import load_rooms, notify_running_node, save_rooms
 from federation.wire import (
     key_fingerprint,
@@ -98,8 +102,11 @@ async def remove(node: Node, chapter_id: str) -> bool:
     found = {n.chapter_id: n for n in await node.neighbours()}.get(chapter_id)
     if found is None or not await node.remove_neighbour(chapter_id):
         return False
-    if found.room_id:
-        data_dir = node.matrix_settings().data_dir
+    data_dir = node.matrix_settings().data_dir
+    still_used = {n.room_id for n in await node.neighbours()} | {
+        r.room_id for r in load_regions(data_dir) if not r.left
+    }
+    if found.room_id and found.room_id not in still_used:
         rooms = load_rooms(data_dir)
         if found.room_id not in rooms.to_leave:
             save_rooms(
@@ -134,53 +141,47 @@ async def link(x: ChapterFederation, y: ChapterFederation, timeout: float = 30.0
 async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60.0) -> str:
     """Make running chapters of one process a region: ONE room shared by all (tests, benchmarks).
 
-    Every chapter pins every other (the token exchange of `link`); the one
-    whose id sorts first creates an encrypted, invite-only room and invites
-    every other's bot; each chapter records it as its room with each of the
-    others (a pairwise room it had with them is left at its next reconcile)
-    and joins it. Each alert then goes once into that room, and each
-    receiver checks every event's sender against the chapter pinned for that
-    bot (federation.receiver). Returns the room id.
+    What `vecinos region create / invite / join` do, at once: the chapter
+    whose id sorts first hosts the region and creates its room; every
+    chapter records the region (federation.regions) and pins every other
+    (the token exchange of `link`), with that room as its room with each of
+    them (a pairwise room it had with them is left at its next reconcile);
+    the host's reconcile invites every other's bot, and each joins. Each
+    alert then goes once into that room, and each receiver checks every
+    event's sender against the chapter pinned for that bot
+    (federation.receiver). Returns the room id.
     """
+    first, *rest = sorted(chapters, key=lambda f: f.chapter_id)
+    code = secrets.token_hex(5)
+    name = f"region-{code}"
+    room = await first.bot.create_room(
+        name=ROOM_PREFIX + code, topic="", retention_ms=first.settings.retention_ms
+    )
+    for c in chapters:
+        members = tuple(x.chapter_id for x in rest) if c is first else ()
+        record = Region(name, first.chapter_id, code, room_id=room, members=members)
+        update_regions(c.data_dir, lambda regions, record=record: (*regions, record))
+    region = {c.chapter_id for c in chapters}
     for x in chapters:
         pinned = {n.chapter_id for n in await x.node.neighbours()}
         for y in chapters:
             if y is not x and y.chapter_id not in pinned:
                 await accept(x.node, own_token(y.node)[0])
-    first, *rest = sorted(chapters, key=lambda f: f.chapter_id)
-    # Invited only once every chapter has recorded the room: an invite makes the
-    # invitee reconcile, which would otherwise make pairwise rooms for new pins.
-    room = await first.bot.create_room(
-        name=neutral_room_name(), topic="", retention_ms=first.settings.retention_ms
-    )
-    region = {c.chapter_id for c in chapters}
-    for c in chapters:
-        await _use_room(c.node, region - {c.chapter_id}, room)
-        c.neighbours.invalidate()
+        await use_room(x.node, region - {x.chapter_id}, room)
+        x.neighbours.invalidate()
+    await first.reconcile()  # invites every other's bot
     for c in rest:
-        await first.bot.invite(room, c.user_id)
-    for c in rest:
-        await c.reconcile()  # joins: the room is its neighbours' room, and it was invited
+        # An invite to a bot on another homeserver arrives over federation a moment later.
+        bot = c.bot
+        await bot.wait_until(
+            lambda bot=bot, me=c.user_id: room in bot.pending_invites() or bot.is_joined(room, me),
+            timeout,
+        )
+        await c.reconcile()  # joins: its region's host invited it to the region's room
     for c in chapters:
         for other in chapters:
             await c.bot.wait_for_member(room, other.user_id, timeout)
     return room
-
-
-async def _use_room(node: Node, chapter_ids: set[str], room: str) -> None:
-    """Record `room` as the room of these neighbours; rooms no neighbour uses any more are left."""
-    neighbours = await node.neighbours()
-    old = {n.room_id for n in neighbours if n.chapter_id in chapter_ids and n.room_id}
-    for n in neighbours:
-        if n.chapter_id in chapter_ids:
-            await node.save_neighbour(dataclasses.replace(n, room_id=room))
-    kept = {n.room_id for n in await node.neighbours()}
-    unused = sorted(r for r in old if r not in kept and r != room)
-    if unused:
-        data_dir = node.matrix_settings().data_dir
-        rooms = load_rooms(data_dir)
-        leave = tuple(dict.fromkeys((*rooms.to_leave, *unused)))
-        save_rooms(data_dir, dataclasses.replace(rooms, to_leave=leave))
 
 
 def describe(n: Neighbour) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from federation.bot import ChapterBot
-from federation.delivery import room_threshold
+from federation.delivery import readers_pinned, room_threshold
 from federation.neighbourhood import NeighbourCache
 from federation.retry import MAX_BACKOFF, Backoff
 from federation.wire import CLOCK_SKEW, RELAY_EVENT_TYPE, Alert, build_relay
@@ -99,7 +99,8 @@ class Relayer:
         content = build_relay(
             job.content, self.chapter_id, self.signing_key, hop=1, origin_key=job.origin_key
         )
-        for room, members in (await self.neighbours.get()).in_room.items():
+        known = await self.neighbours.get()
+        for room, members in known.in_room.items():
             if room in job.done or room == job.from_room:
                 continue
             if any(n.chapter_id == alert.chapter for n in members):
@@ -107,6 +108,8 @@ class Relayer:
             if room not in rooms and alert.confidence < room_threshold(members):
                 continue
             if not any(self.bot.is_joined(room, n.bot_user_id) for n in members):
+                continue
+            if not readers_pinned(self.bot, room, members, known.regional):
                 continue
             txn = f"relay.{alert.chapter}.{alert.alert_id}.{alert.seq}"
             await self.bot.send_alert(room, content, RELAY_EVENT_TYPE, txn_id=txn)

@@ -41,6 +41,13 @@ exactly once, matching the hop limit of 1. Receivers de-duplicate by
 (origin chapter, alert_id, seq) in one seen store shared by direct alerts
 and relays, so the same evidence is never counted twice.
 
+A catch-up request (`org.vecinos.catch_up.v1`, content exactly
+{"chapter": the asking chapter's id}) asks the chapters of the room it is
+sent in for their active alerts: a receiver sends it when it sees a gap in
+an alert's seqs. It carries no signature and nothing else: the receiver
+of it checks the Matrix sender against the chapter pinned for that bot in
+that room, and answers at most once per room per few minutes.
+
 No floats on the wire: Matrix canonical JSON has none (Synapse refuses
 them in plain events), and their text differs between JSON libraries
 (1.0 vs 1), which would break signatures across implementations. So the
@@ -71,6 +78,7 @@ from scoring.model import Level, ReportType
 __all__ = [
     "ALERT_EVENT_TYPE",
     "ALERT_LEVELS",
+    "CATCH_UP_EVENT_TYPE",
     "CLOCK_SKEW",
     "MAX_ALERT_BYTES",
     "MAX_HOPS",
@@ -86,12 +94,14 @@ __all__ = [
     "SeenStore",
     "Verdict",
     "build_alert",
+    "build_catch_up_request",
     "build_relay",
     "canonical_size",
     "key_fingerprint",
     "key_id",
     "make_invite_token",
     "new_alert_id",
+    "parse_catch_up_request",
     "parse_invite_token",
     "readable_fingerprint",
     "verify_alert",
@@ -101,6 +111,7 @@ __all__ = [
 
 ALERT_EVENT_TYPE = "org.vecinos.alert.v1"
 RELAY_EVENT_TYPE = "org.vecinos.relay.v1"
+CATCH_UP_EVENT_TYPE = "org.vecinos.catch_up.v1"
 
 MAX_ALERT_BYTES = 4096  # canonical JSON size of an alert, signatures included
 MAX_RELAY_BYTES = 8192  # a relay carries one alert plus its envelope
@@ -242,6 +253,21 @@ class MemorySeenStore:
 
 
 # -- keys ----------------------------------------------------------------
+
+
+def build_catch_up_request(chapter: str) -> dict[str, Any]:
+    """The content of a catch-up request by `chapter` (ValueError if the id is not one)."""
+    if not _CHAPTER_RE.fullmatch(chapter):
+        raise ValueError("invalid chapter id")
+    return {"chapter": chapter}
+
+
+def parse_catch_up_request(content: object) -> str | None:
+    """The asking chapter's id, or None if the content is not exactly a catch-up request."""
+    if not isinstance(content, Mapping) or set(content) != {"chapter"}:
+        return None
+    chapter = content["chapter"]
+    return chapter if isinstance(chapter, str) and _CHAPTER_RE.fullmatch(chapter) else None
 
 
 def key_id(key: SigningKey | VerifyKey) -> str:

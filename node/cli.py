@@ -238,7 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.SIGUSR1, lambda: asyncio.ensure_future(_tick_job(node, announce=True))
         )
         if federation is not None:
-            # `vecinos neighbors accept/remove` send SIGHUP: set up rooms now.
+            # `vecinos neighbors ...` and `vecinos region ...` send SIGHUP: set up rooms now.
             loop.add_signal_handler(signal.SIGHUP, federation.request_reconcile)
         await stop.wait()
         scheduler.shutdown(wait=False)
@@ -300,12 +300,13 @@ def _federation_command(job) -> int:  # type: ignore[no-untyped-def]
     """Run a federation command (a coroutine returning lines) and print its lines."""
     from federation.chapter import FederationError
     from federation.neighbours import NeighbourError
+    from federation.regions import RegionError
     from federation.setup import SetupError
     from federation.state import BotBusy
 
     try:
         lines = asyncio.run(job)
-    except (FederationError, NeighbourError, SetupError, BotBusy) as exc:
+    except (FederationError, NeighbourError, RegionError, SetupError, BotBusy) as exc:
         raise CliError(str(exc)) from exc
     print("\n".join(lines))
     return 0
@@ -343,6 +344,25 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     if args.neighbors_command == "list":
         return _federation_command(neighbours.list_command(data))
     return _federation_command(neighbours.remove_command(data, args.chapter_id))
+
+
+def cmd_region(args: argparse.Namespace) -> int:
+    from federation import regions
+
+    data = _data(args)
+    check_data_dir(data)
+    command = args.region_command
+    if command == "create":
+        return _federation_command(regions.create_command(data, args.name))
+    if command == "invite":
+        return _federation_command(regions.invite_command(data, args.name, args.chapter_id))
+    if command == "join":
+        return _federation_command(regions.join_command(data, args.token))
+    if command == "remove":
+        return _federation_command(regions.remove_command(data, args.name, args.chapter_id))
+    if command == "leave":
+        return _federation_command(regions.leave_command(data, args.name))
+    return _federation_command(regions.list_command(data))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -493,6 +513,29 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("chapter_id")
     n.add_argument("--data", required=True)
     p.set_defaults(func=cmd_neighbors)
+
+    p = sub.add_parser("region", help="region rooms: one room shared by pinned chapters")
+    rsub = p.add_subparsers(dest="region_command", required=True)
+    r = rsub.add_parser("create", help="host a region (the node creates its room)")
+    r.add_argument("name")
+    r.add_argument("--data", required=True)
+    r = rsub.add_parser("invite", help="invite a pinned neighbour; prints its region token")
+    r.add_argument("name")
+    r.add_argument("chapter_id")
+    r.add_argument("--data", required=True)
+    r = rsub.add_parser("join", help="join the region a host's token names")
+    r.add_argument("token")
+    r.add_argument("--data", required=True)
+    r = rsub.add_parser("remove", help="the host: take a chapter out of the region")
+    r.add_argument("name")
+    r.add_argument("chapter_id")
+    r.add_argument("--data", required=True)
+    r = rsub.add_parser("leave", help="leave a region (its room)")
+    r.add_argument("name")
+    r.add_argument("--data", required=True)
+    r = rsub.add_parser("list", help="the regions, their rooms and who is shared with there")
+    r.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_region)
 
     p = sub.add_parser(
         "demo", help="a local network: a Synapse and three chapters that share alerts"

@@ -73,6 +73,19 @@ def holds(origin: Site, latest: dict[str, int]) -> Any:
     return lambda got: {r.alert_id: r.seq for r in got if r.chapter == origin.chapter_id} == latest
 
 
+async def alerts_and_an_update(origin: Site, receivers: list[Site]) -> int:
+    """Two alerts from `origin` and an update of one, held by every receiver and sent; the
+    number of seqs sent (each once per room)."""
+    areas = areas_of(origin, 2)
+    await confirmed_alerts(origin, areas)
+    await confirmed_alerts(origin, areas[:1])
+    latest = {x.alert_id: x.seq for x in await origin.node.active_alerts()}
+    for site in receivers:
+        await site.wait_received(holds(origin, latest))
+    await origin.fed.delivery.drained(WAIT)
+    return sum(latest.values())
+
+
 async def test_every_neighbour_gets_every_seq_once_in_order_and_a_failing_room_holds_none(
     homeserver: Homeserver, tmp_path: Path, clock: Any
 ) -> None:
@@ -221,14 +234,7 @@ async def test_a_region_room_carries_each_alert_once_and_checks_every_sender(
         for site in sites:  # every other chapter is pinned, all in the one room
             assert {n.room_id for n in await site.node.neighbours()} == {room}
 
-        areas = areas_of(a, 2)
-        await confirmed_alerts(a, areas)
-        await confirmed_alerts(a, areas[:1])
-        latest = {x.alert_id: x.seq for x in await a.node.active_alerts()}
-        rows = sum(latest.values())
-        for site in (b, c, d):
-            await site.wait_received(holds(a, latest))
-        await a.fed.delivery.drained(WAIT)
+        rows = await alerts_and_an_update(a, [b, c, d])
         assert (await a.node.counters())["alerts_sent"] == rows  # once into the room, not 3x
         for site in (b, c, d):
             counters = await site.node.counters()

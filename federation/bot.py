@@ -411,7 +411,8 @@ class ChapterBot:
             # (a restart forgets it): forget it now, so nothing is sent or waited for there.
             if room_id not in resp.rooms.join:
                 client.rooms.pop(room_id, None)
-                client.invited_rooms.pop(room_id, None)
+                if room_id not in resp.rooms.invite:  # invited again in the same sync: keep it
+                    client.invited_rooms.pop(room_id, None)
         await client.send_to_device_messages()
         keys = self._key_upkeep()
         keys.take_count(resp.device_key_count.signed_curve25519)
@@ -672,6 +673,12 @@ class ChapterBot:
         if room is None:
             return set()
         return {user for user, member in room.users.items() if not member.invited}
+
+    def readers(self, room_id: str) -> set[str]:
+        """Every member a message sent there is encrypted for: joined and invited (nio
+        shares a room's keys with invited members too), as this bot sees it."""
+        room = self.client.rooms.get(room_id) if self.client else None
+        return set() if room is None else set(room.users)
 
     def invited_by(self, room_id: str) -> str | None:
         """Who invited this bot to `room_id` (a pending invite), or None."""

@@ -352,39 +352,48 @@ class ChapterFederation:
         for region in load_regions(self.data_dir):
             if region.left:
                 continue
-            room = region.room_id
-            if region.host == self.chapter_id:
-                if not room:
-                    room = await self.bot.create_room(
-                        name=region.room_name, topic="", retention_ms=self.settings.retention_ms
-                    )
-                    set_region(self.data_dir, region.name, room_id=room)
-                    log.info("created a region room")
-                await self._keep_members(room, region, pins)
-            else:
-                host = pins.get(region.host)
-                if host is None:
-                    continue
-                if not room or not self.bot.is_joined(room, self.user_id):
-                    offered = next(
-                        (
-                            r
-                            for r, who in invites.items()
-                            if who == host.bot_user_id
-                            and (r == room or self.bot.invite_name(r) == region.room_name)
-                        ),
-                        None,
-                    )
-                    if offered is None:
-                        continue
-                    await self.bot.join(offered)
-                    if offered != room:
-                        set_region(self.data_dir, region.name, room_id=offered)
-                    room = offered
-                    log.info("joined a region room")
-            if self.bot.is_joined(room, self.user_id):
-                await self._share_region(room)
+            try:
+                await self._reconcile_region(region, pins, invites)
+            except (BotError, TimeoutError) as exc:  # one region's trouble holds no other room up
+                log.warning("a region room was not set up: %s", type(exc).__name__)
         return {r.room_id for r in load_regions(self.data_dir) if r.room_id}
+
+    async def _reconcile_region(
+        self, region: Region, pins: dict[str, Any], invites: dict[str, str | None]
+    ) -> None:
+        """One region: the host creates the room and keeps its members; a member joins it."""
+        room = region.room_id
+        if region.host == self.chapter_id:
+            if not room:
+                room = await self.bot.create_room(
+                    name=region.room_name, topic="", retention_ms=self.settings.retention_ms
+                )
+                set_region(self.data_dir, region.name, room_id=room)
+                log.info("created a region room")
+            await self._keep_members(room, region, pins)
+        else:
+            host = pins.get(region.host)
+            if host is None:
+                return
+            if not room or not self.bot.is_joined(room, self.user_id):
+                offered = next(
+                    (
+                        r
+                        for r, who in invites.items()
+                        if who == host.bot_user_id
+                        and (r == room or self.bot.invite_name(r) == region.room_name)
+                    ),
+                    None,
+                )
+                if offered is None:
+                    return
+                await self.bot.join(offered)
+                if offered != room:
+                    set_region(self.data_dir, region.name, room_id=offered)
+                room = offered
+                log.info("joined a region room")
+        if self.bot.is_joined(room, self.user_id):
+            await self._share_region(room)
 
     async def _keep_members(self, room: str, region: Region, pins: dict[str, Any]) -> None:
         """The host: the room holds exactly the bots of the chapters its operator invited."""

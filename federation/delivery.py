@@ -64,7 +64,8 @@ def room_threshold(members: Sequence[Neighbour]) -> float:
 def readers_pinned(
     bot: ChapterBot, room: str, members: Sequence[Neighbour], regional: frozenset[str]
 ) -> bool:
-    """Whether a room may be sent to: in a region room, every joined bot is one pinned there.
+    """Whether a room may be sent to: in a region room, every bot that can read it (joined,
+    or invited: a room's keys are shared with invited members too) is one pinned there.
 
     A region room's members are its host's choice; a chapter shares there
     only while everyone who can read it is a chapter it pinned itself.
@@ -74,7 +75,7 @@ def readers_pinned(
     if room not in regional:
         return True
     allowed = {bot.user_id, *(n.bot_user_id for n in members)}
-    return bot.joined_members(room) <= allowed
+    return bot.readers(room) <= allowed
 
 
 def to_wire(body: dict[str, Any], signing_key: Any) -> dict[str, Any]:
@@ -104,6 +105,10 @@ def to_wire(body: dict[str, Any], signing_key: Any) -> dict[str, Any]:
         lon=body.get("lon"),  # type: ignore[arg-type]
         highway=body.get("highway") or None,  # type: ignore[arg-type]
     )
+
+
+class RoomNotOpen(Exception):
+    """A region room holds a bot this chapter has not pinned: nothing is sent there."""
 
 
 @dataclass
@@ -358,6 +363,10 @@ class Delivery:
         return room_id in known.in_room and client is not None and room_id in client.rooms
 
     async def _send(self, send: _Send) -> None:
+        # Checked again as it goes (a stranger may have been invited since it was queued):
+        # a closed room raises, and the lane retries with backoff until it opens again.
+        if not self._open(send.room_id, await self.neighbours.get()):
+            raise RoomNotOpen(send.room_id)
         async with self._slots:
             # Remember the room (for the alert's later seqs) while the send is on its way.
             record = None

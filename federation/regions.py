@@ -44,13 +44,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from federation.state import load_rooms, matrix_dir, notify_running_node, save_rooms
+from federation.wire import CHAPTER_ID
 from node.service import Node, open_node
 
 REGIONS_FILE = "regions.json"
 _TOKEN_PREFIX = "vecinos-region-v1."
 _NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?")
 _CODE_RE = re.compile(r"[0-9a-f]{10}")
-_CHAPTER_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 ROOM_PREFIX = "room-"
 
 
@@ -180,7 +180,7 @@ def parse_region_token(token: str) -> Region:
     if not isinstance(body, dict) or set(body) != {"name", "host", "code"}:
         raise RegionError("that region token is damaged")
     name, host, code = (str(body[k]) for k in ("name", "host", "code"))
-    if not (_NAME_RE.fullmatch(name) and _CHAPTER_RE.fullmatch(host) and _CODE_RE.fullmatch(code)):
+    if not (_NAME_RE.fullmatch(name) and CHAPTER_ID.fullmatch(host) and _CODE_RE.fullmatch(code)):
         raise RegionError("that region token is damaged")
     return Region(name=name, host=host, code=code)
 
@@ -292,6 +292,11 @@ async def join_command(data_dir: Path, token: str) -> list[str]:
         return (*regions, wanted)
 
     update_regions(data_dir, add)
+    rooms = load_rooms(data_dir)
+    again = next((r.room_id for r in load_regions(data_dir) if r.code == wanted.code), "")
+    if again and again in rooms.to_leave:  # a leave the node has yet to carry out: undone
+        kept = tuple(r for r in rooms.to_leave if r != again)
+        save_rooms(data_dir, dataclasses.replace(rooms, to_leave=kept))
     return [
         f"joining region {wanted.name} (host {wanted.host}): {_told(data_dir)}",
         "alerts are shared there with the members this chapter has pinned",

@@ -311,7 +311,7 @@ class ResponderRoom:
         level = await self._level(self.room_id, event.sender)
         if level < self.verifier_level and event.sender not in self.verifiers:
             return
-        await self._verification(event, "claim", [], request, event.reacts_to)
+        await self._verification(event, "claim", [], request, event.reacts_to, level)
 
     async def _request_of(self, event: RoomMessageText, args: list[str]) -> str | None:
         """The open verification a command is about: the thread's, or the id it names."""
@@ -338,12 +338,14 @@ class ResponderRoom:
         args: list[str],
         request: str | None,
         root: str,
+        level: int | None = None,  # the sender's, when the caller has just read it
     ) -> None:
         room = self.room_id
         # A reaction's answer replies to the post it reacted to (a reply to a reaction
         # is not something clients show).
         asked = event.reacts_to if isinstance(event, ReactionEvent) else event.event_id
-        level = await self._level(room, event.sender)
+        if level is None:
+            level = await self._level(room, event.sender)
         # The configured list counts too: the sender is in the room (the event came from it).
         allowed = level >= self.verifier_level or event.sender in self.verifiers
         if not allowed:

@@ -146,7 +146,8 @@ _ALERT_FIELDS = frozenset(
 )
 _RELAY_FIELDS = frozenset({"relayer", "hop", "origin", "origin_key", "signatures"})
 
-_CHAPTER_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
+# A chapter id as the wire (and region tokens) accept it.
+CHAPTER_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 _ALERT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _KEY_ID_RE = re.compile(r"ed25519:[A-Za-z0-9_]{1,32}")
 _SIG_RE = re.compile(r"[A-Za-z0-9+/]{86}={0,2}")
@@ -257,7 +258,7 @@ class MemorySeenStore:
 
 def build_catch_up_request(chapter: str) -> dict[str, Any]:
     """The content of a catch-up request by `chapter` (ValueError if the id is not one)."""
-    if not _CHAPTER_RE.fullmatch(chapter):
+    if not CHAPTER_ID.fullmatch(chapter):
         raise ValueError("invalid chapter id")
     return {"chapter": chapter}
 
@@ -267,7 +268,7 @@ def parse_catch_up_request(content: object) -> str | None:
     if not isinstance(content, Mapping) or set(content) != {"chapter"}:
         return None
     chapter = content["chapter"]
-    return chapter if isinstance(chapter, str) and _CHAPTER_RE.fullmatch(chapter) else None
+    return chapter if isinstance(chapter, str) and CHAPTER_ID.fullmatch(chapter) else None
 
 
 def key_id(key: SigningKey | VerifyKey) -> str:
@@ -319,7 +320,7 @@ def make_invite_token(chapter: str, bot_user_id: str, verify_key: VerifyKey) -> 
     the fingerprint is what operators read to each other over a second
     channel, and `parse_invite_token` checks that the key matches it.
     """
-    if not _CHAPTER_RE.fullmatch(chapter):
+    if not CHAPTER_ID.fullmatch(chapter):
         raise ValueError("invalid chapter id")
     if not _MXID_RE.fullmatch(bot_user_id):
         raise ValueError("invalid Matrix user id")
@@ -356,7 +357,7 @@ def parse_invite_token(token: str) -> NeighbourInvite:
     )
     if not all(isinstance(v, str) for v in (chapter, bot, kid, key, fp)):
         raise ValueError("token is damaged")
-    if not _CHAPTER_RE.fullmatch(chapter) or not _MXID_RE.fullmatch(bot):
+    if not CHAPTER_ID.fullmatch(chapter) or not _MXID_RE.fullmatch(bot):
         raise ValueError("token is damaged")
     vk = _decode_key(kid, key)
     if vk is None:
@@ -502,7 +503,7 @@ def _parse_alert(c: Mapping[str, Any]) -> Alert:
     if expires is None or not hour < expires <= hour + MAX_LIFETIME:
         raise _Bad("expires")
     chapter = c["chapter"]
-    if not isinstance(chapter, str) or not _CHAPTER_RE.fullmatch(chapter):
+    if not isinstance(chapter, str) or not CHAPTER_ID.fullmatch(chapter):
         raise _Bad("chapter")
     aid = c["alert_id"]
     if not isinstance(aid, str) or not _ALERT_ID_RE.fullmatch(aid):
@@ -709,7 +710,7 @@ def verify_relay(
     if set(content) != _RELAY_FIELDS:
         return Rejected(RejectReason.MALFORMED, "relay fields")
     relayer, hop, origin = content["relayer"], content["hop"], content["origin"]
-    if not isinstance(relayer, str) or not _CHAPTER_RE.fullmatch(relayer):
+    if not isinstance(relayer, str) or not CHAPTER_ID.fullmatch(relayer):
         return Rejected(RejectReason.MALFORMED, "relayer")
     if not _is_int(hop) or hop < 1:
         return Rejected(RejectReason.MALFORMED, "hop")

@@ -272,11 +272,18 @@ class ChapterFederation:
 
     async def _on_member(self, room_id: str, event: RoomMemberEvent) -> None:
         """A neighbour's bot joined its room: send it the active alerts (it cannot read back)."""
-        if event.state_key != self.user_id and any(
-            r.room_id == room_id for r in load_regions(self.data_dir)
+        changed = event.membership != event.prev_membership  # not a profile change
+        if (
+            changed
+            and event.state_key != self.user_id
+            and any(r.room_id == room_id for r in load_regions(self.data_dir))
         ):
             # Someone joined or left a region room: which neighbours it carries may change.
             self._spawn(self._reconcile_logged(), "region")
+            if event.membership in ("leave", "ban"):
+                # A stranger's leave may open the room again: what is active goes there
+                # then (a no-op while the room still holds a bot this chapter has not pinned).
+                self.delivery.catch_up(room_id)
         if event.membership != "join" or event.prev_membership not in ("invite", "leave"):
             return  # not a join, a profile change, or the room creator's own first join
         if (room_id, event.state_key) in (await self.neighbours.get()).by_room_sender:

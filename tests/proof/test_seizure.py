@@ -166,10 +166,15 @@ def found_in(paths: list[Path], needles: list[bytes] | re.Pattern[bytes]) -> lis
 
 
 def time_patterns(moments: list[datetime], wall: tuple[float, float] | None) -> re.Pattern[bytes]:
-    """Every form of a time finer than the hour that the scan looks for."""
+    """Every form of a time finer than the hour that the scan looks for.
+
+    A bare "HH:MM" is not counted where it is the minutes and seconds of a real
+    clock time ("18:14:49" holds "14:49"): the homeserver's log has real times.
+    """
     forms: set[bytes] = set()
+    bare: set[bytes] = set()
     for moment in moments:
-        forms.add(moment.strftime("%H:%M").encode())
+        bare.add(moment.strftime("%H:%M").encode())
         forms.add(moment.strftime("%Y-%m-%dT%H:%M").encode())
         forms.add(moment.strftime("%Y-%m-%d %H:%M").encode())
         hour = int(moment.replace(minute=0, second=0).timestamp())
@@ -183,7 +188,9 @@ def time_patterns(moments: list[datetime], wall: tuple[float, float] | None) -> 
     if wall is not None:
         for second in range(int(wall[0]), int(wall[1]) + 2):
             forms.add(str(second).encode())
-    return re.compile(b"|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+    alternatives = [re.escape(f) for f in sorted(forms, key=len, reverse=True)]
+    alternatives += [rb"(?<![0-9]:)" + re.escape(f) for f in sorted(bare)]
+    return re.compile(b"|".join(alternatives))
 
 
 def node_dirs_of(*sites: Site) -> list[Path]:

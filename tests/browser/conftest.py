@@ -10,6 +10,7 @@ Every request any page makes is recorded (context.on("request")).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -63,16 +64,23 @@ class Served:
         return [u for u in self.requests if urlsplit(u).netloc != own]
 
 
-@pytest.fixture
-async def served(node: Node, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Served]:
-    # The map polls every second here, so a test awaits the change instead of 30 s.
-    monkeypatch.setattr(map_page, "POLL_SECONDS", 1)
+@contextlib.asynccontextmanager
+async def serve(node: Node) -> AsyncIterator[Served]:
+    """The node's web app on a free loopback port, for the browser."""
     server = TestServer(make_app(node), host="127.0.0.1", port=0)
     await server.start_server()
     try:
         yield Served(str(server.make_url("")).rstrip("/"), node)
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def served(node: Node, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Served]:
+    # The map polls every second here, so a test awaits the change instead of 30 s.
+    monkeypatch.setattr(map_page, "POLL_SECONDS", 1)
+    async with serve(node) as site:
+        yield site
 
 
 @pytest.fixture

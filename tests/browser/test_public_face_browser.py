@@ -26,7 +26,7 @@ from node.moderators import add_moderator
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.service import ModeratorAction, Node, open_node
 from scoring.model import Channel
-from tests.browser.conftest import DESKTOP, MODERATOR, PHONE, Served
+from tests.browser.conftest import DESKTOP, MODERATOR, PHONE, Served, serve
 from tests.conftest import Clock
 from tests.support import neighbour_alert, set_config
 from web.app import make_app
@@ -77,12 +77,10 @@ async def dispatching(chapter_dir: Path, clock: Clock) -> AsyncIterator[Served]:
     with Session(node.engine) as session:
         add_moderator(session, *MODERATOR)
         session.commit()
-    server = TestServer(make_app(node), host="127.0.0.1", port=0)
-    await server.start_server()
     try:
-        yield Served(str(server.make_url("")).rstrip("/"), node)
+        async with serve(node) as site:
+            yield site
     finally:
-        await server.close()
         await node.close()
 
 

@@ -21,6 +21,7 @@ Rules kept here (this is the definition the README repeats):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -59,6 +60,34 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, -(-int(q * 100) * len(ordered) // 100))
     return ordered[min(len(ordered), rank) - 1]
+
+
+def precision_upper_bound(true_alerts: int, alerts: int, confidence: float = 0.95) -> float:
+    """The one-sided Clopper-Pearson upper bound on precision from `true_alerts` of `alerts`.
+
+    The largest precision p under which seeing at most `true_alerts` right alerts
+    out of `alerts` still has probability >= 1 - confidence. A bound below a
+    guard means the sample shows precision below it; a handful of alerts (a
+    quick run has 1-11 per scenario) cannot, whatever one false alert does to
+    the ratio. 1.0 when every alert was right or there were none.
+    """
+    if alerts <= 0 or true_alerts >= alerts:
+        return 1.0
+    alpha = 1.0 - confidence
+
+    def at_most(p: float) -> float:  # P(X <= true_alerts) for X ~ Binomial(alerts, p)
+        return sum(
+            math.comb(alerts, k) * p**k * (1.0 - p) ** (alerts - k) for k in range(true_alerts + 1)
+        )
+
+    low, high = true_alerts / alerts, 1.0  # at_most falls as p grows
+    for _ in range(60):
+        middle = (low + high) / 2
+        if at_most(middle) >= alpha:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def covered(spans: Iterable[tuple[datetime, datetime]], a: datetime, b: datetime) -> float:

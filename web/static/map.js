@@ -31,7 +31,11 @@
     el.hidden = true;
   });
 
-  function say(text) { if (status) { status.textContent = text; } }
+  // The status is a polite live region: it is written only when it changes, so a screen
+  // reader is not told "updated" again every 30 s when nothing was.
+  function say(text) {
+    if (status && status.textContent !== text) { status.textContent = text; }
+  }
 
   // A part of the page the visitor is in (keyboard focus) is left alone until they leave it.
   function busy(el) {

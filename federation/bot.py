@@ -59,6 +59,7 @@ from nio import (
     MegolmEvent,
     MessageDirection,
     RoomCreateError,
+    RoomGetStateResponse,
     RoomInviteError,
     RoomKickResponse,
     RoomLeaveResponse,
@@ -142,6 +143,7 @@ class BotStats:
     devices_trusted: int = 0
     fallback_keys_published: int = 0
     one_time_key_refills: int = 0  # uploads after the server's count fell to 0
+    membership_corrections: int = 0  # members whose synced membership was stale (refresh_members)
 
 
 def _write_private_json(path: Path, data: dict[str, Any]) -> None:
@@ -660,6 +662,67 @@ class ChapterBot:
         """Wait until `user_id` is a joined member of the room (as this bot sees it)."""
         self._need_client()
         await self.wait_until(lambda: self.is_joined(room_id, user_id), timeout)
+
+    async def refresh_members(self, room_id: str, timeout: float = 15.0) -> int:
+        """Take a room's membership as the homeserver has it now; returns how many members
+        this bot saw otherwise (0 when its view was right).
+
+        nio applies membership events in the order syncs list them, and over
+        federation a member's invite can be listed after the join it preceded:
+        nio then holds that member as invited for ever, though it is joined
+        (issue 16: a region room that "did not form"). Read again here from the
+        room's current state (retried if a sync lands meanwhile, as that sync
+        may be newer); waiters (wait_until) re-check after a correction.
+        """
+        client = self._need_client()
+        for _ in range(3):
+            if room_id not in client.rooms:
+                return 0
+            before = client.next_batch  # changes as nio takes in a sync
+            resp = await asyncio.wait_for(client.room_get_state(room_id), timeout)
+            if not isinstance(resp, RoomGetStateResponse):
+                raise BotError(f"cannot read the room's state: {getattr(resp, 'status_code', '?')}")
+            if client.next_batch == before:
+                break
+        room = client.rooms.get(room_id)
+        if room is None:
+            return 0
+        server: dict[str, tuple[str, dict[str, Any]]] = {}
+        for event in resp.events:
+            content = event.get("content") if isinstance(event, dict) else None
+            if event.get("type") == "m.room.member" and isinstance(content, dict):
+                server[str(event.get("state_key"))] = (str(content.get("membership")), content)
+        fixed = 0
+        for user_id in set(room.users) | set(server):
+            membership, content = server.get(user_id, ("leave", {}))
+            member = room.users.get(user_id)
+            if membership in ("join", "invite"):
+                invited = membership == "invite"
+                if member is None:
+                    room.add_member(
+                        user_id, content.get("displayname"), content.get("avatar_url"), invited
+                    )
+                elif member.invited != invited:
+                    member.invited = invited
+                    if invited:
+                        room.invited_users[user_id] = member
+                    else:
+                        room.invited_users.pop(user_id, None)
+                else:
+                    continue
+            elif member is not None or user_id in room.invited_users:
+                room.remove_member(user_id)
+            else:
+                continue
+            fixed += 1
+        if fixed:
+            self._count("membership_corrections", fixed)
+            log.warning("a room's membership as synced was stale: %d member(s) corrected", fixed)
+            if room.encrypted and client.olm is not None:
+                client.olm.update_tracked_users(room)
+            async with self._synced:
+                self._synced.notify_all()
+        return fixed
 
     def is_joined(self, room_id: str, user_id: str) -> bool:
         """Whether `user_id` is a joined (not merely invited) member, as this bot sees it."""

@@ -387,6 +387,11 @@ async def main(
                 t = time.perf_counter()
                 await form_region(feds[: neighbours + 1], WAIT * 4)
                 formed = time.perf_counter() - t
+                stale = sum(f.bot.stats.membership_corrections for f in feds)
+                print(
+                    f"region room formed in {formed:.1f} s; members whose synced membership "
+                    f"was stale and read again from the homeserver: {stale}"
+                )
                 await asyncio.wait_for(settled(*feds), WAIT * 4)
                 r_all, r_first, _, r_hs, r_bots = await measure(
                     feds[: neighbours + 1],  # not the late one: it is not in the region

@@ -366,8 +366,9 @@ class ChapterFederation:
             return
         if self._retry_task is not None and not self._retry_task.done():
             return
-        delay, self._retry_delay = self._retry_delay, min(
-            self._retry_delay * 2, RECONCILE_RETRY_MAX_S
+        delay, self._retry_delay = (
+            self._retry_delay,
+            min(self._retry_delay * 2, RECONCILE_RETRY_MAX_S),
         )
         self._retry_task = self._spawn(self._retry_later(delay), "reconcile again")
 

@@ -389,8 +389,9 @@ async def main(
                 formed = time.perf_counter() - t
                 stale = sum(f.bot.stats.membership_corrections for f in feds)
                 print(
-                    f"region room formed in {formed:.1f} s; members whose synced membership "
-                    f"was stale and read again from the homeserver: {stale}"
+                    f"region room formed in {formed:.1f} s; memberships the bots' syncs showed "
+                    f"otherwise than the homeserver's room state (stale or not yet synced), "
+                    f"corrected: {stale}"
                 )
                 await asyncio.wait_for(settled(*feds), WAIT * 4)
                 r_all, r_first, _, r_hs, r_bots = await measure(

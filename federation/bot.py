@@ -143,7 +143,7 @@ class BotStats:
     devices_trusted: int = 0
     fallback_keys_published: int = 0
     one_time_key_refills: int = 0  # uploads after the server's count fell to 0
-    membership_corrections: int = 0  # members whose synced membership was stale (refresh_members)
+    membership_corrections: int = 0  # members the syncs showed otherwise (refresh_members)
 
 
 def _write_private_json(path: Path, data: dict[str, Any]) -> None:
@@ -667,12 +667,15 @@ class ChapterBot:
         """Take a room's membership as the homeserver has it now; returns how many members
         this bot saw otherwise (0 when its view was right).
 
-        nio applies membership events in the order syncs list them, and over
-        federation a member's invite can be listed after the join it preceded:
-        nio then holds that member as invited for ever, though it is joined
-        (issue 16: a region room that "did not form"). Read again here from the
+        Over federation a bot's syncs can leave a member's join out of its view
+        for good: seen once in the bench (issue 16, a region room that "did not
+        form"), one bot held a member of the other homeserver as invited while
+        the room's state, that member and every other bot had it joined; how
+        the sync missed it is not established (the first member of a server
+        joins with partial state: the likely place). Read again here from the
         room's current state (retried if a sync lands meanwhile, as that sync
-        may be newer); waiters (wait_until) re-check after a correction.
+        may be newer); waiters (wait_until) re-check after a correction. A
+        correction may also be a membership the syncs have not brought yet.
         """
         client = self._need_client()
         for _ in range(3):
@@ -717,7 +720,7 @@ class ChapterBot:
             fixed += 1
         if fixed:
             self._count("membership_corrections", fixed)
-            log.warning("a room's membership as synced was stale: %d member(s) corrected", fixed)
+            log.info("a room's membership read from the homeserver: %d member(s) corrected", fixed)
             if room.encrypted and client.olm is not None:
                 client.olm.update_tracked_users(room)
             async with self._synced:

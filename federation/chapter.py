@@ -158,6 +158,8 @@ class ChapterFederation:
         self._incomplete = False  # the reconcile in progress could not do everything
         self._retry_delay = RECONCILE_RETRY_S
         self._retry_task: asyncio.Task[Any] | None = None
+        self._refreshing: set[str] = set()  # region rooms whose membership is being read
+        self._refresh_again: set[str] = set()  # ... and changed again meanwhile
         self.connected = asyncio.Event()
 
     @property
@@ -329,12 +331,26 @@ class ChapterFederation:
 
     async def _refresh_then_reconcile(self, room_id: str) -> None:
         """A region room's membership changed: read it from the homeserver (what the syncs
-        said may be stale: ChapterBot.refresh_members), then reconcile."""
+        said may be stale: ChapterBot.refresh_members), then reconcile. Changes that come
+        meanwhile are taken together by one more round (a room forming brings many)."""
+        if room_id in self._refreshing:
+            self._refresh_again.add(room_id)
+            return
+        self._refreshing.add(room_id)
         try:
-            await self.bot.refresh_members(room_id)
-        except (BotError, TimeoutError) as exc:  # the syncs' view stands meanwhile
-            log.warning("a region room's membership was not read: %s", exc or type(exc).__name__)
-        await self._reconcile_logged()
+            while True:
+                self._refresh_again.discard(room_id)
+                try:
+                    await self.bot.refresh_members(room_id)
+                except (BotError, TimeoutError) as exc:  # the syncs' view stands meanwhile
+                    log.warning(
+                        "a region room's membership was not read: %s", exc or type(exc).__name__
+                    )
+                await self._reconcile_logged()
+                if room_id not in self._refresh_again:
+                    return
+        finally:
+            self._refreshing.discard(room_id)
 
     def _on_invite(self, room_id: str, inviter: str) -> None:
         # Runs inside a sync: joining waits for later syncs, so do it in a task.

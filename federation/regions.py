@@ -26,7 +26,13 @@ node, whose reconcile (federation.chapter) does the Matrix side.
    leaves. Either way that chapter is out of the region: its pins stay but
    carry nothing (no pairwise room comes back by itself; to share with it
    again, remove the pin and exchange tokens anew), so a removed chapter
-   receives nothing more from the region.
+   receives nothing more from the region. A member whose bot leaves on its
+   own is marked "departed" in the host's record (by the host's node, which
+   sees the leave): it is not invited again until the host's operator runs
+   `region invite` for it again, or `region remove`.
+6. `vecinos region list`: the records, and who is in each room now, as the
+   homeserver has the room's state for this chapter's bot (read-only, with
+   its stored login, also while the node is stopped, which it says).
 """
 
 from __future__ import annotations

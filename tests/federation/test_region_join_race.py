@@ -17,10 +17,10 @@ host's alert reaches it.
 The bench's one failure after that (run 5 of 5, 10 neighbours on two
 servers) was of another kind: every bot saw every member joined but one,
 which held a member of the other server as "invited" while that member and
-the room's state said joined (its invite was synced after its join; nio
-applies membership in the order syncs list it). That view is made here by
-hand; a third chapter's join then has the host read the room's membership
-from its homeserver, and the member is joined again in its view.
+every other bot had it joined (its syncs never brought it the join; how is
+not established). That view is made here by hand; a third chapter's join
+then has the host read the room's membership from its homeserver, and the
+member is joined again in its view.
 Every wait is an awaited event.
 """
 
@@ -119,7 +119,7 @@ async def test_a_region_join_refused_once_is_tried_again(tmp_path: Path, clock: 
         await host.fed.reconcile()
         await host.fed.bot.wait_for_member(room, third.user_id, WAIT)
         await host.fed.bot.wait_for_member(room, member.user_id, WAIT)
-        assert host.fed.bot.stats.membership_corrections == 1
+        assert host.fed.bot.stats.membership_corrections >= 1
     finally:
         for site in sites:
             await site.close()

@@ -904,7 +904,9 @@ class ChapterBot:
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str | None
     ) -> str:
         client = self._need_client()
-        room = client.rooms[room_id]
+        room = client.rooms.get(room_id)
+        if room is None:  # left (or removed) while this send waited for the room's lock
+            raise SendFailed("unknown room")
         if not room.members_synced:
             await client.joined_members(room_id)
         if client.should_query_keys:

@@ -42,9 +42,10 @@ from federation.regions import create_command, invite_command, join_command, loa
 pytestmark = pytest.mark.synapse
 
 
-def failed_joins(site: Site) -> list[str]:
-    """Every failed join of the site's bot (its error), from now on."""
+def failed_joins(site: Site) -> tuple[list[str], asyncio.Event]:
+    """Every failed join of the site's bot (its error), from now on; an event set at the first."""
     failed: list[str] = []
+    seen = asyncio.Event()
     join = site.fed.bot.join
 
     async def observed(room_id: str, timeout: float = 30.0) -> None:
@@ -52,10 +53,11 @@ def failed_joins(site: Site) -> list[str]:
             await join(room_id, timeout)
         except BotError as exc:
             failed.append(str(exc))
+            seen.set()
             raise
 
     site.fed.bot.join = observed  # type: ignore[method-assign]
-    return failed
+    return failed, seen
 
 
 async def test_a_region_join_refused_once_is_tried_again(tmp_path: Path, clock: Any) -> None:
@@ -90,11 +92,11 @@ async def test_a_region_join_refused_once_is_tried_again(tmp_path: Path, clock: 
         token = (await invite_command(host.data, "valle", member.chapter_id))[0]
         await join_command(member.data, token)  # its node joins when the invite comes
 
-        failed = failed_joins(member)
+        failed, refused = failed_joins(member)
         proxy.refuse_joins()
         await host.fed.reconcile()  # invites the member's bot; its node joins: refused
         await asyncio.wait_for(proxy.refusal.wait(), WAIT)
-        await member.fed.bot.wait_until(lambda: bool(failed), WAIT)
+        await asyncio.wait_for(refused.wait(), WAIT)
         assert "M_FORBIDDEN" in failed[0] and not member.fed.bot.is_joined(room, member.user_id)
         proxy.refuse_joins(False)
 

@@ -25,6 +25,9 @@ token exchange of `vecinos neighbors`), and one late neighbour.
   (--region): the hub and its N neighbours then form one region room
   (federation.neighbours.form_region: every chapter pins every other, one
   shared room); the same measurement, each alert sent once into that room.
+  region_formation_resent_per_alert_<N>: the hub's catch-up sends while that
+  room formed (alerts_caught_up), per active alert; and how many memberships
+  the bots' syncs showed otherwise than their homeserver (corrected).
 - raw_region_ms_<N>, raw_region_synapse_cpu_s_<N> (--region): the Matrix
   layer only: N+1 plain nio clients in ONE encrypted room, one sends an
   event of an alert's size; the time until all N decrypted it, and
@@ -385,9 +388,25 @@ async def main(
             found[f"catch_up_s{'_2hs' if two else ''}"] = done - t0
             if region and len(areas) >= 2 * alerts + 2:
                 t = time.perf_counter()
+                sent0 = (await hub.node.counters()).get("alerts_caught_up", 0)
                 await form_region(feds[: neighbours + 1], WAIT * 4)
                 formed = time.perf_counter() - t
+                stale = sum(f.bot.stats.membership_corrections for f in feds)
+                print(
+                    f"region room formed in {formed:.1f} s; memberships the bots' syncs showed "
+                    f"otherwise than the homeserver's room state (stale or not yet synced), "
+                    f"corrected: {stale}"
+                )
                 await asyncio.wait_for(settled(*feds), WAIT * 4)
+                resent = (await hub.node.counters()).get("alerts_caught_up", 0) - sent0
+                print(
+                    f"catch-ups while the region room formed: the hub sent {resent} alert "
+                    f"events into its rooms for its {len(active)} active alerts "
+                    f"({resent / max(1, len(active)):.1f} per alert)"
+                )
+                found[f"region_formation_resent_per_alert_{tag}{neighbours}"] = resent / max(
+                    1, len(active)
+                )
                 r_all, r_first, _, r_hs, r_bots = await measure(
                     feds[: neighbours + 1],  # not the late one: it is not in the region
                     arrivals,

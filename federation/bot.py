@@ -59,6 +59,7 @@ from nio import (
     MegolmEvent,
     MessageDirection,
     RoomCreateError,
+    RoomGetStateResponse,
     RoomInviteError,
     RoomKickResponse,
     RoomLeaveResponse,
@@ -142,6 +143,7 @@ class BotStats:
     devices_trusted: int = 0
     fallback_keys_published: int = 0
     one_time_key_refills: int = 0  # uploads after the server's count fell to 0
+    membership_corrections: int = 0  # members the syncs showed otherwise (refresh_members)
 
 
 def _write_private_json(path: Path, data: dict[str, Any]) -> None:
@@ -661,6 +663,70 @@ class ChapterBot:
         self._need_client()
         await self.wait_until(lambda: self.is_joined(room_id, user_id), timeout)
 
+    async def refresh_members(self, room_id: str, timeout: float = 15.0) -> int:
+        """Take a room's membership as the homeserver has it now; returns how many members
+        this bot saw otherwise (0 when its view was right).
+
+        Over federation a bot's syncs can leave a member's join out of its view
+        for good: seen once in the bench (issue 16, a region room that "did not
+        form"), one bot held a member of the other homeserver as invited while
+        the room's state, that member and every other bot had it joined; how
+        the sync missed it is not established (the first member of a server
+        joins with partial state: the likely place). Read again here from the
+        room's current state (retried if a sync lands meanwhile, as that sync
+        may be newer); waiters (wait_until) re-check after a correction. A
+        correction may also be a membership the syncs have not brought yet.
+        """
+        client = self._need_client()
+        for _ in range(3):
+            if room_id not in client.rooms:
+                return 0
+            before = client.next_batch  # changes as nio takes in a sync
+            resp = await asyncio.wait_for(client.room_get_state(room_id), timeout)
+            if not isinstance(resp, RoomGetStateResponse):
+                raise BotError(f"cannot read the room's state: {getattr(resp, 'status_code', '?')}")
+            if client.next_batch == before:
+                break
+        room = client.rooms.get(room_id)
+        if room is None:
+            return 0
+        server: dict[str, tuple[str, dict[str, Any]]] = {}
+        for event in resp.events:
+            content = event.get("content") if isinstance(event, dict) else None
+            if event.get("type") == "m.room.member" and isinstance(content, dict):
+                server[str(event.get("state_key"))] = (str(content.get("membership")), content)
+        fixed = 0
+        for user_id in set(room.users) | set(server):
+            membership, content = server.get(user_id, ("leave", {}))
+            member = room.users.get(user_id)
+            if membership in ("join", "invite"):
+                invited = membership == "invite"
+                if member is None:
+                    room.add_member(
+                        user_id, content.get("displayname"), content.get("avatar_url"), invited
+                    )
+                elif member.invited != invited:
+                    member.invited = invited
+                    if invited:
+                        room.invited_users[user_id] = member
+                    else:
+                        room.invited_users.pop(user_id, None)
+                else:
+                    continue
+            elif member is not None or user_id in room.invited_users:
+                room.remove_member(user_id)
+            else:
+                continue
+            fixed += 1
+        if fixed:
+            self._count("membership_corrections", fixed)
+            log.info("a room's membership read from the homeserver: %d member(s) corrected", fixed)
+            if room.encrypted and client.olm is not None:
+                client.olm.update_tracked_users(room)
+            async with self._synced:
+                self._synced.notify_all()
+        return fixed
+
     def is_joined(self, room_id: str, user_id: str) -> bool:
         """Whether `user_id` is a joined (not merely invited) member, as this bot sees it."""
         room = self.client.rooms.get(room_id) if self.client else None
@@ -838,7 +904,9 @@ class ChapterBot:
         self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str | None
     ) -> str:
         client = self._need_client()
-        room = client.rooms[room_id]
+        room = client.rooms.get(room_id)
+        if room is None:  # left (or removed) while this send waited for the room's lock
+            raise SendFailed("unknown room")
         if not room.members_synced:
             await client.joined_members(room_id)
         if client.should_query_keys:

@@ -21,7 +21,12 @@ on an invite):
   (the receiver saw a gap in an alert's seqs: federation.receiver);
 - region rooms (federation.regions) are created, joined, invited into and
   removed from as their records say, and carry the neighbours whose bots
-  are in them.
+  are in them; a member's bot that leaves a hosted region room on its own
+  is not invited again until an operator invites it again;
+- a reconcile that could not do everything (a join, invite or removal
+  refused or timed out: a remote homeserver busy or away) runs again after
+  1 s, 2 s, 4 s ... up to 5 minutes, until one does it all: nothing else
+  would bring it back while an invite stays pending.
 
 If the homeserver is away at start, the node runs anyway and the bot keeps
 trying (backoff); the outbox waits in the node's database meanwhile.
@@ -43,7 +48,14 @@ from federation.delivery import Delivery
 from federation.members import MemberRoom
 from federation.neighbourhood import NeighbourCache
 from federation.receiver import Receiver
-from federation.regions import Region, is_region_room_name, load_regions, set_region, use_room
+from federation.regions import (
+    Region,
+    departed,
+    is_region_room_name,
+    load_regions,
+    set_region,
+    use_room,
+)
 from federation.relay import Relayer
 from federation.responders import ResponderRoom
 from federation.state import BotLock, load_rooms, matrix_dir, save_rooms
@@ -59,12 +71,17 @@ KEPT_BOT_COUNTERS = {
     "handler_errors": "handler_errors",
     "send_failures": "send_failures",
     "devices_trusted": "devices_trusted",
+    "membership_corrections": "membership_corrections",
 }
 START_RETRY_MAX = 30.0
 # stop(): how long a cancelled task may take before it is cancelled again.
 STOP_RECANCEL_S = 0.5
 # A responders-room post waits at most this long for the alerts queued before it.
 ALERTS_FIRST_S = 1.0
+# A reconcile that could not do everything (a join refused or timed out, say while a
+# remote homeserver is busy or away) is run again after this long, doubling up to the max.
+RECONCILE_RETRY_S = 1.0
+RECONCILE_RETRY_MAX_S = 300.0
 
 
 class FederationError(RuntimeError):
@@ -138,6 +155,11 @@ class ChapterFederation:
         self.bot.add_room_handler(self._on_member, (RoomMemberEvent,))
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconcile_lock = asyncio.Lock()
+        self._incomplete = False  # the reconcile in progress could not do everything
+        self._retry_delay = RECONCILE_RETRY_S
+        self._retry_task: asyncio.Task[Any] | None = None
+        self._refreshing: set[str] = set()  # region rooms whose membership is being read
+        self._refresh_again: set[str] = set()  # ... and changed again meanwhile
         self.connected = asyncio.Event()
 
     @property
@@ -267,19 +289,36 @@ class ChapterFederation:
     async def _reconcile_logged(self) -> None:
         try:
             await self.reconcile()
-        except Exception as exc:
-            log.warning("room set-up incomplete: %s", type(exc).__name__)
+        except Exception as exc:  # tried again later (_plan_retry)
+            log.warning("room set-up incomplete: %s: %s", type(exc).__name__, exc)
 
     async def _on_member(self, room_id: str, event: RoomMemberEvent) -> None:
         """A neighbour's bot joined its room: send it the active alerts (it cannot read back)."""
         changed = event.membership != event.prev_membership  # not a profile change
         if (
             changed
+            and event.membership == "leave"
+            and event.sender == event.state_key != self.user_id
+        ):
+            # A member's bot left a region room this chapter hosts, on its own (not
+            # removed): it is not invited again until an operator says so.
+            chapter = next(
+                (
+                    n.chapter_id
+                    for n in (await self.neighbours.get()).neighbours
+                    if n.bot_user_id == event.state_key
+                ),
+                None,
+            )
+            if chapter is not None and departed(self.data_dir, room_id, chapter):
+                log.info("a chapter left a region room on its own: not invited again")
+        if (
+            changed
             and event.state_key != self.user_id
             and any(r.room_id == room_id for r in load_regions(self.data_dir))
         ):
             # Someone joined or left a region room: which neighbours it carries may change.
-            self._spawn(self._reconcile_logged(), "region")
+            self._spawn(self._refresh_then_reconcile(room_id), "region")
             if event.membership in ("leave", "ban"):
                 # A stranger's leave may open the room again: what is active goes there
                 # then (a no-op while the room still holds a bot this chapter has not pinned).
@@ -290,6 +329,29 @@ class ChapterFederation:
             await self.bot.new_session(room_id)  # so that the joiner reads what follows
             self.delivery.catch_up(room_id)
 
+    async def _refresh_then_reconcile(self, room_id: str) -> None:
+        """A region room's membership changed: read it from the homeserver (what the syncs
+        said may be stale: ChapterBot.refresh_members), then reconcile. Changes that come
+        meanwhile are taken together by one more round (a room forming brings many)."""
+        if room_id in self._refreshing:
+            self._refresh_again.add(room_id)
+            return
+        self._refreshing.add(room_id)
+        try:
+            while True:
+                self._refresh_again.discard(room_id)
+                try:
+                    await self.bot.refresh_members(room_id)
+                except (BotError, TimeoutError) as exc:  # the syncs' view stands meanwhile
+                    log.warning(
+                        "a region room's membership was not read: %s", exc or type(exc).__name__
+                    )
+                await self._reconcile_logged()
+                if room_id not in self._refresh_again:
+                    return
+        finally:
+            self._refreshing.discard(room_id)
+
     def _on_invite(self, room_id: str, inviter: str) -> None:
         # Runs inside a sync: joining waits for later syncs, so do it in a task.
         self._spawn(self._reconcile_logged(), "invite")
@@ -297,12 +359,39 @@ class ChapterFederation:
     async def reconcile(self) -> None:
         """Create, join or invite so that every pinned neighbour shares a room with us."""
         async with self._reconcile_lock:
+            self._incomplete = False
             self.neighbours.invalidate()
             try:
                 await self._reconcile()
+            except Exception:
+                self._incomplete = True
+                raise
             finally:
                 self.neighbours.invalidate()
+                self._plan_retry()
             await self.responders.reconcile()
+
+    def _plan_retry(self) -> None:
+        """After a reconcile that could not do everything, another one later (backoff).
+
+        Nothing else would run it: a join refused while its invite stays pending
+        brings no new event (issue 16: a region member stayed invited for ever).
+        """
+        if not self._incomplete:
+            self._retry_delay = RECONCILE_RETRY_S
+            return
+        if self._retry_task is not None and not self._retry_task.done():
+            return
+        delay, self._retry_delay = (
+            self._retry_delay,
+            min(self._retry_delay * 2, RECONCILE_RETRY_MAX_S),
+        )
+        self._retry_task = self._spawn(self._retry_later(delay), "reconcile again")
+
+    async def _retry_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)  # a backoff: nothing to await for a refused join
+        self._retry_task = None
+        await self._reconcile_logged()
 
     async def _reconcile(self) -> None:
         client = self.bot.client
@@ -362,7 +451,8 @@ class ChapterFederation:
             try:
                 await self._reconcile_region(region, pins, invites)
             except (BotError, TimeoutError) as exc:  # one region's trouble holds no other room up
-                log.warning("a region room was not set up: %s", type(exc).__name__)
+                self._incomplete = True  # tried again later (_plan_retry)
+                log.warning("a region room was not set up: %s", exc or type(exc).__name__)
         return {r.room_id for r in load_regions(self.data_dir) if r.room_id}
 
     async def _reconcile_region(
@@ -407,14 +497,17 @@ class ChapterFederation:
         client = self.bot.client
         if client is None or room not in client.rooms:
             return
-        wanted = {pins[m].bot_user_id for m in region.members if m in pins}
+        wanted = {
+            pins[m].bot_user_id for m in region.members if m in pins and m not in region.departed
+        }
         present = set(client.rooms[room].users)  # joined and invited
         for user in sorted(present - wanted - {self.user_id}):
             try:
                 await self.bot.kick(room, user)
                 log.info("removed a bot from a region room")
             except (BotError, TimeoutError) as exc:
-                log.warning("removal from a region room failed: %s", exc)
+                self._incomplete = True
+                log.warning("removal from a region room failed: %s", exc or type(exc).__name__)
         for user in sorted(wanted - present):
             await self._invite(room, user)
 
@@ -446,7 +539,8 @@ class ChapterFederation:
         try:
             await self.bot.invite(room_id, user_id)
         except (BotError, TimeoutError) as exc:
-            log.warning("invite failed: %s", exc)
+            self._incomplete = True  # tried again later (_plan_retry)
+            log.warning("invite failed: %s", exc or type(exc).__name__)
 
     async def _leave_removed(self) -> None:
         rooms = load_rooms(self.data_dir)

@@ -180,8 +180,33 @@ async def form_region(chapters: Sequence[ChapterFederation], timeout: float = 60
         await c.reconcile()  # joins: its region's host invited it to the region's room
     for c in chapters:
         for other in chapters:
-            await c.bot.wait_for_member(room, other.user_id, timeout)
+            try:
+                await c.bot.wait_for_member(room, other.user_id, timeout)
+            except TimeoutError:
+                raise NeighbourError(_unseen(chapters, room)) from None
     return room
+
+
+def _unseen(chapters: Sequence[ChapterFederation], room: str) -> str:
+    """Who sees whom how in a region room that did not form (form_region's error)."""
+    lines = ["the region room did not form: who each chapter's bot sees there"]
+    for c in chapters:
+        client = c.bot.client
+        seen = client.rooms.get(room) if client is not None else None
+        views = []
+        for other in chapters:
+            member = seen.users.get(other.user_id) if seen is not None else None
+            state = "absent" if member is None else "invited" if member.invited else "joined"
+            if state != "joined":
+                views.append(f"{other.chapter_id} {state}")
+        pending = client is not None and room in client.invited_rooms
+        lines.append(
+            f"  {c.chapter_id}: "
+            + ("not in the room" if seen is None else "in the room")
+            + (", invited" if pending else "")
+            + (f"; sees {', '.join(views)}" if views else "; sees everyone joined")
+        )
+    return "\n".join(lines)
 
 
 def describe(n: Neighbour) -> str:

@@ -26,7 +26,13 @@ node, whose reconcile (federation.chapter) does the Matrix side.
    leaves. Either way that chapter is out of the region: its pins stay but
    carry nothing (no pairwise room comes back by itself; to share with it
    again, remove the pin and exchange tokens anew), so a removed chapter
-   receives nothing more from the region.
+   receives nothing more from the region. A member whose bot leaves on its
+   own is marked "departed" in the host's record (by the host's node, which
+   sees the leave): it is not invited again until the host's operator runs
+   `region invite` for it again, or `region remove`.
+6. `vecinos region list`: the records, and who is in each room now, as the
+   homeserver has the room's state for this chapter's bot (read-only, with
+   its stored login, also while the node is stopped, which it says).
 """
 
 from __future__ import annotations
@@ -42,8 +48,18 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-from federation.state import load_rooms, matrix_dir, notify_running_node, save_rooms
+import aiohttp
+
+from federation.bot import CREDENTIALS_FILE
+from federation.state import (
+    load_rooms,
+    matrix_dir,
+    notify_running_node,
+    running_node_pid,
+    save_rooms,
+)
 from federation.wire import CHAPTER_ID
 from node.service import Node, open_node
 
@@ -52,6 +68,7 @@ _TOKEN_PREFIX = "vecinos-region-v1."
 _NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?")
 _CODE_RE = re.compile(r"[0-9a-f]{10}")
 ROOM_PREFIX = "room-"
+LIVE_TIMEOUT = aiohttp.ClientTimeout(total=5)  # `region list` asking the homeserver
 
 
 class RegionError(RuntimeError):
@@ -68,6 +85,9 @@ class Region:
     room_id: str = ""  # "" until created (host) or joined (member)
     members: tuple[str, ...] = ()  # the host's list of invited chapter ids
     left: bool = False  # this chapter's operator left it (`region leave`)
+    # The host: members whose bots left on their own; not invited again until
+    # its operator runs `region invite` for them again (or `region remove`).
+    departed: tuple[str, ...] = ()
 
     @property
     def room_name(self) -> str:
@@ -108,6 +128,7 @@ def _parse(raw: object) -> tuple[Region, ...]:
                     room_id=str(item.get("room_id") or ""),
                     members=tuple(str(m) for m in item.get("members") or ()),
                     left=bool(item.get("left")),
+                    departed=tuple(str(m) for m in item.get("departed") or ()),
                 )
             )
         except KeyError:
@@ -263,11 +284,19 @@ async def invite_command(data_dir: Path, name: str, chapter_id: str) -> list[str
     region = _find(load_regions(data_dir), name)
     if region.host != me:
         raise RegionError(f"region {name!r} is hosted by {region.host}: its operator invites")
-    set_region(data_dir, name, members=tuple(dict.fromkeys((*region.members, chapter_id))))
+    again = chapter_id in region.departed
+    set_region(
+        data_dir,
+        name,
+        members=tuple(dict.fromkeys((*region.members, chapter_id))),
+        departed=tuple(m for m in region.departed if m != chapter_id),
+    )
     return [
         make_region_token(region),
         "",
-        f"invited {chapter_id} to region {name}: {_told(data_dir)}",
+        f"invited {chapter_id} to region {name}"
+        + (" again (its bot had left on its own)" if again else "")
+        + f": {_told(data_dir)}",
         "Send this token to its operator. They run:",
         "  vecinos region join TOKEN --data THEIR_DATA",
     ]
@@ -310,7 +339,12 @@ async def remove_command(data_dir: Path, name: str, chapter_id: str) -> list[str
         raise RegionError(f"region {name!r} is hosted by {region.host}: its operator removes")
     if chapter_id not in region.members:
         raise RegionError(f"{chapter_id!r} is not a member of region {name!r}")
-    set_region(data_dir, name, members=tuple(m for m in region.members if m != chapter_id))
+    set_region(
+        data_dir,
+        name,
+        members=tuple(m for m in region.members if m != chapter_id),
+        departed=tuple(m for m in region.departed if m != chapter_id),
+    )
     return [
         f"removed {chapter_id} from region {name}: {_told(data_dir)} (its bot leaves the room); "
         "it receives nothing more from the region"
@@ -333,12 +367,85 @@ async def leave_command(data_dir: Path, name: str) -> list[str]:
     return [f"leaving region {name}: {_told(data_dir)}"]
 
 
+def departed(data_dir: Path, room_id: str, chapter_id: str) -> bool:
+    """The host: record that a member's bot left its region room on its own; True if new."""
+    found = next(
+        (r for r in load_regions(data_dir) if r.room_id == room_id and chapter_id in r.members),
+        None,
+    )
+    if found is None or chapter_id in found.departed:
+        return False
+    set_region(data_dir, found.name, departed=(*found.departed, chapter_id))
+    return True
+
+
+async def room_members(data_dir: Path, room_ids: list[str]) -> dict[str, dict[str, str]] | str:
+    """room id -> {user id: membership} as the homeserver has it for this chapter's bot
+    (its stored login; read-only), or why it cannot say (worded for the operator)."""
+    try:
+        creds = json.loads((matrix_dir(data_dir) / CREDENTIALS_FILE).read_text(encoding="utf-8"))
+        homeserver, token = str(creds["homeserver"]), str(creds["access_token"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown: the bot has no stored login"
+    found: dict[str, dict[str, str]] = {}
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        async with aiohttp.ClientSession(timeout=LIVE_TIMEOUT) as http:
+            for room in room_ids:
+                url = f"{homeserver}/_matrix/client/v3/rooms/{quote(room, safe='')}/members"
+                async with http.get(url, headers=headers) as resp:
+                    data = await resp.json(content_type=None)
+                    if resp.status != 200 or not isinstance(data, dict):
+                        found[room] = {}
+                        continue
+                members = {}
+                for event in data.get("chunk") or ():
+                    if isinstance(event, dict) and isinstance(event.get("content"), dict):
+                        members[str(event.get("state_key"))] = str(
+                            event["content"].get("membership")
+                        )
+                found[room] = members
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        return f"unknown: the homeserver {homeserver} did not answer ({type(exc).__name__})"
+    return found
+
+
+def _membership_line(members: dict[str, str], bots: dict[str, str], me: str) -> str:
+    """'joined a, b; invited c; left d' of one room, chapters by their pinned bots."""
+    named: dict[str, list[str]] = {}
+    for user, membership in members.items():
+        if user == me:
+            continue
+        who = bots.get(user, f"{user} (not pinned here)")
+        named.setdefault({"ban": "leave"}.get(membership, membership), []).append(who)
+    parts = [
+        f"{label} {', '.join(sorted(named[key]))}"
+        for key, label in (("join", "joined"), ("invite", "invited"), ("leave", "left"))
+        if named.get(key)
+    ]
+    return "; ".join(parts) or "no other chapter"
+
+
 async def list_command(data_dir: Path) -> list[str]:
     me, pins = await _chapter_and_pins(data_dir)
     regions = load_regions(data_dir)
     if not regions:
         return ["no regions: `vecinos region create NAME` hosts one"]
+    node = await open_node(data_dir)
+    try:
+        bots = {n.bot_user_id: n.chapter_id for n in await node.neighbours()}
+        my_bot = node.matrix_settings().user_id
+    finally:
+        await node.close()
+    running = running_node_pid(data_dir) is not None
+    rooms = [r.room_id for r in regions if r.room_id and not r.left]
+    live = await room_members(data_dir, rooms) if rooms else {}
     lines = []
+    if not running:
+        lines.append(
+            "the node is NOT running (`vecinos run`): nothing is created, joined, invited "
+            "or sent until it is; the rooms below are as the homeserver has them"
+        )
     for r in regions:
         role = "hosted here" if r.host == me else f"host {r.host}"
         state = "left" if r.left else (r.room_id or "no room yet")
@@ -349,4 +456,18 @@ async def list_command(data_dir: Path) -> list[str]:
         )
         if r.host == me:
             lines.append(f"  invited: {', '.join(r.members) or 'none'}")
+            if r.departed:
+                lines.append(
+                    f"  left on their own, not invited again: {', '.join(r.departed)} "
+                    f"(`vecinos region invite {r.name} CHAPTER_ID` invites one again, "
+                    f"`vecinos region remove {r.name} CHAPTER_ID` takes it off the list)"
+                )
+        if r.room_id and not r.left:
+            now = live.get(r.room_id) if isinstance(live, dict) else None
+            if isinstance(live, str):
+                lines.append(f"  in the room now: {live}")
+            elif not now:
+                lines.append("  in the room now: unknown (this chapter's bot is not in it)")
+            else:
+                lines.append(f"  in the room now: {_membership_line(now, bots, my_bot)}")
     return lines

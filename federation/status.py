@@ -189,6 +189,7 @@ async def status_lines(data_dir: Path) -> list[str]:
     )
     lines.append(
         f"undecryptable events: {c('undecryptable', 0)}; send failures: {c('send_failures', 0)}"
+        f"; room memberships read again and corrected: {c('membership_corrections', 0)}"
     )
     rejected = sorted(
         (k.removeprefix("rejected_"), v)

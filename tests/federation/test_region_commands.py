@@ -12,8 +12,12 @@ the region room, nobody counts it twice). B's operator unpins C: B sends
 nothing into the room while C's bot is in it (D still gets B's alert). A's
 operator removes C: C's bot is out of the room and receives nothing more
 from A or B, and C's own alerts reach no one; no pairwise room comes back by
-itself. B's operator leaves; A (the host) cannot leave while B is listed,
-and A's next alert goes nowhere. Every wait is an awaited event.
+itself. B's operator leaves; A (the host) cannot leave while B is listed, does
+not invite B again by itself (its list says B left on its own, and who is
+in the room now, as the homeserver has it), and A's next alert goes
+nowhere. B's operator joins again: nothing until A's operator invites B
+again, then B is back. With A's node stopped, its list says so. Every wait
+is an awaited event.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from federation.regions import (
     list_command,
     load_regions,
     remove_command,
+    room_members,
 )
 from node.setup import init_chapter
 
@@ -167,15 +172,43 @@ async def test_operators_form_a_region_share_once_relay_once_and_remove_a_chapte
         await leave_command(b.data, "south")
         await b.fed.reconcile()
         await a.fed.bot.wait_until(lambda: not a.fed.bot.is_joined(room, b.user_id), WAIT)
-        await a.fed.reconcile()  # re-invites B (still listed); B's node leaves it unanswered
+        await a.fed.reconcile()  # B left on its own: still listed, but not invited again
+        [south] = load_regions(a.data)
+        assert south.members == (b.chapter_id,) and south.departed == (b.chapter_id,)
+        live = await room_members(a.data, [room])
+        assert isinstance(live, dict) and live[room][b.user_id] == "leave"
+        listed = "\n".join(await list_command(a.data))
+        assert f"left on their own, not invited again: {b.chapter_id}" in listed
+        [now] = [line for line in listed.splitlines() if "in the room now:" in line]
+        assert now == f"  in the room now: left {', '.join(sorted([b.chapter_id, c.chapter_id]))}"
+        assert "NOT running" not in listed
         sent = (await a.node.counters())["alerts_sent"]
         [last] = areas_of(a, 1, skip=6)
         await confirmed_alerts(a, [last])
         await a.fed.delivery.drained(WAIT)
         assert await a.node.pending_alerts() == []
         assert (await a.node.counters())["alerts_sent"] == sent  # nobody left to send to
+
+        # B's operator joins again: nothing happens until A's operator invites B again.
+        await join_command(b.data, tokens["b"])
         await b.fed.reconcile()
         assert not b.fed.bot.is_joined(room, b.user_id)
+        said = await invite_command(a.data, "south", b.chapter_id)
+        assert "again (its bot had left on its own)" in said[2]
+        await a.fed.reconcile()  # invites B; B's node joins on the invite
+        await a.fed.bot.wait_for_member(room, b.user_id, WAIT)
+        await b.fed.bot.wait_for_member(room, b.user_id, WAIT)
+        [south] = load_regions(a.data)
+        assert south.departed == ()
+        listed = "\n".join(await list_command(a.data))
+        assert f"in the room now: joined {b.chapter_id}; left {c.chapter_id}" in listed
+
+        # A's node stops: the list says so, and still shows the room as the homeserver has it.
+        await a.close()
+        sites.remove(a)
+        listed = "\n".join(await list_command(a.data))
+        assert "the node is NOT running" in listed
+        assert f"in the room now: joined {b.chapter_id}; left {c.chapter_id}" in listed
     finally:
         for site in sites:
             await site.close()

@@ -241,6 +241,7 @@ NEW_REPORT = {  # the columns a new report starts with, besides those store_repo
     "description_ct": None,
     "description_key": None,
     "area_ct": None,
+    "incident_id": None,  # set by settle (node.incident_store)
 }
 
 

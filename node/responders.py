@@ -162,12 +162,14 @@ def refresh_notice(
     config: ScoringConfig,
     settings: ResponderSettings,
     needs_verifier: bool = False,
+    incident_id: str | None = None,
 ) -> None:
     """Bring the notice of one local cluster up to date (called by node.alerts.refresh_alert).
 
     rows: the cluster's recent reports; live: those still active, with their decay;
     needs_verifier: the incident's stage is "needs verification" (scoring.incident:
-    anonymous evidence only, none confirmed).
+    anonymous evidence only, none confirmed); incident_id: the cluster's open incident
+    (node.incident_store), which the notice then names.
     """
     if not settings.consumers:
         return
@@ -184,6 +186,7 @@ def refresh_notice(
             first = min((r for r, _ in live), key=lambda r: r.hour)
             notice = ResponderNotice(
                 notice_id=new_id(9),
+                incident_id=incident_id,
                 source_key=key,
                 type=report_type,
                 area_name=first.area_name,
@@ -209,6 +212,7 @@ def refresh_notice(
         notice.expires_hour = max(to_hour(shown.active_until) for _, shown in live)
         ranked = sorted(live, key=lambda pair: (-pair[0].confidence, pair[0].id))
         notice.report_ids = ",".join(r.id for r, _ in ranked[:MAX_IDS])
+        notice.incident_id = incident_id or notice.incident_id
         session.add(notice)
         verify = kind == "new" and report_type in settings.verify_types and needs_verifier
         if verify:

@@ -129,9 +129,10 @@ def record(
     return transition, incident
 
 
-def mark_unable(session: Session, incident_id: str | None, unable: bool) -> None:
-    """A verifier's answer: "unable" (True), or one that decided (False)."""
-    incident = session.get(Incident, incident_id) if incident_id else None
+def mark_unable(session: Session, area_id: str, report_type: str, unable: bool) -> None:
+    """A verifier's answer about the cluster's open incident: "unable" (True), or one that
+    decided, confirmed or false alarm (False). The caller then has the stage stored."""
+    incident = open_incident(session, area_id, report_type)
     if incident is not None and incident.verifier_unable != unable:
         incident.verifier_unable = unable
         session.add(incident)

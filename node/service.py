@@ -38,6 +38,7 @@ from node.alerts import (
     AlertSettings,
     active_alert_bodies,
     cluster_reports,
+    record_stage,
     refresh_alert,
 )
 from node.channels import consumers
@@ -45,6 +46,7 @@ from node.config import CONFIG_NAME, ConfigError, NodeConfig, load_config, set_v
 from node.filetimes import set_back, set_back_tree
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.i18n import SUPPORTED, translate
+from node.incident_store import mark_unable
 from node.intake import (
     IntakeContext,
     IntakeLimits,
@@ -986,7 +988,8 @@ class Node:
     ) -> verification.Outcome | Unavailable:
         """The verifier's answer (claimer None: a moderator, who may answer any request).
         Confirmed and false alarm confirm or debunk the cluster's undecided reports, as a
-        moderator would; unable lets the claim go and offers the request again at once."""
+        moderator would; unable stores the incident's stage as "unable" (scoring.incident,
+        node.incident_store), lets the claim go and offers the request again at once."""
         if claimer is not None and not self.desk.may_answer(notice_id, claimer):
             return verification.Outcome.NOT_YOURS
         now = self.clock()
@@ -997,13 +1000,16 @@ class Node:
             if notice is None:
                 return False
             _bump(session, f"verifications_{answer.value}")
-            if answer == verification.Answer.UNABLE:
+            area_id, _, report_type = notice.source_key.rpartition("|")
+            unable = answer == verification.Answer.UNABLE
+            mark_unable(session, area_id, report_type, unable)  # node.incident_store
+            if unable:  # the stage says so; no report changes, so no alert or notice does
+                record_stage(session, area_id, report_type, now, self.config.scoring, settings)
                 self.desk.release(notice_id)
                 if queue_reoffer(session, notice_id, settings.responders):
                     self.desk.offered(notice_id, now)
                 return True
             verification.close_request(session, notice_id, answer.value)
-            area_id, _, report_type = notice.source_key.rpartition("|")
             rows, _ = cluster_reports(session, area_id, report_type, to_hour(now))
             undecided = [r.id for r in rows if r.verdict == Verdict.NONE]
             verdict = (

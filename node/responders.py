@@ -42,8 +42,8 @@ Rules kept here:
   level, count, hour and link, under 160 characters: the place is
   shortened before the link is given up.
 - Links go to the public map, never to the JSON API: a local cluster's to
-  its first report's list item (/map#r-ID), a neighbour's to the map's list
-  of neighbours' alerts.
+  its incident's list item (/map#i-ID, node.incident_store), a neighbour's to
+  the map's list of neighbours' alerts.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ RESPONDERS_WRITTEN = "vecinos_responders_written"  # session.info flag: a notice
 MAX_IDS = 3  # report ids a notice names
 SHORT_MAX = 159  # a short text stays under 160 characters
 KEEP_CLOSED_HOURS = 24  # a closed notice (and what is still queued for it) goes this long after
-REPORT_PATH = "/map#r-{id}"  # one report on the public map, after [web] public_url
+INCIDENT_PATH = "/map#i-{id}"  # one incident on the public map, after [web] public_url
 NEIGHBOUR_PATH = "/map#alerts-title"  # the map's list of neighbours' alerts
 MIN_PLACE = 12  # a short text shortens its place to this many characters before dropping the link
 _RANK = {level.value: i for i, (_, level) in enumerate(reversed(LEVEL_FLOORS))}
@@ -346,6 +346,7 @@ def _queue(
             "hour": from_hour(notice.hour).isoformat(),
             "expires": from_hour(notice.expires_hour).isoformat(),
             "report_ids": [i for i in notice.report_ids.split(",") if i],
+            "incident_id": notice.incident_id,  # node.incident_store (None: a neighbour's)
         },
         sort_keys=True,
         ensure_ascii=False,
@@ -433,10 +434,10 @@ def link(body: dict[str, Any], public_url: str) -> str:
     base = public_url.rstrip("/")
     if not base:
         return ""
-    ids = body.get("report_ids") or []
-    if body.get("origin") or not ids:
-        return base + NEIGHBOUR_PATH if body.get("origin") else f"{base}/map"
-    return base + REPORT_PATH.format(id=ids[0])
+    if body.get("origin"):
+        return base + NEIGHBOUR_PATH
+    incident_id = body.get("incident_id")
+    return base + INCIDENT_PATH.format(id=incident_id) if incident_id else f"{base}/map"
 
 
 def room_text(

@@ -31,7 +31,7 @@ from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
-from node import incidents_interim, moderation, verification
+from node import incidents, moderation, verification
 from node.alerts import (
     OUTBOX_WRITTEN,
     PUSH_WRITTEN,
@@ -1204,15 +1204,14 @@ class Node:
         finally:
             connection.close()
 
-    # -- incidents: interim, replaced by the incident model (issue 10) -----------
+    # -- incidents (node.incidents: the stored incidents, node.incident_store) ---
 
     async def live_incidents(
         self, area: str | None = None, type: str | None = None, level: str | None = None
     ) -> list[PublicIncident]:
         """Incidents as the store holds them now, most important first (what a publication
-        tick publishes; vetted readers). Interim, replaced by the incident model (issue 10):
-        see node/incidents_interim.py."""
-        return await incidents_interim.public_incidents(self, area, type, level)
+        tick publishes; vetted readers): node/incidents.py."""
+        return await incidents.public_incidents(self, area, type, level)
 
     async def public_incidents(
         self, area: str | None = None, type: str | None = None, level: str | None = None
@@ -1237,11 +1236,10 @@ class Node:
         self, incident_id: str, kind: FollowUpKind, source: SourceRef
     ) -> PublicIncident | RateLimited | Unavailable | None:
         """A follow-up (still there / gone) for a published incident, rate limited like a
-        report; the answer shows the incident as of the last tick. Interim, replaced by the
-        incident model (issue 10)."""
+        report; the answer shows the incident as of the last tick."""
         if await self.get_incident(incident_id) is None:
             return None
-        done = await incidents_interim.incident_follow_up(self, incident_id, kind, source)
+        done = await incidents.incident_follow_up(self, incident_id, kind, source)
         if done is None or isinstance(done, RateLimited | Unavailable):
             return done
         return await self.get_incident(incident_id)

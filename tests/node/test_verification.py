@@ -150,6 +150,9 @@ async def test_unable_is_the_incident_s_stage_until_new_evidence_or_an_answer(
         "verifier_unable",
         True,
     )
+    await vnode.publish()  # the public list reads the stored stage (node.incidents)
+    [public] = await vnode.public_incidents(area="chula-vista")
+    assert (public.id, public.stage) == (incident.id, "unable")
     [again] = await vnode.verification_requests()  # still open, offered again
     assert again.notice_id == request.notice_id and not again.claimed
     outcome = await vnode.submit(  # news no verifier has looked at: needs verification again

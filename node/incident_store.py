@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from node.recent import INFO_KEY, Entry, RecentIndex
@@ -41,24 +41,32 @@ from scoring.model import Channel, Decay, FollowUp, FollowUpKind, Verdict
 CLOSING = (Stage.ENDED, Stage.FALSE_ALARM)  # stages that close an incident
 
 
+# Built once (the writer runs them for every settled cluster): parameters bound at execution.
+OPEN_INCIDENT = select(Incident).where(
+    Incident.area_id == bindparam("area_id"),
+    Incident.type == bindparam("report_type"),
+    col(Incident.closed).is_(False),
+)
+OPEN_CLUSTERS = select(Incident.area_id, Incident.type).where(col(Incident.closed).is_(False))
+PAST_REPORTED = OPEN_CLUSTERS.where(Incident.stage != Stage.REPORTED.value)
+ASSIGN = (
+    update(Report)
+    .where(col(Report.id) == bindparam("_id"))
+    .values(incident_id=bindparam("_incident"))
+)
+
+
 def open_incident(session: Session, area_id: str, report_type: str) -> Incident | None:
     """The cluster's open incident, if any."""
-    return session.exec(
-        select(Incident).where(
-            Incident.area_id == area_id,
-            Incident.type == report_type,
-            col(Incident.closed).is_(False),
-        )
-    ).first()
+    found = session.execute(OPEN_INCIDENT, {"area_id": area_id, "report_type": report_type})
+    return found.scalars().first()
 
 
 def open_incident_clusters(session: Session, past_reported: bool = False) -> set[tuple[str, str]]:
     """(area, type) of every open incident (past_reported: only those beyond "reported",
     whose stage a re-score that lowers their reports may change)."""
-    query = select(Incident.area_id, Incident.type).where(col(Incident.closed).is_(False))
-    if past_reported:
-        query = query.where(Incident.stage != Stage.REPORTED.value)
-    return {(area_id, report_type) for area_id, report_type in session.exec(query).all()}
+    rows = session.execute(PAST_REPORTED if past_reported else OPEN_CLUSTERS).all()
+    return {(area_id, report_type) for area_id, report_type in rows}
 
 
 def evidence_of(
@@ -156,8 +164,6 @@ def _assign(session: Session, rows: Sequence[Report | Entry], incident_id: str) 
             row = loaded
         row.incident_id = incident_id
         session.add(row)
-    for start in range(0, len(by_statement), 500):
-        chunk = by_statement[start : start + 500]
-        session.connection().execute(
-            update(Report).where(col(Report.id).in_(chunk)).values(incident_id=incident_id)
-        )
+    if by_statement:
+        params = [{"_id": report_id, "_incident": incident_id} for report_id in by_statement]
+        session.connection().execute(ASSIGN, params)

@@ -132,13 +132,14 @@ def fill(data: Path, stored: int) -> None:
                     None,  # area_ct: a gazetteer area has no free text
                     "transient",
                     now_hour + 24 * 365,
+                    None,  # incident_id: old reports of no incident (node.incident_store)
                 )
             )
             if len(rows) == 50_000:
-                db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 23) + ")", rows)
+                db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 24) + ")", rows)
                 rows.clear()
         if rows:
-            db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 23) + ")", rows)
+            db.executemany("INSERT INTO report VALUES (" + ",".join("?" * 24) + ")", rows)
 
 
 async def per_report_seconds(data: Path, reports: int) -> float:

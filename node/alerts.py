@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from node.incident_store import open_incident_clusters, record
 from node.recent import INFO_KEY, Entry, RecentIndex
 from node.reports import ALERT_HOURS, decay_of, follow_ups_for, new_id, still_active
 from node.responders import (
@@ -27,9 +28,8 @@ from node.responders import (
 )
 from node.store import Alert, OutboxAlert, PushQueueRow, Report, from_hour, listed, to_hour
 from scoring.defaults import ScoringConfig, level_for
-from scoring.incident import Evidence as IncidentEvidence
-from scoring.incident import Stage, Transition, advance
-from scoring.model import Channel, Decay, FollowUp, Verdict
+from scoring.incident import Stage, Transition
+from scoring.model import Decay, FollowUp, Verdict
 
 ALERT_CLUSTER_ROWS = 200  # the most recent reports of a cluster that make its alert
 OUTBOX_WRITTEN = "vecinos_outbox_written"  # session.info flag: this transaction queued an alert
@@ -49,11 +49,13 @@ def open_alerts(session: Session, area_ids: Iterable[str]) -> dict[tuple[str, st
 
 
 def open_alert_clusters(session: Session) -> set[tuple[str, str]]:
-    """(area, type) of every alert not yet withdrawn, and of every open responder notice."""
+    """(area, type) of every alert not yet withdrawn, of every open responder notice, and of
+    every open incident past "reported" (a re-score of its reports may change its stage)."""
     rows = session.exec(
         select(Alert.area_id, Alert.type).where(col(Alert.withdrawn).is_(False))
     ).all()
-    return {(area_id, report_type) for area_id, report_type in rows} | open_notice_clusters(session)
+    found = {(area_id, report_type) for area_id, report_type in rows}
+    return found | open_notice_clusters(session) | open_incident_clusters(session, True)
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,11 @@ class AlertSettings:
 def refresh_quiet_clusters(
     session: Session, now: datetime, config: ScoringConfig, settings: AlertSettings
 ) -> None:
-    """Retention's pass: clusters whose responder notice is open though no report changed
-    (they went quiet and expired) and neighbours' expired alerts get their all-clear."""
-    for area_id, report_type in sorted(open_notice_clusters(session)):
+    """Retention's pass: clusters whose responder notice or incident is open though no report
+    changed (they went quiet and expired) get their all-clear and their incident its end,
+    and neighbours' expired alerts get their all-clear."""
+    quiet = open_notice_clusters(session) | open_incident_clusters(session)
+    for area_id, report_type in sorted(quiet):
         refresh_alert(session, area_id, report_type, now, config, settings)
     close_expired_received(session, now, settings.responders)
 
@@ -99,31 +103,14 @@ def cluster_reports(
     return rows, dict(follow_ups_for(session, [r.id for r in rows]))
 
 
-def refresh_alert(
-    session: Session,
-    area_id: str,
-    report_type: str,
-    now: datetime,
-    config: ScoringConfig,
-    settings: AlertSettings,
-    alerts: dict[tuple[str, str], Alert] | None = None,
-) -> OutboxAlert | None:
-    """Bring the chapter's alert for (area, type) up to date; queue what changed.
-
-    An alert opens when an active cluster reaches the share threshold, is
-    updated when its level, count or activity changes, and is withdrawn when
-    the cluster is debunked, gone or expired. Same alert id, higher seq.
-    The cluster's responder notice (node.responders) is refreshed from the
-    same reads. `alerts`: the open alerts as open_alerts() read them in this
-    transaction, when the caller refreshes each cluster at most once after
-    that read (settle). On a writer session the cluster's reports and follow-ups
-    come from the recent index (node.recent), which holds what the store
-    holds; elsewhere, or outside its window, from the store.
-    """
-    if not listed(area_id):  # free text stays local until a moderator maps it to an area
-        return None
-    now_hour = to_hour(now)
-    rows, follow_ups = cluster_reports(session, area_id, report_type, now_hour)
+def cluster_state(
+    session: Session, area_id: str, report_type: str, now: datetime, config: ScoringConfig
+) -> tuple[
+    Sequence[Report | Entry], dict[str, Sequence[FollowUp]], list[tuple[Report | Entry, Decay]]
+]:
+    """The cluster's recent reports (cluster_reports), their follow-ups, and the active ones
+    with their decay."""
+    rows, follow_ups = cluster_reports(session, area_id, report_type, to_hour(now))
     live = []
     shown_at: dict[tuple[int, str], Decay] = {}  # decay without follow-ups, by (hour, verdict)
     for row in rows:
@@ -138,11 +125,86 @@ def refresh_alert(
                 shown = shown_at[(row.hour, row.verdict)] = decay_of(row, its, now, config)
         if still_active(row, its, shown):
             live.append((row, shown))
+    return rows, follow_ups, live
+
+
+def record_stage(
+    session: Session,
+    area_id: str,
+    report_type: str,
+    now: datetime,
+    config: ScoringConfig,
+    settings: AlertSettings,
+) -> Transition:
+    """Store the cluster's incident stage only (node.incident_store), its alert and notice
+    untouched: for a change that moves no report (a verifier's "unable")."""
+    rows, follow_ups, live = cluster_state(session, area_id, report_type, now, config)
+    transition, _ = record(
+        session,
+        area_id,
+        report_type,
+        rows,
+        live,
+        follow_ups,
+        now,
+        config,
+        settings.share_threshold,
+    )
+    return transition
+
+
+def refresh_alert(
+    session: Session,
+    area_id: str,
+    report_type: str,
+    now: datetime,
+    config: ScoringConfig,
+    settings: AlertSettings,
+    alerts: dict[tuple[str, str], Alert] | None = None,
+) -> OutboxAlert | None:
+    """Bring the cluster's incident (node.incident_store) and the chapter's alert for
+    (area, type) up to date; queue what changed.
+
+    The incident's stage is scoring.incident's, stored first (for every cluster,
+    a place not in the gazetteer too). An alert opens when an active cluster's
+    stage is shared, is updated when its level, count or activity changes, and
+    is withdrawn when the cluster is debunked, gone or expired. Same alert id,
+    higher seq. The cluster's responder notice (node.responders) is refreshed
+    from the same reads. `alerts`: the open alerts as open_alerts() read them in
+    this transaction, when the caller refreshes each cluster at most once after
+    that read (settle). On a writer session the cluster's reports and follow-ups
+    come from the recent index (node.recent), which holds what the store
+    holds; elsewhere, or outside its window, from the store.
+    """
+    now_hour = to_hour(now)
+    rows, follow_ups, live = cluster_state(session, area_id, report_type, now, config)
+    stage, incident = record(
+        session,
+        area_id,
+        report_type,
+        rows,
+        live,
+        follow_ups,
+        now,
+        config,
+        settings.share_threshold,
+    )
+    if not listed(area_id):  # free text stays local until a moderator maps it to an area
+        return None
+    incident_id = incident.id if incident is not None else None
     best = max((r.confidence for r, _ in live), default=0.0)
-    stage = incident_stage(rows, live, now, config, settings.share_threshold)
     needs_verifier = stage.stage == Stage.NEEDS_VERIFICATION
     refresh_notice(
-        session, area_id, report_type, rows, live, now, config, settings.responders, needs_verifier
+        session,
+        area_id,
+        report_type,
+        rows,
+        live,
+        now,
+        config,
+        settings.responders,
+        needs_verifier,
+        incident_id,
     )
     if alerts is not None:
         alert = alerts.get((area_id, report_type))
@@ -188,6 +250,7 @@ def refresh_alert(
             kind = "update"
         alert.level, alert.confidence, alert.reports = level, best, count
         alert.still_active, alert.expires_hour = True, expires
+        alert.incident_id = incident_id
     elif alert is not None:
         alert.withdrawn, alert.still_active = True, False
         if now_hour >= alert.expires_hour:  # expired: receivers drop it on their own
@@ -210,31 +273,6 @@ def refresh_alert(
         session.add(PushQueueRow(body=alert_body(alert, kind, settings.chapter_id, area_id=True)))
         session.info[PUSH_WRITTEN] = True
     return outbox
-
-
-def incident_stage(
-    rows: Sequence[Report | Entry],
-    live: Sequence[tuple[Report | Entry, Decay]],
-    now: datetime,
-    config: ScoringConfig,
-    share_threshold: float,
-) -> Transition:
-    """The cluster's stage (scoring.incident) from its reports: `live` are the active
-    ones with their decay, `rows` all of the cluster's recent reports."""
-    best = max((r.confidence for r, _ in live), default=0.0)
-    top = max(live, key=lambda item: (item[0].confidence, item[0].id), default=None)
-    evidence = IncidentEvidence(
-        confidence=best,
-        sources=top[0].independent_sources if top else 0,
-        vouched=any(
-            r.channel != Channel.WEB.value or r.verdict == Verdict.CONFIRMED.value for r, _ in live
-        ),
-        active=bool(live),
-        ended_by_gone=False,  # the alert reads only `shared`, and an ended incident is not
-        confirmed=any(r.verdict == Verdict.CONFIRMED.value for r, _ in live),
-        debunked=bool(rows) and all(r.verdict == Verdict.DEBUNKED.value for r in rows),
-    )
-    return advance(evidence, now, config, share_threshold)
 
 
 def alert_body(alert: Alert, kind: str, chapter_id: str, area_id: bool = False) -> str:

@@ -21,8 +21,9 @@ empty area name (pages say "a place not on our list (awaiting review)"), and
 its text in `area_ct`, which only moderators read (area_text_of) until one of
 them maps the report to a gazetteer area (node.moderation) or it is purged.
 - settle() runs once per batch before its commit: it re-scores the
-  neighbours and brings the cluster's alert (and outbox) up to date, in the
-  same transaction as the reports that caused it.
+  neighbours and brings the cluster's incident (node.incident_store) and
+  alert (and outbox) up to date, in the same transaction as the reports that
+  caused it.
 """
 
 from __future__ import annotations
@@ -241,6 +242,7 @@ NEW_REPORT = {  # the columns a new report starts with, besides those store_repo
     "description_ct": None,
     "description_key": None,
     "area_ct": None,
+    "incident_id": None,  # set by settle (node.incident_store)
 }
 
 
@@ -483,13 +485,14 @@ def settle(session: Session, ctx: IntakeContext) -> None:
 
     updates: dict[str, dict[str, object]] = {}
     to_rescore: dict[str, tuple[Entry, datetime]] = {}  # each re-scored once per batch
-    # A cluster's alert can change only if it has one open, or a report reached the threshold.
+    # Every changed cluster gets its incident's stage (node.incident_store). Another cluster's
+    # alert, notice or stage can change only if it has one open (or an incident past
+    # "reported"), or a re-scored report of it reached the threshold.
     open_clusters = open_alert_clusters(session)
     threshold = ctx.alerts.watch_threshold  # alerts and responder notices
     to_refresh: dict[tuple[str, str], datetime] = {}
     for key, entry in sorted(pending.items()):
-        if entry.follow_up or key in open_clusters:
-            to_refresh[key] = entry.now
+        to_refresh[key] = entry.now
         for report_id in entry.rescore_around[-ctx.bounds.max_rescored :]:
             center = index.get(report_id)
             if center is None:  # older than the index: through the ORM

@@ -84,6 +84,7 @@ class Entry:
     description_key: str | None
     retention_class: str
     purge_after_hour: int
+    incident_id: str | None
 
     def __init__(self, **fields: Any) -> None:
         for name in COLUMNS:

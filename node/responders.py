@@ -42,8 +42,8 @@ Rules kept here:
   level, count, hour and link, under 160 characters: the place is
   shortened before the link is given up.
 - Links go to the public map, never to the JSON API: a local cluster's to
-  its first report's list item (/map#r-ID), a neighbour's to the map's list
-  of neighbours' alerts.
+  its incident's list item (/map#i-ID, node.incident_store), a neighbour's to
+  the map's list of neighbours' alerts.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ RESPONDERS_WRITTEN = "vecinos_responders_written"  # session.info flag: a notice
 MAX_IDS = 3  # report ids a notice names
 SHORT_MAX = 159  # a short text stays under 160 characters
 KEEP_CLOSED_HOURS = 24  # a closed notice (and what is still queued for it) goes this long after
-REPORT_PATH = "/map#r-{id}"  # one report on the public map, after [web] public_url
+INCIDENT_PATH = "/map#i-{id}"  # one incident on the public map, after [web] public_url
 NEIGHBOUR_PATH = "/map#alerts-title"  # the map's list of neighbours' alerts
 MIN_PLACE = 12  # a short text shortens its place to this many characters before dropping the link
 _RANK = {level.value: i for i, (_, level) in enumerate(reversed(LEVEL_FLOORS))}
@@ -162,12 +162,14 @@ def refresh_notice(
     config: ScoringConfig,
     settings: ResponderSettings,
     needs_verifier: bool = False,
+    incident_id: str | None = None,
 ) -> None:
     """Bring the notice of one local cluster up to date (called by node.alerts.refresh_alert).
 
     rows: the cluster's recent reports; live: those still active, with their decay;
     needs_verifier: the incident's stage is "needs verification" (scoring.incident:
-    anonymous evidence only, none confirmed).
+    anonymous evidence only, none confirmed); incident_id: the cluster's open incident
+    (node.incident_store), which the notice then names.
     """
     if not settings.consumers:
         return
@@ -184,6 +186,7 @@ def refresh_notice(
             first = min((r for r, _ in live), key=lambda r: r.hour)
             notice = ResponderNotice(
                 notice_id=new_id(9),
+                incident_id=incident_id,
                 source_key=key,
                 type=report_type,
                 area_name=first.area_name,
@@ -209,6 +212,7 @@ def refresh_notice(
         notice.expires_hour = max(to_hour(shown.active_until) for _, shown in live)
         ranked = sorted(live, key=lambda pair: (-pair[0].confidence, pair[0].id))
         notice.report_ids = ",".join(r.id for r, _ in ranked[:MAX_IDS])
+        notice.incident_id = incident_id or notice.incident_id
         session.add(notice)
         verify = kind == "new" and report_type in settings.verify_types and needs_verifier
         if verify:
@@ -342,6 +346,7 @@ def _queue(
             "hour": from_hour(notice.hour).isoformat(),
             "expires": from_hour(notice.expires_hour).isoformat(),
             "report_ids": [i for i in notice.report_ids.split(",") if i],
+            "incident_id": notice.incident_id,  # node.incident_store (None: a neighbour's)
         },
         sort_keys=True,
         ensure_ascii=False,
@@ -429,10 +434,10 @@ def link(body: dict[str, Any], public_url: str) -> str:
     base = public_url.rstrip("/")
     if not base:
         return ""
-    ids = body.get("report_ids") or []
-    if body.get("origin") or not ids:
-        return base + NEIGHBOUR_PATH if body.get("origin") else f"{base}/map"
-    return base + REPORT_PATH.format(id=ids[0])
+    if body.get("origin"):
+        return base + NEIGHBOUR_PATH
+    incident_id = body.get("incident_id")
+    return base + INCIDENT_PATH.format(id=incident_id) if incident_id else f"{base}/map"
 
 
 def room_text(

@@ -4,7 +4,8 @@ Run at least every 10 minutes (node.cli wires it to APScheduler) and by
 `vecinos purge`. In one transaction: every report past its purge hour is
 counted into the aggregates (area x type x day x hour of day, no report in
 them; free-text areas all count as "unknown") and deleted with its
-follow-ups; alerts whose clusters ended are closed, and expired alerts are
+follow-ups, and a closed incident (node.incident_store) goes with its last
+report; alerts whose clusters ended are closed, and expired alerts are
 deleted with their outbox rows (sent or not: receivers would refuse them) and
 room records; delivered outbox rows are dropped; neighbours' alerts go at
 their expiry; responder notices of clusters that went quiet get their
@@ -27,6 +28,7 @@ from node.store import (
     Alert,
     AlertRoom,
     FollowUpRow,
+    Incident,
     OutboxAlert,
     ReceivedAlertRow,
     Report,
@@ -41,6 +43,7 @@ from scoring.model import Verdict
 class PurgeCounts:
     reports: int = 0
     follow_ups: int = 0
+    incidents: int = 0
     alerts_withdrawn: int = 0
     alerts_deleted: int = 0
     outbox_expired: int = 0
@@ -51,6 +54,7 @@ class PurgeCounts:
     def line(self) -> str:
         return (
             f"purged {self.reports} reports, {self.follow_ups} follow-ups, "
+            f"{self.incidents} incidents, "
             f"{self.outbox_delivered} sent outbox rows, {self.received_alerts} expired neighbour "
             f"alerts; closed {self.alerts_withdrawn} and deleted {self.alerts_deleted} alerts "
             f"({self.outbox_expired} never sent); shredded {self.keys_shredded} description keys"
@@ -86,6 +90,14 @@ def purge(
         refresh_alert(session, alert.area_id, alert.type, now, config, alerts)
         counts.alerts_withdrawn += alert.withdrawn
     refresh_quiet_clusters(session, now, config, alerts)  # responders' all-clears
+    counts.incidents = session.exec(  # a closed incident goes with its last report
+        delete(Incident).where(
+            col(Incident.closed).is_(True),
+            col(Incident.id).not_in(
+                select(Report.incident_id).where(col(Report.incident_id).is_not(None))
+            ),
+        )
+    ).rowcount
     purge_notices(session, now)
     # The chapter's own alerts: gone with everything about them once expired.
     expired = session.exec(select(Alert.alert_id).where(col(Alert.expires_hour) <= now_hour)).all()

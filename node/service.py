@@ -31,13 +31,14 @@ from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, delete, select
 
-from node import incidents_interim, moderation, verification
+from node import incidents, moderation, verification
 from node.alerts import (
     OUTBOX_WRITTEN,
     PUSH_WRITTEN,
     AlertSettings,
     active_alert_bodies,
     cluster_reports,
+    record_stage,
     refresh_alert,
 )
 from node.channels import consumers
@@ -45,6 +46,7 @@ from node.config import CONFIG_NAME, ConfigError, NodeConfig, load_config, set_v
 from node.filetimes import set_back, set_back_tree
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.i18n import SUPPORTED, translate
+from node.incident_store import mark_unable
 from node.intake import (
     IntakeContext,
     IntakeLimits,
@@ -986,7 +988,8 @@ class Node:
     ) -> verification.Outcome | Unavailable:
         """The verifier's answer (claimer None: a moderator, who may answer any request).
         Confirmed and false alarm confirm or debunk the cluster's undecided reports, as a
-        moderator would; unable lets the claim go and offers the request again at once."""
+        moderator would; unable stores the incident's stage as "unable" (scoring.incident,
+        node.incident_store), lets the claim go and offers the request again at once."""
         if claimer is not None and not self.desk.may_answer(notice_id, claimer):
             return verification.Outcome.NOT_YOURS
         now = self.clock()
@@ -997,13 +1000,16 @@ class Node:
             if notice is None:
                 return False
             _bump(session, f"verifications_{answer.value}")
-            if answer == verification.Answer.UNABLE:
+            area_id, _, report_type = notice.source_key.rpartition("|")
+            unable = answer == verification.Answer.UNABLE
+            mark_unable(session, area_id, report_type, unable)  # node.incident_store
+            if unable:  # the stage says so; no report changes, so no alert or notice does
+                record_stage(session, area_id, report_type, now, self.config.scoring, settings)
                 self.desk.release(notice_id)
                 if queue_reoffer(session, notice_id, settings.responders):
                     self.desk.offered(notice_id, now)
                 return True
             verification.close_request(session, notice_id, answer.value)
-            area_id, _, report_type = notice.source_key.rpartition("|")
             rows, _ = cluster_reports(session, area_id, report_type, to_hour(now))
             undecided = [r.id for r in rows if r.verdict == Verdict.NONE]
             verdict = (
@@ -1198,15 +1204,14 @@ class Node:
         finally:
             connection.close()
 
-    # -- incidents: interim, replaced by the incident model (issue 10) -----------
+    # -- incidents (node.incidents: the stored incidents, node.incident_store) ---
 
     async def live_incidents(
         self, area: str | None = None, type: str | None = None, level: str | None = None
     ) -> list[PublicIncident]:
         """Incidents as the store holds them now, most important first (what a publication
-        tick publishes; vetted readers). Interim, replaced by the incident model (issue 10):
-        see node/incidents_interim.py."""
-        return await incidents_interim.public_incidents(self, area, type, level)
+        tick publishes; vetted readers): node/incidents.py."""
+        return await incidents.public_incidents(self, area, type, level)
 
     async def public_incidents(
         self, area: str | None = None, type: str | None = None, level: str | None = None
@@ -1231,11 +1236,10 @@ class Node:
         self, incident_id: str, kind: FollowUpKind, source: SourceRef
     ) -> PublicIncident | RateLimited | Unavailable | None:
         """A follow-up (still there / gone) for a published incident, rate limited like a
-        report; the answer shows the incident as of the last tick. Interim, replaced by the
-        incident model (issue 10)."""
+        report; the answer shows the incident as of the last tick."""
         if await self.get_incident(incident_id) is None:
             return None
-        done = await incidents_interim.incident_follow_up(self, incident_id, kind, source)
+        done = await incidents.incident_follow_up(self, incident_id, kind, source)
         if done is None or isinstance(done, RateLimited | Unavailable):
             return done
         return await self.get_incident(incident_id)

@@ -83,6 +83,7 @@ class Report(SQLModel, table=True):
     area_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     retention_class: str = Field(max_length=16)
     purge_after_hour: int = Field(index=True)
+    incident_id: str | None = Field(default=None, index=True, max_length=16)  # node.incident_store
 
 
 class FollowUpRow(SQLModel, table=True):
@@ -120,6 +121,26 @@ class Aggregate(SQLModel, table=True):
     debunked: int = 0
 
 
+class Incident(SQLModel, table=True):
+    """One incident: a cluster (area x type) from the report that opened it until its stage
+    is ended or false alarm (node.incident_store stores what scoring.incident decides).
+
+    A random id, whole hours only (opened, last changed), no report, source or verifier:
+    its reports point at it (Report.incident_id), as do its alert and responder notice.
+    """
+
+    __table_args__ = (Index("ix_incident_area_type_closed", "area_id", "type", "closed"), NO_ROWID)
+    id: str = Field(default_factory=random_key, primary_key=True, max_length=16)
+    area_id: str = Field(max_length=160)
+    type: str = Field(max_length=16)
+    stage: str = Field(max_length=24)  # scoring.incident.Stage
+    reason: str = Field(max_length=24)  # scoring.incident.Reason
+    opened_hour: int
+    updated_hour: int  # the hour its stage or reason last changed
+    closed: bool = Field(default=False, index=True)  # ended or false alarm: a new one opens next
+    verifier_unable: bool = False  # a verifier answered "unable" (node.incident_store)
+
+
 class Alert(SQLModel, table=True):
     """The chapter's own alert for an active cluster (area x type), as last sent."""
 
@@ -138,6 +159,7 @@ class Alert(SQLModel, table=True):
     still_active: bool
     expires_hour: int
     withdrawn: bool = Field(default=False, index=True)
+    incident_id: str | None = Field(default=None, max_length=16)  # the incident it was last for
 
 
 class OutboxAlert(SQLModel, table=True):
@@ -220,6 +242,7 @@ class ResponderNotice(SQLModel, table=True):
     seq: int = 0
     closed: bool = Field(default=False, index=True)
     root_event_id: str | None = Field(default=None, max_length=255)
+    incident_id: str | None = Field(default=None, max_length=16)  # a local cluster's incident
 
 
 class ResponderOutbox(SQLModel, table=True):
@@ -312,7 +335,8 @@ def make_engine(url: str, sqlite_synchronous: str = "FULL", writer: bool = False
 
 def add_missing_columns(engine: Engine) -> list[str]:
     """Add the columns the models have and the database's tables lack (an upgrade of the
-    node), each with its model default; returns "table.column" for each one added."""
+    node), each with its model default, and the indexes they lack; returns "table.column"
+    for each column added."""
     added = []
     for table in SQLModel.metadata.sorted_tables:
         existing = inspect(engine)
@@ -340,4 +364,10 @@ def add_missing_columns(engine: Engine) -> list[str]:
                 if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
                     raise
             added.append(f"{table.name}.{column.name}")
+        for index in table.indexes:  # an added column's index (create_all made the others)
+            try:
+                index.create(engine, checkfirst=True)
+            except (OperationalError, ProgrammingError):  # another process made it meanwhile
+                if index.name not in {i["name"] for i in inspect(engine).get_indexes(table.name)}:
+                    raise
     return added

@@ -5,7 +5,9 @@ evidence is anonymous only opens as "needs verification" (node.responders
 calls open_request in the same transaction). A verifier claims it (with an
 ETA), goes, and answers: confirmed (the cluster's undecided reports are
 confirmed, as a moderator's confirm: the alert is shared as verified), false
-alarm (they are debunked) or unable (offered again at once). Unclaimed
+alarm (they are debunked) or unable (offered again at once; the incident's
+stage becomes "unable": node.incident_store keeps the verifier_unable flag,
+scoring.incident decides). Unclaimed
 requests are offered again every [responders] offer_minutes, claims not
 answered by their ETA plus [responders] claim_minutes are dropped and offered
 again; Node.check_responders runs that check with the time passed in.

@@ -13,15 +13,11 @@ inline SVG partial (web/templates/area_map.html), readable without JavaScript or
   under the map; zoomed views are plain links (?view=z3), so zooming needs no script.
 - Every text comes from the catalogs; the template autoescapes; no style attribute (the
   CSP forbids inline style): colours and patterns come from /static/areamap.css and <defs>.
-
-`incidents_from_reports` is INTERIM: until Node.public_incidents() (the incidents branch)
-lands, it derives PublicIncident values from today's Node.active_reports().
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +30,7 @@ from aiohttp import web
 
 from node import areamap
 from node.gazetteer import Gazetteer
-from node.outcome import PublicIncident, PublicReport
+from node.outcome import PublicIncident
 from web.context import NODE
 from web.messages import request_lang, translate
 from web.present import age_words
@@ -44,7 +40,6 @@ LEVEL_RANK = {"unverified": 1, "possible": 2, "likely": 3, "confirmed": 4}
 LEVELS = ("confirmed", "likely", "possible", "unverified")  # the legend's order
 MAX_ZOOM = 1.5  # the SVG is drawn at most this many CSS px per unit (its names stay ~18 px)
 MIN_OPACITY = 0.45  # an old incident fades, but its area stays visibly coloured
-COUNT_BANDS = ((1, "1"), (3, "2-3"), (9, "4-9"))  # a coarse count, as PublicIncident.reports
 
 AREA_MAP: web.AppKey[asyncio.Future[areamap.AreaMap]] = web.AppKey("vecinos_area_map")
 
@@ -78,54 +73,6 @@ def setup(app: web.Application) -> None:
 async def area_map(app: web.Application) -> areamap.AreaMap:
     """The app's area map (computed at start; the first request may wait for it)."""
     return await app[AREA_MAP]
-
-
-# --- INTERIM: incidents from today's reports ------------------------------------------------
-
-
-def _coarse(count: int) -> str:
-    return next((text for limit, text in COUNT_BANDS if count <= limit), "10+")
-
-
-def incidents_from_reports(
-    reports: Sequence[PublicReport], gazetteer: Gazetteer
-) -> list[PublicIncident]:
-    """INTERIM (until Node.public_incidents()): one incident per (area, type) of the active,
-    not debunked reports in the gazetteer's areas, at its most serious report's level."""
-    by_name = {area.name: area.id for area in gazetteer.areas}
-    groups: dict[tuple[str, str], list[PublicReport]] = defaultdict(list)
-    for report in reports:
-        area_id = by_name.get(report.area)
-        if report.area_known and area_id and report.still_active and not report.debunked:
-            groups[(area_id, report.type)].append(report)
-    found = []
-    for (area_id, kind), group in sorted(groups.items()):
-        top = max(group, key=lambda r: (LEVEL_RANK.get(r.level, 0), r.opacity))
-        newest = max(group, key=lambda r: (r.hour, r.opacity))
-        area = gazetteer.by_id[area_id]
-        found.append(
-            PublicIncident(
-                id=f"{area_id}:{kind}",
-                type=kind,
-                area_id=area_id,
-                area_name=area.name,
-                lat=area.place.lat,
-                lon=area.place.lon,
-                highway=top.highway,
-                level=top.level,
-                stage="reported",
-                verified=any(r.status == "confirmed" for r in group),
-                ended=None,
-                reports=_coarse(len(group)),
-                first_hour=min(r.hour for r in group),
-                last_hour=newest.hour,
-                age_label=newest.age_label,
-                opacity=newest.opacity,
-                active=True,
-                active_until=max(r.active_until for r in group),
-            )
-        )
-    return found
 
 
 # --- the view's context ---------------------------------------------------------------------

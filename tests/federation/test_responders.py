@@ -160,7 +160,7 @@ async def test_an_alert_its_updates_and_its_all_clear_share_a_thread(room: Room,
     assert "m.relates_to" not in opening and opening["msgtype"] == "m.text"
     body = opening["body"]
     assert body.startswith("🚨 raid at Chula Vista: likely (66%), 3 independent report(s)")
-    assert "just reported" in body and f"{PUBLIC_URL}/map#r-" in body
+    assert "just reported" in body and f"{PUBLIC_URL}/map#i-" in body
     assert any(i in body for i in ids) and "!confirm ID" in body
     assert await site.node.pending_alerts() == []  # below the neighbours' share threshold
 
@@ -180,7 +180,7 @@ async def test_an_alert_its_updates_and_its_all_clear_share_a_thread(room: Room,
     assert (
         post["body"]
         == translate("responders_all_clear_debunked", "en").format(type="raid", area="Chula Vista")
-        + f"\n{PUBLIC_URL}/map#r-{post['body'].rsplit('#r-', 1)[1]}"
+        + f"\n{PUBLIC_URL}/map#i-{post['body'].rsplit('#i-', 1)[1]}"
     )
     assert await site.node.pending_notices("matrix") == []
 

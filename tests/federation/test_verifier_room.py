@@ -18,10 +18,12 @@ from typing import Any
 import pytest
 from federation_harness import make_chapter
 from network import Site
+from sqlmodel import Session, select
 from test_responders import Person, in_thread, replied_to, responders_site, seat
 
 from federation.homeserver import Homeserver
 from node.i18n import translate
+from node.store import Incident
 
 pytestmark = pytest.mark.synapse
 
@@ -57,6 +59,12 @@ async def vroom(homeserver: Homeserver, tmp_path: Path, clock) -> AsyncIterator[
 
 def t(key: str, **params: Any) -> str:
     return translate(key, "en", **params)
+
+
+def stored_stage(site: Site) -> str:
+    with Session(site.node.engine) as session:
+        [incident] = session.exec(select(Incident).where(Incident.area_id == "chula-vista")).all()
+        return incident.stage
 
 
 async def needs_verification(room: VRoom, clock) -> tuple[list[str], str]:
@@ -146,6 +154,7 @@ async def test_unable_and_a_timed_out_claim_are_offered_again(vroom: VRoom, cloc
     assert (await ver.command("!tomar 10", thread=root))["body"] == t("verify_taken", eta=10)
     posts = await ver.answers_until(await ver.say("!nopuedo", thread=root))
     assert posts[-1]["body"] == t("verify_unable")
+    assert stored_stage(site) == "unable"  # the incident's stage (node.incident_store)
     while not any(p["body"].startswith("🔎 Still needs verification") for p in posts):
         posts.append(await ver.next_post())  # offered again, at once, in the thread
     offer = next(p for p in posts if p["body"].startswith("🔎"))

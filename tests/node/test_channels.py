@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlmodel import Session, select
 
 from node.channels import build_channels, consumers
 from node.channels.base import ChannelError
@@ -31,7 +32,8 @@ from node.channels.telegram import TelegramChannel
 from node.channels.twilio import TwilioChannel
 from node.config import ConfigError, load_config
 from node.outcome import Accepted, ReportDraft, SourceRef
-from node.service import ModeratorAction, open_node
+from node.service import ModeratorAction, Node, open_node
+from node.store import Incident
 from scoring.model import Channel
 from tests.support import set_config
 
@@ -313,6 +315,15 @@ async def test_a_service_that_is_down_is_a_retry() -> None:
 # -- configuration ----------------------------------------------------------------------
 
 
+def incident_of(node: Node) -> str:
+    """The open raid incident's id (node.incident_store): what the notices link to."""
+    with Session(node.engine) as session:
+        [incident] = session.exec(
+            select(Incident).where(Incident.type == "raid", Incident.closed == False)  # noqa: E712
+        ).all()
+        return incident.id
+
+
 def configure(data: Path, url: str, *, telegram_file: bool = False) -> None:
     set_config(data, "sms", "account_sid", f'"{SID}"')
     set_config(data, "sms", "auth_token", '"auth-secret"')
@@ -436,7 +447,7 @@ async def test_raids_reach_every_channel_short_and_without_description(
             for [one] in seen.values():
                 text = text_of(one)
                 assert text.startswith("redada (probable) en Chula Vista, 2 reportes desde 6:00.")
-                assert any(text.endswith(f" https://vecinos.example.org/map#r-{i}") for i in ids)
+                assert text.endswith(f" https://vecinos.example.org/map#i-{incident_of(node)}")
                 assert len(text) < 160
                 assert "camionetas" not in text and "plaza" not in text
             for report_id in ids:

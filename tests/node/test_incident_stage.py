@@ -1,4 +1,4 @@
-"""The public incident's stage is scoring.incident's, from the incident's reports."""
+"""The public incident's stage is the stored one (node.incident_store): scoring.incident's."""
 
 from __future__ import annotations
 

@@ -211,7 +211,8 @@ async def test_short_texts_stay_short_and_say_no_description(rnode: Node, clock)
     [body] = await drained(rnode, "sms")
     text = short_text(body, "es", clock.now + timedelta(minutes=30), rnode.public_url)
     assert text.startswith("redada (probable) en Chula Vista, 2 reportes")
-    assert text.endswith(f"https://vecinos.example.org/map#r-{body['report_ids'][0]}")
+    assert text.endswith(f"https://vecinos.example.org/map#i-{body['incident_id']}")
+    assert body["incident_id"]
     assert len(text) < 160 and "vans" not in text
     room = room_text(body, "en", clock.now, rnode.public_url)
     assert room.startswith("🚨 raid at Chula Vista: likely (63%), 2 independent report(s)")
@@ -239,7 +240,7 @@ async def test_without_consumers_nothing_is_queued(node: Node, clock) -> None:
 
 
 LONG_URL = "https://rapid-response.vecinos-sd.org"  # a longer public address than most
-REPORT_ID = "AbCdEfGhIjK"  # node.reports.new_id(): 11 characters
+INCIDENT_ID = "AbCdEfGhIjK"  # node.store.random_key(): 11 characters
 
 
 def every_short_body(gazetteer: Gazetteer, origin: str, now: datetime) -> Iterator[dict]:
@@ -263,7 +264,8 @@ def every_short_body(gazetteer: Gazetteer, origin: str, now: datetime) -> Iterat
                 "confidence": 0.66,
                 "reports": 123,
                 "hour": (now - timedelta(hours=age)).isoformat(),
-                "report_ids": [] if origin else [REPORT_ID],
+                "report_ids": [] if origin else ["LmNoPqRsTuV"],
+                "incident_id": None if origin else INCIDENT_ID,
             }
 
 
@@ -276,7 +278,7 @@ def test_every_short_text_of_the_gazetteer_is_under_160_with_its_map_link(lang: 
     for body in local:
         text = short_text(body, lang, now, LONG_URL)
         assert len(text) < 160, text
-        assert text.endswith(f" {LONG_URL}/map#r-{REPORT_ID}"), text
+        assert text.endswith(f" {LONG_URL}/map#i-{INCIDENT_ID}"), text
         assert body["area"] in text, text  # gazetteer names are never shortened
     for body in every_short_body(gazetteer, "vecinos-san-diego-1a2b3c", now):
         text = short_text(body, lang, now, "https://vecinos.example.org")
@@ -295,7 +297,7 @@ def test_a_long_place_is_shortened_before_the_link_is_left_out() -> None:
     body = next(every_short_body(Gazetteer.load(DEFAULT_PATH), "", now))
     long_place = {**body, "area": "Un lugar con un nombre larguísimo " * 6, "highway": "I-805"}
     text = short_text(long_place, "es", now, LONG_URL)
-    assert len(text) == 159 and text.endswith(f" {LONG_URL}/map#r-{REPORT_ID}")
+    assert len(text) == 159 and text.endswith(f" {LONG_URL}/map#i-{INCIDENT_ID}")
     assert text.startswith("retén (confirmado) en Un lugar con un nombre") and "…, 123" in text
     no_link = short_text(long_place, "en", now)
     assert len(no_link) < 160 and "http" not in no_link

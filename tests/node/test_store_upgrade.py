@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, select
 
 from node.config import load_config
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.service import open_node
-from node.store import FollowUpRow, add_missing_columns, database_url, make_engine
+from node.store import FollowUpRow, Report, add_missing_columns, database_url, make_engine
 from scoring.model import Channel, FollowUpKind
 
 
@@ -53,6 +53,40 @@ async def test_an_old_database_gains_the_new_column_and_keeps_its_rows(
         report = await node.get_report(report_id)
         assert report is not None and not report.still_active  # the old one still counts
         assert add_missing_columns(node.engine) == []  # a second start adds nothing
+    finally:
+        await node.close()
+
+
+async def test_an_old_database_gains_the_incidents_table_and_columns(
+    chapter_dir: Path, clock
+) -> None:
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        outcome = await node.submit(ReportDraft(type="vehicle", area="Vista"), web(1))
+        assert isinstance(outcome, Accepted)
+        report_id = outcome.report.id
+    finally:
+        await node.close()
+    config = load_config(chapter_dir / "vecinos.toml")
+    url = database_url(chapter_dir, config.get("storage", "database_url"))
+    old = create_engine(url)
+    with old.begin() as connection:  # as the node before incidents were stored made it
+        connection.execute(text("DROP TABLE incident"))
+        connection.execute(text("DROP INDEX ix_report_incident_id"))
+        for table in ("report", "alert", "responder_notice"):
+            connection.execute(text(f"ALTER TABLE {table} DROP COLUMN incident_id"))
+    old.dispose()
+
+    node = await open_node(chapter_dir, clock=clock)
+    try:
+        indexes = {i["name"] for i in inspect(node.engine).get_indexes("report")}
+        assert "ix_report_incident_id" in indexes and inspect(node.engine).has_table("incident")
+        with Session(node.engine) as session:
+            [kept] = session.exec(select(Report)).all()
+            assert (kept.id, kept.incident_id) == (report_id, None)
+        outcome = await node.submit(ReportDraft(type="vehicle", area="Vista"), web(2))
+        assert isinstance(outcome, Accepted)
+        assert add_missing_columns(node.engine) == []
     finally:
         await node.close()
 

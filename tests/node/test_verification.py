@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.responders import room_text
 from node.service import Node, open_node
+from node.store import Incident
 from node.verification import Answer, Outcome
 from scoring.model import Channel
 from tests.support import set_config
@@ -125,3 +127,43 @@ async def test_a_spanish_chapter_asks_in_spanish(vnode: Node, clock) -> None:
     text = room_text(new, "es", clock())
     assert "Falta verificar" in text and "!tomar" in text and "!nopuedo" in text
     assert "vans" not in text
+
+
+def stored_incident(node: Node) -> Incident:
+    with Session(node.engine) as session:
+        [incident] = session.exec(select(Incident)).all()
+        return incident
+
+
+async def test_unable_is_the_incident_s_stage_until_new_evidence_or_an_answer(
+    vnode: Node, clock
+) -> None:
+    await likely(vnode, clock)
+    [request] = await vnode.verification_requests()
+    assert stored_incident(vnode).stage == "needs_verification"
+    assert await vnode.answer_verification(request.notice_id, Answer.UNABLE, VERIFIER) == (
+        Outcome.DONE
+    )
+    incident = stored_incident(vnode)
+    assert (incident.stage, incident.reason, incident.verifier_unable) == (
+        "unable",
+        "verifier_unable",
+        True,
+    )
+    await vnode.publish()  # the public list reads the stored stage (node.incidents)
+    [public] = await vnode.public_incidents(area="chula-vista")
+    assert (public.id, public.stage) == (incident.id, "unable")
+    [again] = await vnode.verification_requests()  # still open, offered again
+    assert again.notice_id == request.notice_id and not again.claimed
+    outcome = await vnode.submit(  # news no verifier has looked at: needs verification again
+        ReportDraft(type="raid", area="Chula Vista", description="agents at the corner"),
+        SourceRef(Channel.WEB, b"s-raid-new"),
+    )
+    assert isinstance(outcome, Accepted)
+    incident = stored_incident(vnode)
+    assert (incident.stage, incident.verifier_unable) == ("needs_verification", False)
+    await vnode.answer_verification(request.notice_id, Answer.UNABLE, None)
+    assert stored_incident(vnode).stage == "unable"
+    await vnode.answer_verification(request.notice_id, Answer.CONFIRMED, None)
+    incident = stored_incident(vnode)
+    assert (incident.stage, incident.verifier_unable) == ("verified", False)

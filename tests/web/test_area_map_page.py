@@ -1,5 +1,5 @@
 """The area map on /map (web/areamap.py): server-rendered SVG, coloured by incidents, zoomed
-views as plain links, names escaped, every text from the catalogs; the interim adapter."""
+views as plain links, names escaped, every text from the catalogs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from node.gazetteer import DEFAULT_PATH, Gazetteer
-from node.outcome import PublicReport
+from node.outcome import PublicIncident
 from node.service import Node, open_node
 from tests.conftest import Clock
 from tests.support import set_config
@@ -107,46 +107,43 @@ lon = -117.10
         await node.close()
 
 
-def _report(area: str, level: str, hour: datetime, **extra: object) -> PublicReport:
+def _incident(area_id: str, level: str, opacity: float, **extra: object) -> PublicIncident:
+    hour = datetime(2026, 11, 17, 14, tzinfo=UTC)
     values: dict = {
-        "id": f"r-{area}-{level}",
+        "id": f"i-{area_id}-{level}",
         "type": "raid",
-        "area": area,
-        "area_known": True,
+        "area_id": area_id,
+        "area_name": area_id,
         "lat": 32.64,
         "lon": -117.08,
         "highway": None,
-        "hour": hour,
-        "status": level,
         "level": level,
-        "confidence": 0.5,
-        "independent_sources": 1,
+        "stage": "reported",
+        "verified": level == "confirmed",
+        "ended": None,
+        "reports": "1",
+        "first_hour": hour,
+        "last_hour": hour,
         "age_label": "just_reported",
-        "opacity": 1.0,
-        "scale": 1.0,
-        "still_active": True,
+        "opacity": opacity,
+        "active": True,
         "active_until": hour + timedelta(hours=6),
-        "debunked": False,
     }
     values.update(extra)
-    return PublicReport(**values)
+    return PublicIncident(**values)
 
 
-def test_interim_incidents_from_reports() -> None:
-    g = Gazetteer.load(DEFAULT_PATH)
-    hour = datetime(2026, 11, 17, 14, tzinfo=UTC)
-    reports = [
-        _report("Chula Vista", "possible", hour),
-        _report("Chula Vista", "confirmed", hour - timedelta(hours=2), opacity=0.6),
-        _report("San Ysidro", "likely", hour, debunked=True),
-        _report("San Ysidro", "possible", hour, still_active=False),
-        _report("the swap meet", "possible", hour, area_known=False),
-    ]
-    [incident] = areamap.incidents_from_reports(reports, g)
-    assert (incident.area_id, incident.type, incident.level) == ("chula-vista", "raid", "confirmed")
-    assert incident.reports == "2-3" and incident.opacity == 1.0  # the newest report's freshness
-    states = areamap.area_states([incident])
-    assert states["chula-vista"].level == "confirmed" and states["chula-vista"].count == 1
+def test_an_area_takes_its_most_serious_active_incident() -> None:
+    states = areamap.area_states(
+        [
+            _incident("chula-vista", "possible", 1.0),
+            _incident("chula-vista", "confirmed", 0.6, type="checkpoint"),
+            _incident("san-ysidro", "likely", 1.0, active=False, ended="expired"),
+            _incident("", "possible", 1.0),  # a place not on the list: not on the map
+        ]
+    )
+    assert set(states) == {"chula-vista"}
+    assert (states["chula-vista"].level, states["chula-vista"].count) == ("confirmed", 2)
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])

@@ -1,18 +1,19 @@
-"""INTERIM incidents for the public pages: today's visible reports grouped by area x type.
+"""Incidents for the public pages: the stored incidents (node.incident_store) with their reports.
 
-Interim, until node/ stores incidents (issue 10): the incident's stage is
-scoring.incident's (reported, needs verification, corroborated, verified,
-false alarm, unable, ended), decided from its reports here. Until then this file gives
-the public pages the same interface (Node.public_incidents, get_incident,
-incident_follow_up) from the stored reports, so the pages can be built and
-tested against it. Rules it keeps, as the real model must:
+An incident's id and stage are the stored ones: scoring.incident decided the
+stage and node.incident_store stored it as the incident's reports, follow-ups
+and verdicts came in (and retention's pass as they ran out); nothing here
+recomputes it. This file gives the public pages their interface
+(Node.public_incidents, get_incident, incident_follow_up). Rules it keeps:
 - public shape only (node.outcome.PublicIncident): a level and a coarse count
   of independent reports ("1", "2-3", "4-9", "10+"), never a raw confidence,
   a source count, a description, a free-text place, a minute or an order of
   arrival;
-- an incident: the reports of one type in one area, each arriving while the
-  earlier ones were still active; listed while one of them is visible, and
-  for ENDED_SHOWN after it ended;
+- an incident: the reports of one type in one area that came while it was
+  open (each while earlier ones were still active: a report after it ended
+  opens a new one); listed while one of them is visible, and for ENDED_SHOWN
+  after they ended; its level, count, hours and activity are read from those
+  reports at `now` (the stored stage may lag an expiry by one retention pass);
 - importance order: active first, then level (confirmed, likely, possible,
   unverified), then type (raid, checkpoint, patrol, vehicle), then the latest
   hour; ties by id (random), which carries no order of arrival;
@@ -28,17 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from node.intake import store_follow_up
 from node.outcome import PublicIncident, PublicReport, RateLimited, SourceRef, Unavailable
 from node.reports import follow_ups_for, is_visible
-from node.store import Report, to_hour
+from node.store import Incident, Report, to_hour
 from scoring.decay import age_label
-from scoring.defaults import ScoringConfig
-from scoring.incident import Evidence as IncidentEvidence
-from scoring.incident import advance
-from scoring.model import Channel, FollowUp, FollowUpKind, Level, Verdict
+from scoring.model import Channel, FollowUp, FollowUpKind, Level
 
 HORIZON_HOURS = 48  # as Node.active_reports: debunks stay visible as debunks for a while
 ENDED_SHOWN = timedelta(hours=2)  # an ended incident stays listed (after the active ones)
@@ -65,28 +64,9 @@ class _Member:
     area_id: str
     view: PublicReport
     follow_ups: tuple[FollowUp, ...]
-    vouched: bool = False  # a member's or moderator's report, or a confirmed one
 
 
-def _stage(
-    members: Sequence[_Member], now: datetime, config: ScoringConfig, ended: str | None
-) -> str:
-    """The incident's stage, as scoring.incident decides it from its reports."""
-    live = [m for m in members if not m.view.debunked and m.view.still_active]
-    evidence = IncidentEvidence(
-        confidence=max((m.view.confidence for m in live), default=0.0),
-        sources=max((m.view.independent_sources for m in live), default=0),
-        vouched=any(m.vouched for m in live),
-        active=bool(live),
-        ended_by_gone=ended == "gone",
-        confirmed=any(m.view.status == "confirmed" for m in live),
-        debunked=ended == "debunked",
-    )
-    # the public stage does not depend on what neighbours are sent: no share threshold
-    return advance(evidence, now, config, share_threshold=1.0).stage.value
-
-
-def _incident(members: Sequence[_Member], now: datetime, config: ScoringConfig) -> PublicIncident:
+def _incident(incident: Incident, members: Sequence[_Member], now: datetime) -> PublicIncident:
     views = [m.view for m in members]
     first = min(members, key=lambda m: (m.view.hour, m.row_id))
     live = [v for v in views if not v.debunked]
@@ -108,10 +88,9 @@ def _incident(members: Sequence[_Member], now: datetime, config: ScoringConfig) 
         ended = "gone"
     else:
         ended = "expired"
-    stage = _stage(members, now, config, ended)
     view = first.view
     return PublicIncident(
-        id=first.row_id,
+        id=incident.id,
         type=view.type,
         area_id=first.area_id if view.area_known else "",
         area_name=view.area if view.area_known else None,
@@ -119,7 +98,7 @@ def _incident(members: Sequence[_Member], now: datetime, config: ScoringConfig) 
         lon=view.lon if view.area_known else None,
         highway=next((v.highway for v in views if v.highway), None),
         level=LEVEL_ORDER[level_index],
-        stage=stage,
+        stage=incident.stage,
         verified=verified,
         ended=ended,
         reports=coarse_count(independent),
@@ -144,54 +123,50 @@ def importance(incident: PublicIncident) -> tuple[object, ...]:
     )
 
 
-def _clusters(node, session: Session, now: datetime) -> list[list[_Member]]:
-    """The shown incidents' reports: per area and type, a report that came while the previous
-    ones were active joins them, a later one starts a new incident. Shown: an incident with a
-    report still visible (active, or a debunk still shown as one), or one that ended within
+def _shown(node, session: Session, now: datetime) -> list[tuple[Incident, list[_Member]]]:
+    """The shown incidents with their reports. Shown: an incident with a report still
+    visible (active, or a debunk still shown as one), or one whose reports ended within
     ENDED_SHOWN (so "gone" can be read, and said, after it ends)."""
-    rows = session.exec(
-        select(Report)
-        .where(col(Report.hour) >= to_hour(now) - HORIZON_HOURS)
-        .where(col(Report.verdict) != "archived")
-        .order_by(col(Report.hour).desc())
-        .limit(MAX_READ)
+    horizon = to_hour(now) - HORIZON_HOURS
+    incidents = session.exec(
+        select(Incident).where(
+            or_(col(Incident.closed).is_(False), col(Incident.updated_hour) >= horizon)
+        )
     ).all()
+    return _with_reports(node, session, now, incidents)
+
+
+def _with_reports(
+    node, session: Session, now: datetime, incidents: Sequence[Incident]
+) -> list[tuple[Incident, list[_Member]]]:
+    by_id = {i.id: i for i in incidents}
+    rows: list[Report] = []
+    ids = sorted(by_id)
+    for start in range(0, len(ids), 500):
+        rows += session.exec(
+            select(Report)
+            .where(col(Report.incident_id).in_(ids[start : start + 500]))
+            .where(col(Report.hour) >= to_hour(now) - HORIZON_HOURS)
+            .where(col(Report.verdict) != "archived")
+            .order_by(col(Report.hour).desc())
+            .limit(MAX_READ)
+        ).all()
+    rows = sorted(rows, key=lambda r: (-r.hour, r.id))[:MAX_READ]
     follow_ups = follow_ups_for(session, [r.id for r in rows])
-    by_place: dict[tuple[str, str], list[tuple[Report, PublicReport]]] = {}
+    grouped: dict[str, list[tuple[Report, PublicReport]]] = {}
     for row in rows:
         view = node._public(row, follow_ups[row.id], now)
-        by_place.setdefault((row.area_id, row.type), []).append((row, view))
-    found: list[list[_Member]] = []
-    for members in by_place.values():
-        members.sort(key=lambda m: (m[1].hour, m[0].id))
-        groups: list[list[tuple[Report, PublicReport]]] = []
-        until: datetime | None = None
-        for row, view in members:
-            if until is None or view.hour >= until:
-                groups.append([])
-                until = view.active_until
-            groups[-1].append((row, view))
-            until = max(until, view.active_until)
-        for group in groups:
-            shown = (
-                any(
-                    is_visible(row, follow_ups[row.id], now, node.config.scoring)
-                    for row, _ in group
-                )
-                or max(view.active_until for _, view in group) > now - ENDED_SHOWN
-            )
-            if shown:
-                found.append(
-                    [
-                        _Member(r.id, r.area_id, v, tuple(follow_ups[r.id]), _vouched(r))
-                        for r, v in group
-                    ]
-                )
+        grouped.setdefault(row.incident_id, []).append((row, view))  # type: ignore[arg-type]
+    found = []
+    for incident_id, group in grouped.items():
+        shown = (
+            any(is_visible(row, follow_ups[row.id], now, node.config.scoring) for row, _ in group)
+            or max(view.active_until for _, view in group) > now - ENDED_SHOWN
+        )
+        if shown:
+            members = [_Member(r.id, r.area_id, v, tuple(follow_ups[r.id])) for r, v in group]
+            found.append((by_id[incident_id], members))
     return found
-
-
-def _vouched(row: Report) -> bool:
-    return row.channel != Channel.WEB.value or row.verdict == Verdict.CONFIRMED.value
 
 
 def _level_at_least(level: str, wanted: str | None) -> bool:
@@ -207,8 +182,7 @@ async def public_incidents(
     now = node.clock()
 
     def job(session: Session) -> list[PublicIncident]:
-        scoring = node.config.scoring
-        found = [_incident(m, now, scoring) for m in _clusters(node, session, now)]
+        found = [_incident(i, m, now) for i, m in _shown(node, session, now)]
         return sorted(
             (
                 i
@@ -224,22 +198,21 @@ async def public_incidents(
 
 
 def _members_of(node, session: Session, incident_id: str, now: datetime) -> list[_Member] | None:
-    row = session.get(Report, incident_id)
-    if row is None:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
         return None
-    for members in _clusters(node, session, now):
-        if min(members, key=lambda m: (m.view.hour, m.row_id)).row_id == incident_id:
-            return members
-    return None
+    found = _with_reports(node, session, now, [incident])
+    return found[0][1] if found else None
 
 
 async def get_incident(node, incident_id: str) -> PublicIncident | None:
-    """One incident by id (the id of its earliest report), None when it is not visible."""
+    """One incident by its stored id, None when it is not visible."""
     now = node.clock()
 
     def job(session: Session) -> PublicIncident | None:
-        members = _members_of(node, session, incident_id, now)
-        return _incident(members, now, node.config.scoring) if members else None
+        incident = session.get(Incident, incident_id)
+        found = _with_reports(node, session, now, [incident]) if incident is not None else []
+        return _incident(*found[0], now) if found else None
 
     return await node._read(job)
 

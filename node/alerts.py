@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from node.incident_store import open_incident_clusters, record
+from node.incident_store import open_incident_clusters, record, unassigned_clusters
 from node.recent import INFO_KEY, Entry, RecentIndex
 from node.reports import ALERT_HOURS, decay_of, follow_ups_for, new_id, still_active
 from node.responders import (
@@ -76,11 +76,24 @@ def refresh_quiet_clusters(
 ) -> None:
     """Retention's pass: clusters whose responder notice or incident is open though no report
     changed (they went quiet and expired) get their all-clear and their incident its end,
-    and neighbours' expired alerts get their all-clear."""
+    clusters with recent reports no incident holds get theirs (refresh_unassigned), and
+    neighbours' expired alerts get their all-clear."""
     quiet = open_notice_clusters(session) | open_incident_clusters(session)
-    for area_id, report_type in sorted(quiet):
+    for area_id, report_type in sorted(quiet - refresh_unassigned(session, now, config, settings)):
         refresh_alert(session, area_id, report_type, now, config, settings)
     close_expired_received(session, now, settings.responders)
+
+
+def refresh_unassigned(
+    session: Session, now: datetime, config: ScoringConfig, settings: AlertSettings
+) -> set[tuple[str, str]]:
+    """Refresh the clusters whose recent reports no incident holds (a database from before
+    incidents were stored: run when the node opens, so the public list shows them at once).
+    Returns the clusters refreshed."""
+    unassigned = unassigned_clusters(session, to_hour(now) - ALERT_HOURS)
+    for area_id, report_type in sorted(unassigned):
+        refresh_alert(session, area_id, report_type, now, config, settings)
+    return unassigned
 
 
 def cluster_reports(

@@ -49,6 +49,15 @@ OPEN_INCIDENT = select(Incident).where(
 )
 OPEN_CLUSTERS = select(Incident.area_id, Incident.type).where(col(Incident.closed).is_(False))
 PAST_REPORTED = OPEN_CLUSTERS.where(Incident.stage != Stage.REPORTED.value)
+UNASSIGNED = (
+    select(Report.area_id, Report.type)
+    .where(
+        col(Report.incident_id).is_(None),
+        col(Report.hour) >= bindparam("since_hour"),
+        col(Report.verdict).not_in([Verdict.DEBUNKED.value, Verdict.ARCHIVED.value]),
+    )
+    .distinct()
+)
 ASSIGN = (
     update(Report)
     .where(col(Report.id) == bindparam("_id"))
@@ -66,6 +75,15 @@ def open_incident_clusters(session: Session, past_reported: bool = False) -> set
     """(area, type) of every open incident (past_reported: only those beyond "reported",
     whose stage a re-score that lowers their reports may change)."""
     rows = session.execute(PAST_REPORTED if past_reported else OPEN_CLUSTERS).all()
+    return {(area_id, report_type) for area_id, report_type in rows}
+
+
+def unassigned_clusters(session: Session, since_hour: int) -> set[tuple[str, str]]:
+    """(area, type) of the clusters with a report since `since_hour` that no incident holds
+    and no moderator set aside: a database from before incidents were stored, or a report
+    that was not active when its cluster was last refreshed. Refreshing them gives each
+    active one its incident."""
+    rows = session.execute(UNASSIGNED, {"since_hour": since_hour}).all()
     return {(area_id, report_type) for area_id, report_type in rows}
 
 

@@ -40,6 +40,7 @@ from node.alerts import (
     cluster_reports,
     record_stage,
     refresh_alert,
+    refresh_unassigned,
 )
 from node.channels import consumers
 from node.config import CONFIG_NAME, ConfigError, NodeConfig, load_config, set_values
@@ -1256,5 +1257,9 @@ async def open_node(data_dir: Path, clock: Clock = utc_now) -> Node:
     config = load_config(check_data_dir(data_dir))
     node = await asyncio.to_thread(Node, data_dir, config, clock)
     node._loop = asyncio.get_running_loop()
+    now = node.clock()  # reports from before incidents were stored get theirs before publishing
+    await node.writer.run(
+        lambda s: refresh_unassigned(s, now, node.config.scoring, node.context.alerts)
+    )
     await node.tick()
     return node

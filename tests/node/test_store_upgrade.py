@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from node.config import load_config
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.service import open_node
-from node.store import FollowUpRow, Report, add_missing_columns, database_url, make_engine
+from node.store import FollowUpRow, Incident, Report, add_missing_columns, database_url, make_engine
 from scoring.model import Channel, FollowUpKind
 
 
@@ -81,9 +81,13 @@ async def test_an_old_database_gains_the_incidents_table_and_columns(
     try:
         indexes = {i["name"] for i in inspect(node.engine).get_indexes("report")}
         assert "ix_report_incident_id" in indexes and inspect(node.engine).has_table("incident")
-        with Session(node.engine) as session:
+        with Session(node.engine) as session:  # the kept report has its incident at once
             [kept] = session.exec(select(Report)).all()
-            assert (kept.id, kept.incident_id) == (report_id, None)
+            [incident] = session.exec(select(Incident)).all()
+            assert (kept.id, kept.incident_id) == (report_id, incident.id)
+            assert (incident.area_id, incident.type, incident.closed) == ("vista", "vehicle", False)
+        [shown] = await node.public_incidents()  # published by the opening tick
+        assert shown.id == incident.id
         outcome = await node.submit(ReportDraft(type="vehicle", area="Vista"), web(2))
         assert isinstance(outcome, Accepted)
         assert add_missing_columns(node.engine) == []

@@ -119,13 +119,15 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
     assert report["area"] == "Chula Vista" and report["highway"] == "I-5"
     assert "low_confidence_long_text" in report["review"]  # so it is in the moderators' queue
     await served.node.publish()  # the scheduler's publication tick (node.publication)
+    [incident] = await served.node.public_incidents(area=AREA_ID)  # its id is the incident's
+    item = f'#map-list li[data-incident-id="{incident.id}"]'
 
     # On the map, in the colour of its level; the neighbour's alert in its own style.
     await page.click(f'a[href="/map?lang=es"] >> text={translate("web_see_map", "es")}')
     await page.wait_for_selector("body[data-map-live=true]", state="attached")
     before = await cell(page, AREA_ID, report["status"])
     assert await fill(before) == FILL[report["status"]]
-    assert await page.is_visible(f'#map-list li[data-incident-id="{report["id"]}"]')
+    assert await page.is_visible(item)
     assert await page.is_visible("#map-list li.alert-item")  # the neighbour's alert, listed
     assert not [u for u in served.requests if "leaflet" in u]  # no tiles: no Leaflet
     await page.screenshot(path=artifacts / "map-phone.png", full_page=True)
@@ -148,8 +150,7 @@ async def test_spanish_report_with_javascript_then_a_moderator_confirms_it(
     # The reporter's map refreshes by itself: its area turns red; the list follows.
     after = await cell(page, AREA_ID, "confirmed")
     assert await fill(after) == FILL["confirmed"]
-    status = f'#map-list li[data-incident-id="{report["id"]}"][data-level="confirmed"]'
-    await page.wait_for_selector(status)
+    await page.wait_for_selector(f'{item}[data-level="confirmed"]')
 
     desktop = await reporter.page()
     await desktop.set_viewport_size(DESKTOP)

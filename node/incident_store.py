@@ -15,6 +15,11 @@ Rules kept here:
 - At rest only what the Incident row holds: a random id, area, type, stage,
   reason, whole hours (opened; updated = when stage or reason last changed),
   closed, verifier_unable. No report, source, verifier or minute.
+- On a writer session the open incidents are read from the recent index
+  (node.recent), which mirrors every write made here, journaled like the
+  rest of it; elsewhere from the store. Writes are one statement each, and
+  only when something changed: a report that changes no stage costs no
+  incident statement.
 - verifier_unable is set by a verifier's "unable" (mark_unable): advance then
   says unable while the evidence stays at the responders' level. It is
   cleared by the verifier's confirm or false alarm (an answer that decides
@@ -27,13 +32,15 @@ Rules kept here:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from node.recent import INFO_KEY, Entry, RecentIndex
-from node.store import Incident, Report, to_hour
+from node.store import Incident, Report, random_key, to_hour
 from scoring.defaults import ScoringConfig
 from scoring.incident import Evidence, Stage, Transition, advance
 from scoring.model import Channel, Decay, FollowUp, FollowUpKind, Verdict
@@ -42,13 +49,27 @@ CLOSING = (Stage.ENDED, Stage.FALSE_ALARM)  # stages that close an incident
 
 
 # Built once (the writer runs them for every settled cluster): parameters bound at execution.
-OPEN_INCIDENT = select(Incident).where(
-    Incident.area_id == bindparam("area_id"),
-    Incident.type == bindparam("report_type"),
-    col(Incident.closed).is_(False),
+INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+OPEN_INCIDENT = select(INCIDENTS).where(
+    INCIDENTS.c.area_id == bindparam("area_id"),
+    INCIDENTS.c.type == bindparam("report_type"),
+    INCIDENTS.c.closed.is_(False),
 )
-OPEN_CLUSTERS = select(Incident.area_id, Incident.type).where(col(Incident.closed).is_(False))
-PAST_REPORTED = OPEN_CLUSTERS.where(Incident.stage != Stage.REPORTED.value)
+OPEN_CLUSTERS = select(INCIDENTS.c.area_id, INCIDENTS.c.type, INCIDENTS.c.stage).where(
+    INCIDENTS.c.closed.is_(False)
+)
+INSERT_INCIDENT = insert(INCIDENTS)
+UPDATE_INCIDENT = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("_id"))
+    .values(
+        stage=bindparam("stage"),
+        reason=bindparam("reason"),
+        updated_hour=bindparam("updated_hour"),
+        closed=bindparam("closed"),
+        verifier_unable=bindparam("verifier_unable"),
+    )
+)
 UNASSIGNED = (
     select(Report.area_id, Report.type)
     .where(
@@ -65,17 +86,66 @@ ASSIGN = (
 )
 
 
-def open_incident(session: Session, area_id: str, report_type: str) -> Incident | None:
-    """The cluster's open incident, if any."""
-    found = session.execute(OPEN_INCIDENT, {"area_id": area_id, "report_type": report_type})
-    return found.scalars().first()
+@dataclass
+class OpenIncident:
+    """An open incident's row, as record() reads and writes it (the Incident table's columns)."""
+
+    id: str
+    area_id: str
+    type: str
+    stage: str
+    reason: str
+    opened_hour: int
+    updated_hour: int
+    closed: bool = False
+    verifier_unable: bool = False
+
+
+def _mirror(session: Session) -> RecentIndex | None:
+    """The recent index that holds the open incidents, on a writer session (else None)."""
+    index: RecentIndex | None = session.info.get(INFO_KEY)
+    return index if index is not None and index.holds_incidents else None
+
+
+def open_incident(session: Session, area_id: str, report_type: str) -> OpenIncident | None:
+    """The cluster's open incident, if any (a copy: _store writes a change)."""
+    mirror = _mirror(session)
+    if mirror is not None:
+        values: Mapping[str, Any] | None = mirror.open_incident(area_id, report_type)
+    else:
+        found = session.connection().execute(
+            OPEN_INCIDENT, {"area_id": area_id, "report_type": report_type}
+        )
+        values = found.mappings().first()
+    return None if values is None else OpenIncident(**values)
 
 
 def open_incident_clusters(session: Session, past_reported: bool = False) -> set[tuple[str, str]]:
     """(area, type) of every open incident (past_reported: only those beyond "reported",
     whose stage a re-score that lowers their reports may change)."""
-    rows = session.execute(PAST_REPORTED if past_reported else OPEN_CLUSTERS).all()
-    return {(area_id, report_type) for area_id, report_type in rows}
+    mirror = _mirror(session)
+    if mirror is not None:
+        held = mirror.open_incidents()
+        rows: Sequence[Any] = [(v["area_id"], v["type"], v["stage"]) for v in held]
+    else:
+        rows = session.connection().execute(OPEN_CLUSTERS).all()
+    return {
+        (area_id, report_type)
+        for area_id, report_type, stage in rows
+        if not past_reported or stage != Stage.REPORTED.value
+    }
+
+
+def _store(session: Session, incident: OpenIncident, opening: bool) -> None:
+    """Write the incident (an INSERT when it opens, else an UPDATE) and mirror it."""
+    values = asdict(incident)
+    if opening:
+        session.connection().execute(INSERT_INCIDENT, values)
+    else:
+        session.connection().execute(UPDATE_INCIDENT, {"_id": incident.id, **values})
+    mirror = _mirror(session)
+    if mirror is not None:
+        mirror.set_open_incident(incident.area_id, incident.type, values)
 
 
 def unassigned_clusters(session: Session, since_hour: int) -> set[tuple[str, str]]:
@@ -122,24 +192,19 @@ def record(
     now: datetime,
     config: ScoringConfig,
     share_threshold: float,
-) -> tuple[Transition, Incident | None]:
+) -> tuple[Transition, OpenIncident | None]:
     """Feed the cluster's evidence to scoring.incident.advance and store what it returns
     in its open incident (opened when a report is active and none is; closed at ended or
     false alarm). Returns the transition and the incident (None: none open, none opened)."""
     incident = open_incident(session, area_id, report_type)
     hour = to_hour(now)
-    if incident is None and live:
-        incident = Incident(
-            area_id=area_id,
-            type=report_type,
-            stage="",
-            reason="",
-            opened_hour=hour,
-            updated_hour=hour,
-        )
+    opening = incident is None and bool(live)
     if incident is None:
-        evidence = evidence_of(rows, live, follow_ups, False)
-        return advance(evidence, now, config, share_threshold), None
+        if not live:
+            evidence = evidence_of(rows, live, follow_ups, False)
+            return advance(evidence, now, config, share_threshold), None
+        incident = OpenIncident(random_key(), area_id, report_type, "", "", hour, hour)
+    before = asdict(incident)
     joining = [r for r in rows if r.incident_id is None]
     if joining and incident.verifier_unable:  # news no verifier has looked at
         incident.verifier_unable = False
@@ -150,7 +215,8 @@ def record(
         incident.stage, incident.reason = transition.stage.value, transition.reason.value
         incident.updated_hour = hour
     incident.closed = transition.stage in CLOSING
-    session.add(incident)
+    if opening or asdict(incident) != before:
+        _store(session, incident, opening)
     _assign(session, joining, incident.id)
     return transition, incident
 
@@ -161,7 +227,7 @@ def mark_unable(session: Session, area_id: str, report_type: str, unable: bool) 
     incident = open_incident(session, area_id, report_type)
     if incident is not None and incident.verifier_unable != unable:
         incident.verifier_unable = unable
-        session.add(incident)
+        _store(session, incident, opening=False)
 
 
 def _assign(session: Session, rows: Sequence[Report | Entry], incident_id: str) -> None:

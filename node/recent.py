@@ -13,7 +13,9 @@ the store, never a source of truth:
   (undo_to) and a failed batch's (undo_to its start mark), so the index
   never holds what the database did not commit;
 - it also holds the follow-ups of the reports it holds (for the alert
-  refresh, node.alerts), kept the same way;
+  refresh, node.alerts), kept the same way, and each cluster's open
+  incident (node.incident_store reads and writes it here, and in the store,
+  on a writer session: every incident write goes through that module);
 - a writer job may stage a new report and its history count here instead
   of writing them (`stage`): they are written with one statement each for
   the batch (`flush`), before the batch's settle and before any later SQL
@@ -38,7 +40,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event, insert, select, text
 from sqlmodel import Session
 
-from node.store import AreaHour, FollowUpRow, Report, from_hour
+from node.store import AreaHour, FollowUpRow, Incident, Report, from_hour
 from scoring.model import (
     Channel,
     Evidence,
@@ -138,7 +140,8 @@ class Entry:
 # Journal records: ("put", entry, replaced entry or None), ("set", entry, {column: old value}),
 # ("drop", entry, None), ("hist", (area_id, hour_of_week), old [reports, confirmed] or None),
 # ("follow", report_id, None): one follow-up appended, ("unfollow", report_id, old list),
-# ("stage", staged item, None), ("flushed", the staged items written, inside a savepoint?).
+# ("stage", staged item, None), ("flushed", the staged items written, inside a savepoint?),
+# ("incident", (area_id, type), the open incident's old columns or None).
 Change = tuple[str, Any, Any]
 INSERT_REPORT = insert(Report.__table__)  # type: ignore[arg-type]
 # node.reports.COUNT_HISTORY_SQL for reports only (no confirmed change: sums commute)
@@ -175,6 +178,9 @@ class RecentIndex:
         self._staged: list[Any] = []
         # area_hour, mirrored: area -> hour of week -> [reports, confirmed]
         self._history: dict[str, dict[int, list[int]]] = {}
+        # open incidents, mirrored: (area_id, type) -> the Incident row's columns
+        self._incidents: dict[tuple[str, str], dict[str, Any]] = {}
+        self.holds_incidents = False  # loaded: the open incidents are read here, not stored
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -209,6 +215,14 @@ class RecentIndex:
         query = select(counts.area_id, counts.hour_of_week, counts.reports, counts.confirmed)
         for area_id, how, reports, confirmed in session.connection().execute(query):
             self._history.setdefault(area_id, {})[how] = [reports, confirmed]
+        self._incidents.clear()
+        incidents = Incident.__table__  # type: ignore[attr-defined]
+        for row in session.connection().execute(
+            select(incidents).where(incidents.c.closed.is_(False))
+        ):
+            values = dict(row._mapping)
+            self._incidents[(values["area_id"], values["type"])] = values
+        self.holds_incidents = True
 
     def after_purge(self, session: Session, result: T) -> T:
         """Forget (journaled) what the store no longer has, after a purge's bulk delete."""
@@ -378,7 +392,23 @@ class RecentIndex:
             found[0] += reports
             found[1] = max(0, found[1] + confirmed)
 
+    def open_incident(self, area_id: str, report_type: str) -> dict[str, Any] | None:
+        """The cluster's open incident's columns (not to be changed: set_open_incident)."""
+        return self._incidents.get((area_id, report_type))
+
+    def open_incidents(self) -> Iterable[dict[str, Any]]:
+        return self._incidents.values()
+
     # -- writing (journaled) ----------------------------------------------------
+
+    def set_open_incident(self, area_id: str, report_type: str, values: dict[str, Any]) -> None:
+        """Mirror a write of the cluster's incident (a closed one is forgotten)."""
+        key = (area_id, report_type)
+        self._journal.append(("incident", key, self._incidents.get(key)))
+        if values["closed"]:
+            self._incidents.pop(key, None)
+        else:
+            self._incidents[key] = dict(values)
 
     def put(self, entry: Entry) -> None:
         """Add a report (or replace the one with its id)."""
@@ -444,6 +474,11 @@ class RecentIndex:
                         del self._follow_ups[entry]
             elif kind == "unfollow":
                 self._follow_ups[entry] = old
+            elif kind == "incident":
+                if old is None:
+                    self._incidents.pop(entry, None)
+                else:
+                    self._incidents[entry] = old
             elif kind == "hist":
                 area_id, how = entry
                 if old is None:

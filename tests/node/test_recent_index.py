@@ -1,6 +1,7 @@
-"""The recent-window index (node.recent): always what the store holds, rebuilt at start,
-so a restart scores the same; a failed job leaves nothing in it; the alert refresh
-reads the same clusters from it as from the store. SQLite and PostgreSQL."""
+"""The recent-window index (node.recent): always what the store holds (reports, history
+counters, open incidents), rebuilt at start, so a restart scores the same; a failed job
+leaves nothing in it; the alert refresh reads the same clusters from it as from the store.
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from node.alerts import cluster_reports
+from node.alerts import cluster_reports, refresh_alert
+from node.incident_store import mark_unable
 from node.intake import store_follow_up, store_report, validate
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.recent import COLUMNS
 from node.service import ModeratorAction, Node, open_node
 from node.setup import init_chapter
-from node.store import AreaHour, Report, to_hour
+from node.store import AreaHour, Incident, Report, to_hour
 from scoring.model import Channel, FollowUpKind
 
 AREAS = ("Chula Vista", "National City", "Imperial Beach", "San Ysidro", "Otay Mesa")
@@ -58,6 +60,17 @@ def mirrored(node: Node) -> dict[tuple[str, int], tuple[int, int]]:
     }
 
 
+def open_incidents(node: Node) -> dict[tuple[str, str], dict]:
+    with Session(node.engine) as session:
+        query = select(Incident).where(Incident.closed == False)  # noqa: E712
+        return {(i.area_id, i.type): i.model_dump() for i in session.exec(query).all()}
+
+
+def held_incidents(node: Node) -> dict[tuple[str, str], dict]:
+    """The index's mirror of the open incidents."""
+    return {(v["area_id"], v["type"]): v for v in node.recent.open_incidents()}
+
+
 async def scenario(node: Node, clock, first: int, count: int) -> list[tuple]:
     """Reports over five areas and four types from sources first.., minutes apart."""
     seen = []
@@ -84,12 +97,16 @@ async def test_the_index_holds_what_the_store_holds_and_is_rebuilt_at_start(
         before = indexed(node)
         assert before == stored(node) and len(before) == 32
         assert mirrored(node) == history(node)
+        incidents = held_incidents(node)
+        assert incidents == open_incidents(node)
+        assert len(incidents) in (19, 20)  # 20 clusters; the debunked one's may have closed
     finally:
         await node.close()
     node = await open_node(chapter_dir, clock=clock)
     try:
         assert indexed(node) == before
         assert mirrored(node) == history(node)
+        assert held_incidents(node) == open_incidents(node) == incidents
     finally:
         await node.close()
 
@@ -147,6 +164,26 @@ async def test_a_failed_job_leaves_nothing_in_the_index(node: Node, clock) -> No
     assert mirrored(node) == history(node)
     hour = to_hour(now)
     assert [e.hour for e in node.recent.entries()] == [hour]
+
+
+async def test_a_failed_job_leaves_the_open_incidents_as_stored(node: Node, clock) -> None:
+    await node.submit(ReportDraft(type="raid", area="Vista"), web(1))
+    before = held_incidents(node)
+    assert before == open_incidents(node) and len(before) == 1
+    valid = validate(ReportDraft(type="patrol", area="Vista"), node.gazetteer, node.limits)
+    assert not isinstance(valid, tuple)
+    now = clock()
+
+    def job(session: Session) -> None:
+        mark_unable(session, "vista", "raid", True)  # changes the open one
+        store_report(session, node.context, valid, Channel.WEB, frozenset({b"x"}), now)
+        refresh_alert(session, "vista", "patrol", now, node.config.scoring, node.context.alerts)
+        assert len(held_incidents(node)) == 2  # opened another
+        raise RuntimeError("the job fails after both")
+
+    with pytest.raises(RuntimeError):
+        await node.writer.run(job)
+    assert held_incidents(node) == open_incidents(node) == before
 
 
 def cluster_view(rows, follow_ups) -> list[tuple]:

@@ -188,14 +188,14 @@ SCORING: dict[str, Tunable] = {
     ),
     "prior_member": Tunable(
         "the same for a vetted member's report (member room; 0.35: with one anonymous witness "
-        "0.69, below sharing; with two, 0.80, shared)",
+        "0.69, likely, below sharing)",
         0.01,
         0.99,
     ),
     "prior_moderator": Tunable("the same for a moderator's own report", 0.01, 0.99),
     "corroboration_llr": Tunable(
         "evidence each independent nearby report adds, times its similarity (1.4: two web "
-        "witnesses minutes apart reach likely, a member and one witness reach sharing)",
+        "witnesses minutes apart reach likely, a member and one witness 0.69)",
         0.0,
         5.0,
         "log-odds",
@@ -205,6 +205,14 @@ SCORING: dict[str, Tunable] = {
         "confirmed report of the type) stops here, however many (0.65: likely, shown and sent "
         "to responders as needs verification; keep it below [federation] share_threshold so "
         "anonymous sources alone are never shared)",
+        0.0,
+        1.0,
+    ),
+    "single_member_max_confidence": Tunable(
+        "trust tiers: evidence vouched by one member only (no second member, moderator or "
+        "confirmation), with any number of anonymous witnesses, stops here (0.69: likely, a "
+        "verifier is asked; below [federation] share_threshold: one member's mistake and "
+        "passers-by are not shared; 1.0 shares on one member's word)",
         0.0,
         1.0,
     ),

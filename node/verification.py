@@ -1,8 +1,9 @@
 """Verifier dispatch: who goes to look at a notice that needs verification, and their answer.
 
-A local responder notice of a type in [responders] verify_types whose live
-evidence is anonymous only opens as "needs verification" (node.responders
-calls open_request in the same transaction). A verifier claims it (with an
+A local responder notice of a type in [responders] verify_types whose
+incident needs verification (anonymous evidence only, or one member's word:
+scoring.incident) opens as "needs verification" (node.responders calls
+open_request in the same transaction). A verifier claims it (with an
 ETA), goes, and answers: confirmed (the cluster's undecided reports are
 confirmed, as a moderator's confirm: the alert is shared as verified), false
 alarm (they are debunked) or unable (offered again at once; the incident's

@@ -62,6 +62,13 @@ class ScoringConfig:
     # confidence, whatever its number: 'likely' (shown, sent to responders as "needs
     # verification"), below the federation share_threshold (0.7): never shared by itself.
     anonymous_max_confidence: float = 0.65
+    # One vetted member's word, with any number of anonymous witnesses, stops here: 'likely'
+    # (shown, told to responders, a verifier asked), below the share threshold (0.7). Members
+    # are vetted against fakes, not against mistakes: in the simulator the false alerts still
+    # shared were honest false alarms (a tow truck) that one member and two passers-by saw.
+    # Two independent members, a moderator's report or a verifier's confirm are shared. 1.0
+    # turns it off (a chapter that shares on one member's word).
+    single_member_max_confidence: float = 0.69
     # A report whose place has this many times as many independent sources naming another
     # type is probably that event misnamed: held at anonymous_max_confidence (0 turns it off).
     other_type_dominance: float = 3.0

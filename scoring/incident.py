@@ -11,13 +11,15 @@ Stages (in the order an incident usually goes through them):
 
     reported            active, below the responders' level (one report, or weak
                         corroboration)
-    corroborated        at the responders' level from independent sources that
-                        include a vetted member or a moderator: shared from the
-                        share threshold on
-    needs_verification  at the responders' level from anonymous sources only:
-                        shown (as "needs verification") and sent to responders;
-                        not shared by default: no number of anonymous sources is
-                        a verification (scoring.defaults.anonymous_max_confidence)
+    corroborated        at the share threshold from independent sources that
+                        include a vetted member or a moderator: shared
+    needs_verification  at the responders' level from anonymous sources only, or
+                        vouched but below the share threshold (one member's word:
+                        scoring.defaults.single_member_max_confidence): shown (as
+                        "needs verification") and sent to responders, who are
+                        asked to look; not shared by default: no number of
+                        anonymous sources is a verification
+                        (scoring.defaults.anonymous_max_confidence)
     verified            a moderator or verifier confirmed it: shared
     false_alarm         a verifier or moderator found nothing there (a debunk):
                         not shown as active, withdrawn everywhere
@@ -34,7 +36,8 @@ Transitions, checked in this order (the first that applies wins):
     4. below the responders' level                   -> reported
     5. verifier answered "unable"                    -> unable
     6. anonymous sources only                        -> needs_verification
-    7. otherwise                                     -> corroborated
+    7. vouched, below the share threshold            -> needs_verification
+    8. otherwise                                     -> corroborated
 
 Shared: verified, or at the share threshold. Anonymous-only evidence never
 gets there with the defaults (the scorer caps it at anonymous_max_confidence,
@@ -69,6 +72,7 @@ class Reason(StrEnum):
     ONE_SOURCE = "one_source"  # reported: not (yet) corroborated to the responders' level
     VOUCHED = "vouched"  # corroborated with a member's or moderator's report among them
     ANONYMOUS_ONLY = "anonymous_only"  # needs verification: anonymous sources only
+    BELOW_SHARING = "below_sharing"  # needs verification: vouched (one member's word), not shared
     CONFIRMED = "confirmed"  # verified by a moderator or verifier
     DEBUNKED = "debunked"  # every report debunked, or a verifier's false alarm
     VERIFIER_UNABLE = "verifier_unable"  # a verifier could not tell
@@ -123,4 +127,6 @@ def advance(
         return Transition(Stage.UNABLE, Reason.VERIFIER_UNABLE, True, True, shared)
     if not evidence.vouched:
         return Transition(Stage.NEEDS_VERIFICATION, Reason.ANONYMOUS_ONLY, True, True, shared)
+    if not shared:
+        return Transition(Stage.NEEDS_VERIFICATION, Reason.BELOW_SHARING, True, True, False)
     return Transition(Stage.CORROBORATED, Reason.VOUCHED, True, True, shared)

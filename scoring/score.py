@@ -328,6 +328,17 @@ def assess(
     ):
         anonymous_only = True
 
+    # One member's word: vouched, but by one independent member only (no moderator's report,
+    # nothing confirmed): held below sharing until a second member or a verifier.
+    strong = candidate.channel == Channel.MODERATOR or candidate.verdict == Verdict.CONFIRMED
+    members = 1 if vouched(candidate) else 0
+    for s in counted:
+        if s.report.type == candidate.type and vouched(s.report):
+            members += 1
+            strong = strong or s.report.channel == Channel.MODERATOR
+            strong = strong or s.report.verdict == Verdict.CONFIRMED
+    one_member = not anonymous_only and not strong and members < 2
+
     # History and anomalies.
     saturation = max(1, config.history_saturation)
     history_llr = config.history_llr * min(
@@ -345,7 +356,12 @@ def assess(
     anomaly = config.anomaly_llr if flags & {Flag.UNKNOWN_AREA, Flag.UNUSUAL_HOUR} else 0.0
 
     total = _logit(config.prior(candidate.channel)) + corroboration + history_llr + anomaly
-    ceiling = config.anonymous_max_confidence if anonymous_only else 1.0
+    if anonymous_only:
+        ceiling = config.anonymous_max_confidence
+    elif one_member:
+        ceiling = config.single_member_max_confidence
+    else:
+        ceiling = 1.0
     confidence = round(min(ceiling, 1.0, max(0.0, _sigmoid(total))), 4)
     return Assessment(
         confidence=confidence,

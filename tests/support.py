@@ -24,11 +24,13 @@ def set_config(data_dir: Path, section: str, key: str, value: str) -> None:
 
 def pin_wire_scoring(data_dir: Path) -> None:
     """Scoring these wire and channel tests were written against: four anonymous web
-    reports make a shared 'likely' alert. Trust tiers (anonymous evidence never shared,
-    scoring.defaults.anonymous_max_confidence) are tested in tests/scoring and measured
+    reports make a shared 'likely' alert. Trust tiers (anonymous evidence or one member's
+    word never shared, scoring.defaults.anonymous_max_confidence and
+    single_member_max_confidence) are tested in tests/scoring and measured
     in bench/accuracy; here they would only hide what the test is about."""
     set_config(data_dir, "scoring", "corroboration_llr", "0.75")
     set_config(data_dir, "scoring", "anonymous_max_confidence", "1.0")
+    set_config(data_dir, "scoring", "single_member_max_confidence", "1.0")
     set_config(data_dir, "scoring", "burst_llr_cap", "0.6")
     set_config(data_dir, "scoring", "prior_member", "0.45")
 

@@ -47,9 +47,9 @@ async def test_a_row_settled_during_a_read_is_not_sent_again(node: Node, clock) 
     await node.save_neighbour(
         Neighbour("north", "@north:loopback", "ed25519:1", "k", "f", ROOM, share_threshold=0.5)
     )
-    for n in range(1, 4):  # a member and two witnesses: shared
-        raw = b"@member:loopback" if n == 1 else f"127.0.0.{n}".encode()
-        source = SourceRef(Channel.MEMBER if n == 1 else Channel.WEB, raw)
+    for n in range(1, 4):  # two members and a witness: shared
+        raw = f"@member{n}:loopback".encode() if n < 3 else f"127.0.0.{n}".encode()
+        source = SourceRef(Channel.MEMBER if n < 3 else Channel.WEB, raw)
         assert isinstance(
             await node.submit(ReportDraft(type="raid", area="Vista"), source), Accepted
         )

@@ -21,9 +21,10 @@ def web(n: int) -> SourceRef:
 
 async def cross_threshold(node: Node, clock, area: str = "Vista") -> str:
     first = None
-    # a vetted member and two anonymous witnesses: anonymous sources alone are never shared
+    # two vetted members and an anonymous witness: anonymous sources, or one member's word
+    # with them, are never shared
     for n in range(1, 4):
-        source = SourceRef(Channel.MEMBER, b"@member:example.org") if n == 1 else web(n)
+        source = SourceRef(Channel.MEMBER, f"@member{n}:example.org".encode()) if n < 3 else web(n)
         outcome = await node.submit(ReportDraft(type="checkpoint", area=area), source)
         assert isinstance(outcome, Accepted)
         first = first or outcome.report.id

@@ -27,13 +27,18 @@ async def stage_of(node: Node, area_id: str) -> str:
     return incident.stage
 
 
-async def test_anonymous_sources_need_verification_a_member_corroborates(node: Node, clock) -> None:
+async def test_anonymous_sources_or_one_member_need_verification_two_members_corroborate(
+    node: Node, clock
+) -> None:
     first = await submit(node, clock, web(1), "Chula Vista")
     assert await stage_of(node, "chula-vista") == "reported"
     for n in (2, 3, 4):
         await submit(node, clock, web(n), "Chula Vista")
     assert await stage_of(node, "chula-vista") == "needs_verification"
     await submit(node, clock, MEMBER, "Chula Vista")
+    # one member's word with anonymous witnesses: 'likely', still below sharing
+    assert await stage_of(node, "chula-vista") == "needs_verification"
+    await submit(node, clock, SourceRef(Channel.MEMBER, b"@rosa:example.org"), "Chula Vista")
     assert await stage_of(node, "chula-vista") == "corroborated"
     await node.moderate(first, ModeratorAction.CONFIRM)
     assert await stage_of(node, "chula-vista") == "verified"

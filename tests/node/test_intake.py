@@ -127,13 +127,15 @@ async def test_rate_limit_window_passes(node: Node, clock) -> None:
 
 
 async def test_independent_reports_corroborate_and_raise_an_alert(node: Node, clock) -> None:
-    # a vetted member's report: anonymous web reports alone never reach the neighbours
+    # two vetted members' reports: anonymous web reports alone, or with one member, never
+    # reach the neighbours
     first = await node.submit(raid(), SourceRef(Channel.MEMBER, b"@member:example.org"))
     assert isinstance(first, Accepted)
     confidences = [first.report.confidence]
     for n in range(2, 7):
         clock.advance(minutes=4)  # minutes apart: independent sightings, not a burst
-        outcome = await node.submit(raid(), web(n))
+        second = SourceRef(Channel.MEMBER, b"@rosa:example.org")
+        outcome = await node.submit(raid(), second if n == 6 else web(n))
         assert isinstance(outcome, Accepted)
         confidences.append(outcome.report.confidence)
     assert confidences == sorted(confidences) and confidences[-1] > confidences[0]

@@ -90,23 +90,37 @@ def test_no_number_of_anonymous_sources_reaches_the_share_threshold():
         assert a.level == Level.LIKELY
 
 
-def test_a_member_with_anonymous_corroboration_may_share():
+def test_one_members_word_with_any_number_of_anonymous_witnesses_stays_below_sharing():
     member = ev("c", channel=Channel.MEMBER)
     one = conf(ev("n1"), candidate=member)
     assert one.confidence == round(sigmoid(logit(0.35) + CFG.corroboration_llr), 4)
-    assert one.confidence < 0.7  # one member's mistake and a passer-by: not shared
-    two = conf(ev("n1"), ev("n2"), candidate=member)
-    assert two.confidence >= 0.7  # a member and two independent witnesses: shared
-    # a web report next to a member's is no longer anonymous-only either
+    assert one.level == Level.LIKELY and one.confidence < 0.7
+    for n in (2, 3, 10):
+        many = conf(*[ev(f"n{i}") for i in range(1, n + 1)], candidate=member)
+        assert many.confidence == CFG.single_member_max_confidence < 0.7
+        assert many.level == Level.LIKELY
+    # the same from an anonymous report's side: one member among its neighbours
     web = conf(ev("n1", channel=Channel.MEMBER), ev("n2"))
-    assert web.confidence > CFG.anonymous_max_confidence
+    assert CFG.anonymous_max_confidence < web.confidence == CFG.single_member_max_confidence
+    # a chapter that shares on one member's word turns the ceiling off
+    open_cfg = replace(CFG, single_member_max_confidence=1.0)
+    assert conf(ev("n1"), ev("n2"), candidate=member, config=open_cfg).confidence >= 0.7
     # a lone member stays possible
     assert conf(candidate=member).level == Level.POSSIBLE
 
 
+def test_two_independent_members_share():
+    member = ev("c", channel=Channel.MEMBER)
+    two = conf(ev("m1", channel=Channel.MEMBER), ev("n1"), candidate=member)
+    assert two.confidence >= 0.7
+    # one member who reports twice is one member (same source)
+    again = ev("m1", channel=Channel.MEMBER, sources=member.sources)
+    assert conf(again, ev("n1"), candidate=member).confidence < 0.7
+
+
 def test_many_more_sources_naming_another_type_hold_a_report_below_sharing():
     member = ev("c", channel=Channel.MEMBER)
-    witnesses = [ev("n1"), ev("n2")]
+    witnesses = [ev("n1", channel=Channel.MEMBER), ev("n2")]
     assert conf(*witnesses, candidate=member).confidence >= 0.7
     crowd = [ev(f"k{i}", type=ReportType.RAID) for i in range(9)]
     held = conf(*witnesses, *crowd, candidate=member)

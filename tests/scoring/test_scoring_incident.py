@@ -37,7 +37,9 @@ def test_anonymous_corroboration_needs_verification_and_is_not_shared():
 def test_a_member_among_the_sources_corroborates_and_shares_at_the_threshold():
     t = at(confidence=0.77, sources=2, vouched=True)
     assert (t.stage, t.reason, t.shared) == (Stage.CORROBORATED, Reason.VOUCHED, True)
-    assert not at(confidence=0.65, sources=2, vouched=True).shared
+    below = at(confidence=0.69, sources=3, vouched=True)  # one member's word
+    assert (below.stage, below.reason) == (Stage.NEEDS_VERIFICATION, Reason.BELOW_SHARING)
+    assert below.shown and below.responders and not below.shared
 
 
 def test_a_confirmation_verifies_and_shares():

@@ -46,16 +46,13 @@ from node.reports import (
     RETENTION_CLASS,
     Bounds,
     Pool,
-    apply_assessment,
     count_history,
     history_for,
     hour_of_week,
-    near_to_rescore,
     new_id,
     recent_neighbourhood,
-    rescore_around,
-    rescored_values,
 )
+from node.rescoring import apply_assessment, near_to_rescore, rescore_around, rescored_values
 from node.sources import Recent, RecentMemory
 from node.store import UNLISTED, FollowUpRow, Report, to_hour
 from scoring.defaults import ScoringConfig

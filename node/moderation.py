@@ -36,13 +36,13 @@ from node.intake import (
 from node.keys import KeyId, KeyRing
 from node.reports import (
     Pool,
-    apply_assessment,
     count_history,
     evidence_of,
     history_for,
     neighbourhood,
     window_hours,
 )
+from node.rescoring import apply_assessment
 from node.store import Report, to_hour
 from scoring.model import ReportType, Verdict
 from scoring.moderation import moderate

@@ -157,6 +157,10 @@ class QueueItem:
     description: str | None
     priority: float
     area_text: str | None = None  # a place not in the gazetteer, as typed (moderators only)
+    # The incident the report is part of (node.incident_store), when one holds it: the queue
+    # lists an incident's reports together, and the page says its stage and links to it.
+    incident_id: str | None = None
+    incident_stage: str | None = None  # scoring.incident.Stage
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,7 @@ from node.store import (
     Alert,
     AlertRoom,
     Counter,
+    Incident,
     NeighbourRow,
     OutboxAlert,
     PushQueueRow,
@@ -643,6 +644,11 @@ class Node:
         def job(session: Session) -> list[QueueItem]:
             rows = session.exec(select(Report).where(col(Report.in_review).is_(True))).all()
             follow_ups = follow_ups_for(session, [r.id for r in rows])
+            held = {r.incident_id for r in rows if r.incident_id is not None}
+            stages: dict[str, str] = {}
+            if held:
+                found = select(Incident.id, Incident.stage).where(col(Incident.id).in_(held))
+                stages = {incident_id: stage for incident_id, stage in session.exec(found).all()}
             ranked = []
             for row in rows:
                 view = public_view(row, follow_ups[row.id], now, scoring)
@@ -650,19 +656,28 @@ class Node:
                 rank = priority(
                     ReportType(row.type), view.still_active, row.confidence, reasons, scoring
                 )  # type: ignore[arg-type]
-                ranked.append((rank, row.hour, row, view, reasons))
-            # Highest priority first, then the most recent, ties by random id (never by
-            # arrival); only the shown ones are decrypted.
-            ranked.sort(key=lambda item: (item[0], item[1], item[2].id), reverse=True)
+                ranked.append(((rank, row.hour, row.id), row, view, reasons))
+            # An incident's reports together, the incidents by their first report; within
+            # one, highest priority first, then the most recent, ties by random id (never by
+            # arrival). A report no incident holds is its own group. Only the shown ones are
+            # decrypted.
+            lead: dict[str, tuple[float, int, str]] = {}
+            for order, row, _, _ in ranked:
+                group = row.incident_id or row.id
+                lead[group] = max(lead.get(group, order), order)
+            ranked.sort(key=lambda item: (lead[item[1].incident_id or item[1].id], item[0]))
+            ranked.reverse()
             return [
                 QueueItem(
                     view,
                     reasons,
                     self._description(row),
-                    rank,
+                    order[0],
                     area_text=area_text_of(row, self.keys),
+                    incident_id=row.incident_id,
+                    incident_stage=stages.get(row.incident_id) if row.incident_id else None,
                 )
-                for rank, _, row, view, reasons in ranked[:limit]
+                for order, row, view, reasons in ranked[:limit]
             ]
 
         return await self._read(job)

@@ -284,6 +284,10 @@ def queue_item_view(
         "description": item.description,
         "copies": copies,
         "selected": selected,
+        # the incident it is part of: its stage (as the responders see it) and its page
+        # (a place not on the list has no public page until a moderator maps it)
+        "incident": item.incident_id if report.area_known else None,
+        "stage": f"web_mod_stage_{item.incident_stage}" if item.incident_stage else None,
     }
 
 

@@ -342,6 +342,24 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "A place not on the list, as typed (moderators only).",
             },
             "priority": {"type": "number"},
+            "incident": {
+                "type": ["string", "null"],
+                "description": "The incident the report is part of; the queue lists an "
+                "incident's reports together.",
+            },
+            "incident_stage": {
+                "type": ["string", "null"],
+                "enum": [
+                    "reported",
+                    "corroborated",
+                    "needs_verification",
+                    "verified",
+                    "false_alarm",
+                    "unable",
+                    "ended",
+                    None,
+                ],
+            },
         },
     },
     "Queue": {

@@ -99,6 +99,8 @@ def queue_item_json(item: QueueItem, lang: str) -> dict[str, object]:
         "description": item.description,
         "area_text": item.area_text,
         "priority": round(item.priority, 3),
+        "incident": item.incident_id,
+        "incident_stage": item.incident_stage,
     }
 
 

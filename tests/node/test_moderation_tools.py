@@ -182,3 +182,24 @@ async def test_trends_read_the_aggregates_after_a_purge(node: Node, clock) -> No
     grid = hour_of_week(trends.rows)
     assert grid[day.weekday()][hour] == 4 and sum(map(sum, grid)) == 4
     assert hour_of_week(trends.rows, "downtown")[day.weekday()][hour] == 2
+
+
+async def test_an_incidents_reports_are_queued_together_with_its_stage(node: Node, clock) -> None:
+    long = "vans and agents at the corner market, " * 9  # over 280 characters: to review
+    first = await submit(node, 1, type="raid", area="Downtown", description=long + "one")
+    between = await submit(node, 2, type="checkpoint", area="San Ysidro", description=long)
+    clock.advance(minutes=5)
+    second = await submit(
+        node, 3, type="raid", area="Downtown", description=long + "two", still_active=False
+    )
+    queue = await node.review_queue()
+    order = [item.report.id for item in queue]
+    # alone, the inactive raid report would come last (active first); its incident leads
+    assert order == [first, second, between]
+    by_id = {item.report.id: item for item in queue}
+    assert by_id[first].incident_id is not None
+    assert by_id[first].incident_id == by_id[second].incident_id != by_id[between].incident_id
+    await node.publish()
+    [raid] = await node.public_incidents(area="downtown")
+    assert raid.id == by_id[first].incident_id
+    assert by_id[first].incident_stage == raid.stage

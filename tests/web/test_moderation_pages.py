@@ -262,6 +262,28 @@ async def test_each_report_has_one_form_with_the_actions(
         assert resp.status == 200 and "keydown" in await resp.text()
 
 
+async def test_a_report_says_its_incidents_stage_and_links_to_it(
+    client: aiohttp.ClientSession, node: Node, moderator: tuple[str, str]
+) -> None:
+    long = "vans and agents at the corner market, " * 9  # over 280 characters: to review
+    listed = await submit(node, 1, type="raid", area="Downtown", description=long)
+    unlisted = await queued(node, 2)
+    [item] = [i for i in await node.review_queue() if i.report.id == listed]
+    assert item.incident_id is not None
+    await log_in(client, moderator)
+    _, html = await page(client, "/moderation")
+    rows = {}
+    for report_id in (listed, unlisted):
+        row = html[html.index(f'data-report-id="{report_id}"') :]
+        rows[report_id] = row[: row.index("</li>")]
+    assert f'<a href="/incident/{item.incident_id}?lang=en">Its incident</a>' in rows[listed]
+    assert "reported (below the responders&#39; level)" in rows[listed]
+    assert 'class="incident-of"' not in rows[unlisted]  # no public page for it yet
+    await node.publish()  # the public page exists from the next publication tick
+    async with client.get(f"/incident/{item.incident_id}") as resp:
+        assert resp.status == 200
+
+
 @pytest.mark.parametrize(
     ("action", "expected"),
     [("confirm", "confirmed"), ("debunk", "debunked"), ("archive", "archived")],

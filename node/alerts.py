@@ -218,6 +218,7 @@ def refresh_alert(
         settings.responders,
         needs_verifier,
         incident_id,
+        corroborated=stage.stage == Stage.CORROBORATED,
     )
     if alerts is not None:
         alert = alerts.get((area_id, report_type))

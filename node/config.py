@@ -747,7 +747,8 @@ SCHEMA: tuple[Key, ...] = (
         "responders",
         "verify_types",
         "raid,checkpoint",
-        "report types whose anonymous-only notices ask the room for a verifier, comma-separated "
+        "report types whose notices ask the room for a verifier when their incident needs "
+        "verification (anonymous evidence only, or one member's word), comma-separated "
         "(empty: none)",
     ),
     Key(

@@ -59,6 +59,7 @@ OPEN_CLUSTERS = select(INCIDENTS.c.area_id, INCIDENTS.c.type, INCIDENTS.c.stage)
     INCIDENTS.c.closed.is_(False)
 )
 INSERT_INCIDENT = insert(INCIDENTS)
+UPDATED_COLUMNS = ("stage", "reason", "updated_hour", "closed", "verifier_unable")
 UPDATE_INCIDENT = (
     update(INCIDENTS)
     .where(INCIDENTS.c.id == bindparam("_id"))
@@ -142,7 +143,8 @@ def _store(session: Session, incident: OpenIncident, opening: bool) -> None:
     if opening:
         session.connection().execute(INSERT_INCIDENT, values)
     else:
-        session.connection().execute(UPDATE_INCIDENT, {"_id": incident.id, **values})
+        changed = {name: values[name] for name in UPDATED_COLUMNS}
+        session.connection().execute(UPDATE_INCIDENT, {"_id": incident.id, **changed})
     mirror = _mirror(session)
     if mirror is not None:
         mirror.set_open_incident(incident.area_id, incident.type, values)

@@ -120,7 +120,7 @@ def correct_report(
 def _rescore_without(session: Session, ctx: IntakeContext, gone: Report, now: datetime) -> None:
     """Re-score the reports `gone` was evidence for, now that it is elsewhere.
 
-    The same neighbours as node.reports.rescore_around would pick (same area
+    The same neighbours as node.rescoring.rescore_around would pick (same area
     and type first, then the most recent, at most bounds.max_rescored), but
     `gone` itself is no longer among the evidence.
     """

@@ -25,9 +25,11 @@ Rules kept here:
 - Every consumer that got the opening gets every change of level, up AND
   down (a downgrade is an explicit "level_down" update for the room, SMS,
   Signal and Telegram alike), and the all-clear; texts skip count-only updates.
-- A local notice of a type in [responders] verify_types whose live evidence
-  is anonymous only (web reports, nothing confirmed) opens as "needs
-  verification" (node.verification: the dispatch of a verifier).
+- A local notice of a type in [responders] verify_types whose incident needs
+  verification (anonymous evidence only, or vouched below the share threshold:
+  one member's word; nothing confirmed) opens as "needs verification"
+  (node.verification: the dispatch of a verifier); its request is withdrawn
+  when the incident becomes corroborated (trusted evidence, shared).
 - Every change is queued in responder_outbox, one row per consumer that
   wants it, inside the transaction of the change that caused it (the batch
   settle, a received alert, a purge), so an outage of the homeserver or of
@@ -163,13 +165,16 @@ def refresh_notice(
     settings: ResponderSettings,
     needs_verifier: bool = False,
     incident_id: str | None = None,
+    corroborated: bool = False,
 ) -> None:
     """Bring the notice of one local cluster up to date (called by node.alerts.refresh_alert).
 
     rows: the cluster's recent reports; live: those still active, with their decay;
     needs_verifier: the incident's stage is "needs verification" (scoring.incident:
-    anonymous evidence only, none confirmed); incident_id: the cluster's open incident
-    (node.incident_store), which the notice then names.
+    anonymous evidence only, or vouched below the share threshold, none confirmed);
+    incident_id: the cluster's open incident (node.incident_store), which the notice then
+    names; corroborated: its stage is "corroborated" (trusted evidence, shared), so an
+    open verification request is withdrawn: nobody needs to go and look any more.
     """
     if not settings.consumers:
         return
@@ -219,6 +224,8 @@ def refresh_notice(
             open_request(session, notice)
         elif any(r.verdict == Verdict.CONFIRMED for r, _ in live):
             close_request(session, notice.notice_id, "confirmed")  # a moderator confirmed
+        elif corroborated:
+            close_request(session, notice.notice_id)  # members' reports made it shareable
         if not changed:
             return
         _queue(session, notice, kind, settings, level_up=raised, level_down=lowered, verify=verify)

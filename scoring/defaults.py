@@ -38,16 +38,17 @@ AGE_LABELS: tuple[tuple[timedelta | None, str], ...] = (
 class ScoringConfig:
     # Prior probability that a report is true, by channel.
     prior_web: float = 0.3
-    # 0.35: a member's report and one anonymous witness stay below sharing (0.69): one
-    # person's mistake and a passer-by is not a verification; a member with two
-    # independent witnesses (0.80), or with a moderator, is shared.
+    # 0.35: a member's report and one anonymous witness reach 'likely' (0.69), below sharing;
+    # with more witnesses it is held at single_member_max_confidence: one person's mistake
+    # and passers-by are not a verification. Two members and a witness (0.80), or a
+    # moderator's report with a witness, are shared.
     prior_member: float = 0.35
     prior_moderator: float = 0.65
 
     # Corroboration: each independent nearby report adds this much log-odds,
     # times its similarity (type match x distance kernel x time kernel).
     # 1.4: two independent witnesses minutes apart reach 'likely' (0.3 -> 0.63), as the
-    # Waze-like two-source rule alerts, and a member plus one witness reaches sharing (0.77).
+    # Waze-like two-source rule alerts, and a member plus one witness reach 0.69.
     corroboration_llr: float = 1.4
     max_corroboration_llr: float = 2.0  # cap: corroboration alone stops below confirmed
     radius_km: float = 5.0
@@ -66,8 +67,9 @@ class ScoringConfig:
     # (shown, told to responders, a verifier asked), below the share threshold (0.7). Members
     # are vetted against fakes, not against mistakes: in the simulator the false alerts still
     # shared were honest false alarms (a tow truck) that one member and two passers-by saw.
-    # Two independent members, a moderator's report or a verifier's confirm are shared. 1.0
-    # turns it off (a chapter that shares on one member's word).
+    # Two independent members with a witness, a moderator's report with a witness, or a
+    # verifier's confirm are shared. 1.0 turns it off (a chapter that shares on one
+    # member's word).
     single_member_max_confidence: float = 0.69
     # A report whose place has this many times as many independent sources naming another
     # type is probably that event misnamed: held at anonymous_max_confidence (0 turns it off).

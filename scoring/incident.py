@@ -72,7 +72,7 @@ class Reason(StrEnum):
     ONE_SOURCE = "one_source"  # reported: not (yet) corroborated to the responders' level
     VOUCHED = "vouched"  # corroborated with a member's or moderator's report among them
     ANONYMOUS_ONLY = "anonymous_only"  # needs verification: anonymous sources only
-    BELOW_SHARING = "below_sharing"  # needs verification: vouched (one member's word), not shared
+    BELOW_SHARING = "below_sharing"  # needs verification: vouched but below sharing (one member)
     CONFIRMED = "confirmed"  # verified by a moderator or verifier
     DEBUNKED = "debunked"  # every report debunked, or a verifier's false alarm
     VERIFIER_UNABLE = "verifier_unable"  # a verifier could not tell

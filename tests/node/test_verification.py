@@ -167,3 +167,21 @@ async def test_unable_is_the_incident_s_stage_until_new_evidence_or_an_answer(
     await vnode.answer_verification(request.notice_id, Answer.CONFIRMED, None)
     incident = stored_incident(vnode)
     assert (incident.stage, incident.verifier_unable) == ("verified", False)
+
+
+async def test_a_request_is_withdrawn_when_members_make_the_incident_shareable(
+    vnode: Node, clock
+) -> None:
+    await likely(vnode, clock)  # two anonymous witnesses: a verifier is asked
+    [request] = await vnode.verification_requests()
+    for name in ("rosa", "ana"):  # two vetted members: trusted evidence, shared
+        outcome = await vnode.submit(
+            ReportDraft(type="raid", area="Chula Vista"),
+            SourceRef(Channel.MEMBER, f"@{name}:example.org".encode()),
+        )
+        assert isinstance(outcome, Accepted)
+        clock.advance(minutes=4)
+    await vnode.publish()
+    [incident] = await vnode.public_incidents(area="chula-vista")
+    assert incident.stage == "corroborated"
+    assert request.notice_id not in [r.notice_id for r in await vnode.verification_requests()]

@@ -109,7 +109,7 @@ def test_one_members_word_with_any_number_of_anonymous_witnesses_stays_below_sha
     assert conf(candidate=member).level == Level.POSSIBLE
 
 
-def test_two_independent_members_share():
+def test_two_independent_members_and_a_witness_share():
     member = ev("c", channel=Channel.MEMBER)
     two = conf(ev("m1", channel=Channel.MEMBER), ev("n1"), candidate=member)
     assert two.confidence >= 0.7

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from node.config import ConfigError, load_config
 from node.gazetteer import GazetteerError
-from node.running import RunLock, RunLockError
+from node.running import NodeRunning, RunLock, RunLockError, running_node
 from node.setup import DataDirError, check_data_dir, init_chapter
 
 log = logging.getLogger("vecinos")
@@ -57,16 +57,38 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    """Retention now. While `vecinos run` runs, the running node is asked to do it (SIGUSR2):
+    a second process writing the store would leave the node's memory (the recent window, the
+    open incidents) behind it."""
     from node.service import open_node
 
+    data = _data(args)
+    check_data_dir(data)
+    lock = RunLock(data)
+    try:
+        lock.acquire()
+    except NodeRunning:
+        running = running_node(data)
+        if running is None or not running.pid:
+            raise CliError("the node is starting or stopping: try again in a moment") from None
+        os.kill(running.pid, signal.SIGUSR2)
+        print(
+            f"asked the running node (pid {running.pid}) to purge now: it prints the counts; "
+            "`vecinos status` shows the last purge"
+        )
+        return 0
+
     async def main() -> str:
-        node = await open_node(_data(args))
+        node = await open_node(data)
         try:
             return (await node.purge()).line()
         finally:
             await node.close()
 
-    print(asyncio.run(main()))
+    try:
+        print(asyncio.run(main()))
+    finally:
+        lock.release()
     return 0
 
 
@@ -237,6 +259,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(
             signal.SIGUSR1, lambda: asyncio.ensure_future(_tick_job(node, announce=True))
         )
+        # SIGUSR2: retention now (`vecinos purge` while this node runs).
+        loop.add_signal_handler(
+            signal.SIGUSR2, lambda: asyncio.ensure_future(_purge_job(node, announce=True))
+        )
         if federation is not None:
             # `vecinos neighbors ...` and `vecinos region ...` send SIGHUP: set up rooms now.
             loop.add_signal_handler(signal.SIGHUP, federation.request_reconcile)
@@ -377,12 +403,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return _federation_command(with_matrix(data))
 
 
-async def _purge_job(node) -> None:  # type: ignore[no-untyped-def]
+async def _purge_job(node, announce: bool = False) -> None:  # type: ignore[no-untyped-def]
     try:
         counts = await node.purge()
         log.info("retention: %s", counts.line())
     except Exception as exc:  # a failed run is retried at the next interval
         log.error("retention run failed: %s", type(exc).__name__)
+        return
+    if announce:
+        print(f"purged on request: {counts.line()}", flush=True)
 
 
 async def _responders_job(node) -> None:  # type: ignore[no-untyped-def]

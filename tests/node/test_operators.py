@@ -439,8 +439,11 @@ async def test_status_tells_whether_the_node_runs_and_what_waits(chapter, tmp_pa
             report = {"type": "raid", "area": area}
             async with http.post(f"http://127.0.0.1:{port}/api/v1/reports", json=report) as r:
                 assert r.status == 201
+    # `vecinos purge` asks the running node (its memory stays in step with the store)
     purged = await asyncio.to_thread(cli, "purge", "--data", str(data))
     assert purged.returncode == 0, purged.stderr
+    assert f"asked the running node (pid {node.proc.pid}) to purge now" in purged.stdout
+    assert "purged on request: " in await asyncio.to_thread(node.wait_for, "purged on request")
     status = await asyncio.to_thread(cli, "status", "--data", str(data))
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()

@@ -657,8 +657,8 @@ class Node:
                     ReportType(row.type), view.still_active, row.confidence, reasons, scoring
                 )  # type: ignore[arg-type]
                 ranked.append(((rank, row.hour, row.id), row, view, reasons))
-            # An incident's reports together, the incidents by their first report; within
-            # one, highest priority first, then the most recent, ties by random id (never by
+            # An incident's reports together, the incidents by their most pressing report;
+            # within one, highest priority first, then the most recent, ties by random id (never by
             # arrival). A report no incident holds is its own group. Only the shown ones are
             # decrypted.
             lead: dict[str, tuple[float, int, str]] = {}

@@ -330,14 +330,11 @@ def assess(
 
     # One member's word: vouched, but by one independent member only (no moderator's report,
     # nothing confirmed): held below sharing until a second member or a verifier.
-    strong = candidate.channel == Channel.MODERATOR or candidate.verdict == Verdict.CONFIRMED
-    members = 1 if vouched(candidate) else 0
-    for s in counted:
-        if s.report.type == candidate.type and vouched(s.report):
-            members += 1
-            strong = strong or s.report.channel == Channel.MODERATOR
-            strong = strong or s.report.verdict == Verdict.CONFIRMED
-    one_member = not anonymous_only and not strong and members < 2
+    backers = [s.report for s in counted if s.report.type == candidate.type and vouched(s.report)]
+    if vouched(candidate):
+        backers.append(candidate)
+    strong = any(r.channel == Channel.MODERATOR or r.verdict == Verdict.CONFIRMED for r in backers)
+    one_member = not anonymous_only and not strong and len(backers) < 2
 
     # History and anomalies.
     saturation = max(1, config.history_saturation)

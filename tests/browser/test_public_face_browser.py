@@ -139,6 +139,8 @@ async def test_axe_and_no_overflow_on_every_page(
     await open_verifications(node, clock)
     ids = await seed(node, 12)
     await submit(node, 900, type="raid", area="the big swap meet", description="una camioneta")
+    long = "agentes revisando carros en la entrada del estacionamiento, " * 6  # to review
+    await submit(node, 901, type="checkpoint", area="Chula Vista", description=long)
     incident = (await node.public_incidents())[0]
     public = ["/", "/map", "/about", "/trends", f"/incident/{incident.id}", "/login", "/nowhere"]
     # The harness can fail: a page with a known serious violation is reported.
@@ -169,6 +171,8 @@ async def test_axe_and_no_overflow_on_every_page(
                 if path == "/moderation":  # open verification requests, one claimed
                     assert await page.locator("li.verify-item").count() >= 2, key
                     assert await page.locator("li.verify-item.claimed").count() >= 1
+                    # a queued report in a listed area names its incident (stage and link)
+                    assert await page.locator("p.incident-of a").count() >= 1, key
                 found = await axe(page, source)
                 report[key] = [
                     f"{v['id']} ({v['impact']}, {v['nodes']}): {v['target']}" for v in found

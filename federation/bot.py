@@ -663,9 +663,18 @@ class ChapterBot:
         self._need_client()
         await self.wait_until(lambda: self.is_joined(room_id, user_id), timeout)
 
-    async def refresh_members(self, room_id: str, timeout: float = 15.0) -> int:
+    async def refresh_members(
+        self,
+        room_id: str,
+        timeout: float = 15.0,
+        left_on_their_own: Callable[[str], Awaitable[None]] | None = None,
+    ) -> int:
         """Take a room's membership as the homeserver has it now; returns how many members
         this bot saw otherwise (0 when its view was right).
+
+        `left_on_their_own` is awaited, before any waiter wakes, for each member this
+        corrects to a leave the member sent itself (not a kick): the sync that brings
+        that leave may come later, and its room handlers with it.
 
         Over federation a bot's syncs can leave a member's join out of its view
         for good: seen once in the bench (issue 16, a region room that "did not
@@ -691,11 +700,16 @@ class ChapterBot:
         if room is None:
             return 0
         server: dict[str, tuple[str, dict[str, Any]]] = {}
+        self_left: set[str] = set()
         for event in resp.events:
             content = event.get("content") if isinstance(event, dict) else None
             if event.get("type") == "m.room.member" and isinstance(content, dict):
-                server[str(event.get("state_key"))] = (str(content.get("membership")), content)
+                user_id = str(event.get("state_key"))
+                server[user_id] = (str(content.get("membership")), content)
+                if content.get("membership") == "leave" and event.get("sender") == user_id:
+                    self_left.add(user_id)
         fixed = 0
+        corrected_leaves: list[str] = []
         for user_id in set(room.users) | set(server):
             membership, content = server.get(user_id, ("leave", {}))
             member = room.users.get(user_id)
@@ -715,6 +729,8 @@ class ChapterBot:
                     continue
             elif member is not None or user_id in room.invited_users:
                 room.remove_member(user_id)
+                if user_id in self_left:
+                    corrected_leaves.append(user_id)
             else:
                 continue
             fixed += 1
@@ -723,6 +739,9 @@ class ChapterBot:
             log.info("a room's membership read from the homeserver: %d member(s) corrected", fixed)
             if room.encrypted and client.olm is not None:
                 client.olm.update_tracked_users(room)
+            if left_on_their_own is not None:
+                for user_id in sorted(corrected_leaves):
+                    await left_on_their_own(user_id)
             async with self._synced:
                 self._synced.notify_all()
         return fixed

@@ -300,18 +300,7 @@ class ChapterFederation:
             and event.membership == "leave"
             and event.sender == event.state_key != self.user_id
         ):
-            # A member's bot left a region room this chapter hosts, on its own (not
-            # removed): it is not invited again until an operator says so.
-            chapter = next(
-                (
-                    n.chapter_id
-                    for n in (await self.neighbours.get()).neighbours
-                    if n.bot_user_id == event.state_key
-                ),
-                None,
-            )
-            if chapter is not None and departed(self.data_dir, room_id, chapter):
-                log.info("a chapter left a region room on its own: not invited again")
+            await self._left_on_their_own(room_id, event.state_key)
         if (
             changed
             and event.state_key != self.user_id
@@ -329,6 +318,21 @@ class ChapterFederation:
             await self.bot.new_session(room_id)  # so that the joiner reads what follows
             self.delivery.catch_up(room_id)
 
+    async def _left_on_their_own(self, room_id: str, user_id: str) -> None:
+        """A member's bot left a region room this chapter hosts, on its own (not removed):
+        it is not invited again until an operator says so. Seen in the leave event, or
+        earlier in the homeserver's state (refresh_members), whichever comes first."""
+        chapter = next(
+            (
+                n.chapter_id
+                for n in (await self.neighbours.get()).neighbours
+                if n.bot_user_id == user_id
+            ),
+            None,
+        )
+        if chapter is not None and departed(self.data_dir, room_id, chapter):
+            log.info("a chapter left a region room on its own: not invited again")
+
     async def _refresh_then_reconcile(self, room_id: str) -> None:
         """A region room's membership changed: read it from the homeserver (what the syncs
         said may be stale: ChapterBot.refresh_members), then reconcile. Changes that come
@@ -341,7 +345,10 @@ class ChapterFederation:
             while True:
                 self._refresh_again.discard(room_id)
                 try:
-                    await self.bot.refresh_members(room_id)
+                    await self.bot.refresh_members(
+                        room_id,
+                        left_on_their_own=lambda user: self._left_on_their_own(room_id, user),
+                    )
                 except (BotError, TimeoutError) as exc:  # the syncs' view stands meanwhile
                     log.warning(
                         "a region room's membership was not read: %s", exc or type(exc).__name__
@@ -497,19 +504,27 @@ class ChapterFederation:
         client = self.bot.client
         if client is None or room not in client.rooms:
             return
-        wanted = {
-            pins[m].bot_user_id for m in region.members if m in pins and m not in region.departed
-        }
+
+        def wanted() -> set[str]:
+            # read again at each use: a member's leave may be recorded (departed) while
+            # this reconcile waits on the homeserver, and must not be invited back
+            now = next((r for r in load_regions(self.data_dir) if r.name == region.name), region)
+            return {pins[m].bot_user_id for m in now.members if m in pins and m not in now.departed}
+
         present = set(client.rooms[room].users)  # joined and invited
-        for user in sorted(present - wanted - {self.user_id}):
+        for user in sorted(present - wanted() - {self.user_id}):
             try:
                 await self.bot.kick(room, user)
                 log.info("removed a bot from a region room")
             except (BotError, TimeoutError) as exc:
                 self._incomplete = True
                 log.warning("removal from a region room failed: %s", exc or type(exc).__name__)
-        for user in sorted(wanted - present):
-            await self._invite(room, user)
+        still = client.rooms.get(room)
+        if still is None:
+            return
+        for user in sorted(wanted() - set(still.users)):
+            if user in wanted():  # an invite before it may have waited on the homeserver
+                await self._invite(room, user)
 
     async def _share_region(self, room: str) -> None:
         """Pinned neighbours whose bots are in this region room: it becomes their room."""

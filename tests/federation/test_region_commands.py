@@ -22,6 +22,8 @@ is an awaited event.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +233,47 @@ def test_the_region_commands_are_wired_and_say_what_is_missing(tmp_path: Path) -
     done = cli("join", "vecinos-neighbour-v1.abc")
     assert done.returncode != 0 and "not a Vecinos region token" in done.stderr
     assert cli("invite", "south").returncode == 2  # a chapter id is needed
+
+
+async def test_a_leave_the_host_learns_from_its_homeserver_first_is_not_invited_back(
+    homeserver: Homeserver, tmp_path: Path, clock: Any
+) -> None:
+    """The host reads a region room's membership from its homeserver when it changes
+    (ChapterBot.refresh_members); a member's own leave seen there before the sync brings
+    the event is a departure all the same: the host's reconcile does not invite it back."""
+    sites: list[Site] = []
+    try:
+        for name in ("a", "b"):
+            sites.append(await make_site(homeserver, tmp_path, name, clock))
+        a, b = sites
+        await connect(a, b)
+        await create_command(a.data, "south")
+        await a.fed.reconcile()
+        [south] = load_regions(a.data)
+        room = south.room_id
+        token = (await invite_command(a.data, "south", b.chapter_id))[0]
+        await a.fed.reconcile()
+        await b.fed.bot.wait_until(lambda: room in b.fed.bot.pending_invites(), WAIT)
+        await join_command(b.data, token)
+        await b.fed.reconcile()
+        await a.fed.bot.wait_for_member(room, b.user_id, WAIT)
+
+        # A's syncs stop before B leaves: only its homeserver knows.
+        task = a.fed.bot._sync_task
+        assert task is not None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        a.fed.bot._sync_task = None
+        await leave_command(b.data, "south")
+        await b.fed.reconcile()
+        assert a.fed.bot.is_joined(room, b.user_id)  # A's view is stale
+
+        await a.fed._refresh_then_reconcile(room)  # what a membership change starts
+        [south] = load_regions(a.data)
+        assert south.departed == (b.chapter_id,)
+        live = await room_members(a.data, [room])
+        assert isinstance(live, dict) and live[room][b.user_id] == "leave"  # not invited
+    finally:
+        for site in sites:
+            await site.close()

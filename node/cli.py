@@ -24,6 +24,7 @@ import signal
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,9 +33,13 @@ from node.gazetteer import GazetteerError
 from node.running import NodeRunning, RunLock, RunLockError, running_node
 from node.setup import DataDirError, check_data_dir, init_chapter
 
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
 log = logging.getLogger("vecinos")
 DATA_ENV = "VECINOS_DATA"
 RUNTIME_ERROR = 1  # the command was understood but could not be done (argparse's usage: 2)
+RETENTION_SECOND = 2  # retention runs this second into its minute: just after a whole hour
 
 
 class CliError(Exception):
@@ -184,9 +189,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
             _purge_job,
-            "interval",
+            retention_trigger(config.get("retention", "purge_every_minutes")),
             args=[node],
-            minutes=config.get("retention", "purge_every_minutes"),
             id="retention",
             max_instances=1,
             coalesce=True,
@@ -401,6 +405,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     from federation.status import status_lines as with_matrix
 
     return _federation_command(with_matrix(data))
+
+
+def retention_trigger(every_minutes: int) -> BaseTrigger:
+    """When retention runs: every `every_minutes` on the clock's minutes, so one run falls
+    just after each whole hour, when reports' active times end (scoring.decay counts from
+    hour buckets): an expired incident's stage, its notice's all-clear and its alert's
+    withdrawal follow within seconds, not up to a whole interval later."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger(minute=f"*/{every_minutes}", second=RETENTION_SECOND, timezone="UTC")
 
 
 async def _purge_job(node, announce: bool = False) -> None:  # type: ignore[no-untyped-def]

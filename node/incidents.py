@@ -13,7 +13,8 @@ recomputes it. This file gives the public pages their interface
   open (each while earlier ones were still active: a report after it ended
   opens a new one); listed while one of them is visible, and for ENDED_SHOWN
   after they ended; its level, count, hours and activity are read from those
-  reports at `now` (the stored stage may lag an expiry by one retention pass);
+  reports at `now` (the stored stage follows an expiry at retention's pass, which
+  runs just after each whole hour, when active times end: node.cli);
 - importance order: active first, then level (confirmed, likely, possible,
   unverified), then type (raid, checkpoint, patrol, vehicle), then the latest
   hour; ties by id (random), which carries no order of arrival;

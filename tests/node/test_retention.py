@@ -4,6 +4,7 @@ unreadable after it)."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,27 @@ async def test_a_purged_report_leaves_no_trace_in_any_file_while_running(
             content = path.read_bytes()
             assert report_id.encode() not in content, path.name
             assert b"swap meet" not in content, path.name
+
+
+@pytest.mark.parametrize("every", range(1, 11))
+def test_retention_runs_just_after_each_whole_hour_whatever_its_interval(every: int) -> None:
+    """Reports' active times end on whole hours: the run after HH:59:59 is at HH+1:00, so an
+    expired incident's end, all-clear and withdrawal are not held back by the interval."""
+    from datetime import UTC, datetime, timedelta
+
+    from node.cli import RETENTION_SECOND, retention_trigger
+
+    trigger = retention_trigger(every)
+    for start in (
+        datetime(2026, 3, 1, 9, 59, 59, tzinfo=UTC),
+        datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC),
+    ):
+        fire = trigger.get_next_fire_time(None, start)
+        assert fire == start + timedelta(seconds=1 + RETENTION_SECOND)
+    # and it still runs every `every` minutes within the hour
+    fires, at = [], datetime(2026, 3, 1, 10, 0, 30, tzinfo=UTC)
+    while at < datetime(2026, 3, 1, 11, 0, tzinfo=UTC):
+        at = trigger.get_next_fire_time(None, at + timedelta(seconds=1))
+        fires.append(at)
+    gaps = {(b - a) for a, b in itertools.pairwise(fires)}
+    assert max(gaps) <= timedelta(minutes=every)

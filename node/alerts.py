@@ -219,6 +219,7 @@ def refresh_alert(
         needs_verifier,
         incident_id,
         corroborated=stage.stage == Stage.CORROBORATED,
+        follow_ups=follow_ups,
     )
     if alerts is not None:
         alert = alerts.get((area_id, report_type))

@@ -21,7 +21,13 @@ Rules kept here:
 - An open notice is updated when its level or its count of independent
   reports changes; it is closed by an all-clear when nothing of the cluster
   is active any more (gone, debunked, past its time) or the neighbour
-  withdraws or lets its alert expire.
+  withdraws or lets its alert expire. It is closed too (not downgraded) when
+  it falls below the responders' level because the reports it named ended
+  (past their time, or "gone") while a weaker later one is still active: what
+  the responders were told about has run its course; the weaker report stays
+  on the map, and a new notice opens if it rises and holds. A fall from
+  evidence against it (a corroborating report debunked, a flood read as one
+  source) is a downgrade.
 - Every consumer that got the opening gets every change of level, up AND
   down (a downgrade is an explicit "level_down" update for the room, SMS,
   Signal and Telegram alike), and the all-clear; texts skip count-only updates.
@@ -51,7 +57,7 @@ Rules kept here:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -72,7 +78,7 @@ from node.store import (
 from node.verification import close_request, open_request
 from scoring.decay import age_label
 from scoring.defaults import LEVEL_FLOORS, ScoringConfig, level_for, tell_responders
-from scoring.model import Verdict
+from scoring.model import FollowUp, FollowUpKind, Verdict
 
 MATRIX = "matrix"
 RESPONDERS_WRITTEN = "vecinos_responders_written"  # session.info flag: a notice was queued
@@ -166,6 +172,7 @@ def refresh_notice(
     needs_verifier: bool = False,
     incident_id: str | None = None,
     corroborated: bool = False,
+    follow_ups: Mapping[str, Sequence[FollowUp]] | None = None,
 ) -> None:
     """Bring the notice of one local cluster up to date (called by node.alerts.refresh_alert).
 
@@ -174,7 +181,8 @@ def refresh_notice(
     anonymous evidence only, or vouched below the share threshold, none confirmed);
     incident_id: the cluster's open incident (node.incident_store), which the notice then
     names; corroborated: its stage is "corroborated" (trusted evidence, shared), so an
-    open verification request is withdrawn: nobody needs to go and look any more.
+    open verification request is withdrawn: nobody needs to go and look any more;
+    follow_ups: the rows' follow-ups (an all-clear after "gone" says so).
     """
     if not settings.consumers:
         return
@@ -206,7 +214,8 @@ def refresh_notice(
             notice.expires_hour = max(to_hour(shown.active_until) for _, shown in live)
             session.add(notice)  # held: a row with no level, so the check finds it
             return
-    if live:
+    ended = _carriers_ended(notice, live, rows, follow_ups, config) if live else None
+    if live and ended is None:
         level = level_for(best).value
         count = max(r.independent_sources for r, _ in live)
         changed = (notice.level, notice.reports) != (level, count)
@@ -233,13 +242,47 @@ def refresh_notice(
     notice.closed = True
     session.add(notice)
     close_request(session, notice.notice_id)
-    if to_hour(now) >= notice.expires_hour:
+    if ended is not None:
+        reason = ended
+    elif to_hour(now) >= notice.expires_hour:
         reason = "expired"
     elif any(r.verdict == Verdict.DEBUNKED and r.hour >= notice.hour for r in rows):
         reason = "debunked"
     else:
         reason = "gone"
     _queue(session, notice, "all_clear", settings, reason=reason)
+
+
+def _carriers_ended(
+    notice: ResponderNotice,
+    live: Sequence[tuple[Report, Any]],
+    rows: Sequence[Report],
+    follow_ups: Mapping[str, Sequence[FollowUp]] | None,
+    config: ScoringConfig,
+) -> str | None:
+    """ "gone" or "expired" when a sent notice fell below the responders' level because the
+    reports that carried it ended (past their active time, or "gone"), not because evidence
+    went against them: its all-clear is then due, whatever weaker report is still active
+    (it stays on the map, and a new notice opens if it rises again and holds). None when
+    the notice stays open: still at the level, or lowered by live reports re-scored down
+    (a corroborating report debunked, a flood read as one source): a downgrade, sent."""
+    best = max((r.confidence for r, _ in live), default=0.0)
+    if not notice.level or tell_responders(best, config):
+        return None
+    live_ids = {r.id for r, _ in live}
+    named = set(filter(None, notice.report_ids.split(",")))
+    carriers = [
+        r
+        for r in rows
+        if r.id in named
+        and r.id not in live_ids
+        and r.verdict not in (Verdict.DEBUNKED, Verdict.ARCHIVED)
+    ]
+    if not carriers:
+        return None
+    said = follow_ups or {}
+    by_gone = any(f.kind is FollowUpKind.GONE for r in carriers for f in said.get(r.id, ()))
+    return "gone" if by_gone else "expired"
 
 
 def record_received(

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 from node.gazetteer import DEFAULT_PATH, Gazetteer
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.responders import room_text, short_text
 from node.service import ModeratorAction, Node, open_node
+from node.store import Report
 from scoring.defaults import LEVEL_FLOORS, level_floor
 from scoring.model import Channel, ReportType
 from tests.support import neighbour_alert, set_config
@@ -368,3 +370,33 @@ async def test_a_downgrade_reaches_every_channel_that_got_the_notice(
         assert short_text(down, "en", now).startswith("Downgraded to possible: raid at")
         assert short_text(down, "es", now).startswith("Baja a posible: redada en")
         assert room_text(down, "en", now).startswith("⬇️ Downgraded: raid at Chula Vista")
+
+
+async def test_a_notice_whose_reports_ended_gets_its_all_clear_not_a_downgrade(
+    rnode: Node, clock
+) -> None:
+    """Two witnesses make a patrol 'likely'; a third report, much later and too far apart to
+    corroborate them, keeps the incident active at 'possible' after theirs ended. What the
+    responders were told about has run its time: an all-clear ("expired"), not a downgrade
+    that leaves an open notice on a weaker report nobody paged them for."""
+    day = clock.now
+    clock.now = day.replace(hour=15, minute=5)
+    for n in (1, 2):
+        await report(rnode, clock, n, kind="patrol")
+    [new] = await drained(rnode, "matrix")
+    assert (new["kind"], new["level"]) == ("new", "likely")
+    clock.now = day.replace(hour=17, minute=50)
+    late = await report(rnode, clock, 3, kind="patrol")
+    for update in await drained(rnode, "matrix"):  # its count, perhaps; not its level
+        assert (update["kind"], update["level"]) == ("update", "likely")
+    clock.now = day.replace(hour=18, minute=0, second=2)  # theirs end: patrol, 2 h past the hour
+    await rnode.purge()
+    [clear] = await drained(rnode, "matrix")
+    assert (clear["kind"], clear["reason"], clear["notice_id"]) == (
+        "all_clear",
+        "expired",
+        new["notice_id"],
+    )
+    with Session(rnode.engine) as session:
+        still = session.get(Report, late)
+        assert still is not None and still.status == "possible"  # it stays, on the map

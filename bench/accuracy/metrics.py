@@ -232,6 +232,32 @@ def downgraded(changes: Sequence[tuple[datetime, str, str, str]], floor: str) ->
     return len(fell), len(opened)
 
 
+def downgraded_after_false_alarm(
+    changes: Sequence[tuple[datetime, str, str, str, str]],
+    false_alarms: Sequence[tuple[datetime, str]],
+    near: Near,
+    floor: str,
+) -> int:
+    """Of the notices downgraded() counts, those whose first fall came right after a
+    verifier's "false alarm" near its area (since the notice's previous change): a verifier
+    finding nothing where the evidence around it was, not a transient peak. changes are
+    (at, key, kind, level, area_id); false_alarms (answered at, area_id)."""
+    opened: dict[str, bool] = {}
+    previous: dict[str, datetime] = {}
+    fell: dict[str, bool] = {}
+    for at, key, kind, level, area_id in sorted(changes, key=lambda c: c[0]):
+        since = previous.get(key, at)
+        previous[key] = at
+        if kind == "new":
+            opened[key] = True
+        elif kind == "all_clear":
+            opened[key] = False
+        elif opened.get(key) and key not in fell and LEVEL_RANK.get(level, 0) < LEVEL_RANK[floor]:
+            around = set(near(area_id))
+            fell[key] = any(since < t <= at and a in around for t, a in false_alarms)
+    return sum(fell.values())
+
+
 def kept(episodes: Sequence[Episode], event: Event, near: Near) -> float | None:
     """The share of the event's remaining time, from its first true alert to its end,
     during which a true alert of it was shown; None when it never had one in time."""
@@ -292,6 +318,7 @@ class Figures:
     accepted: int = 0
     rate_limited: int = 0
     notices_downgraded: int = 0  # fell below the responders' level while open
+    downgraded_after_false_alarm: int = 0  # of those, right after a verifier's false alarm nearby
     notices: int = 0
     kept_swept: list[float] = field(default_factory=list)  # per swept event (shared)
     kept_untouched: list[float] = field(default_factory=list)  # per unswept event (shared)
@@ -310,7 +337,8 @@ class Figures:
             self.systems[name].add(fig)
         for name in (
             "review_items", "submitted", "accepted", "rate_limited", "notices_downgraded",
-            "notices", "answered_already_shared", "answered_never_shared", "wall_s",
+            "downgraded_after_false_alarm", "notices", "answered_already_shared",
+            "answered_never_shared", "wall_s",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.kept_swept += other.kept_swept

@@ -108,7 +108,8 @@ def detail_rows(fig: Figures) -> list[str]:
         f"  reports {fig.accepted}/{fig.submitted} accepted ({fig.rate_limited} rate-limited),"
         f" review-queue items/day {_f(fig.review_per_day(), 1)},"
         f" notices downgraded while open {_f(fig.downgraded_share())}"
-        f" ({fig.notices_downgraded}/{fig.notices})",
+        f" ({fig.notices_downgraded}/{fig.notices},"
+        f" {fig.downgraded_after_false_alarm} right after a verifier's false alarm nearby)",
         f"  recall by witnesses {'/'.join(WITNESS_CLASSES)}: likely {_classes(fig, 'likely')};"
         f" notice {_classes(fig, 'notice')}; shared {_classes(fig, 'shared')};"
         f" waze {_classes(fig, 'waze_like')}",
@@ -198,6 +199,12 @@ def results(label: str, figures: dict[str, Figures]) -> dict[str, float]:
     put("likely_median_5plus_min", percentile(likely.delays_5plus_min, 0.5))
     put("likely_recall_2to3", likely.class_recall("2-3"))
     put("notices_downgraded", total.downgraded_share())
+    put(
+        "notices_downgraded_not_after_false_alarm",
+        (total.notices_downgraded - total.downgraded_after_false_alarm) / total.notices
+        if total.notices
+        else None,
+    )
     put("review_items_per_day", total.review_per_day())
     if total.kept_swept:
         put("kept_swept", sum(total.kept_swept) / len(total.kept_swept))

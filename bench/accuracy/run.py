@@ -308,6 +308,16 @@ def figures(world: World, record: Record, wall_s: float) -> metrics.Figures:
     fig.notices_downgraded, fig.notices = metrics.downgraded(
         [(at, c.key, c.kind, c.level) for at, c in record.notice_changes], LIKELY
     )
+    fig.downgraded_after_false_alarm = metrics.downgraded_after_false_alarm(
+        [(at, c.key, c.kind, c.level, c.area_id) for at, c in record.notice_changes],
+        [
+            (v.answered_at, v.area_id)
+            for v in record.verifications
+            if v.answer == "false_alarm" and v.answered_at is not None
+        ],
+        world.near,
+        LIKELY,
+    )
     for event in world.events:
         kept = metrics.kept(episodes["shared"], event, world.near)
         if kept is not None and event.id in world.sweeps:

@@ -141,6 +141,11 @@ def test_coverage_percentile_and_downgrades() -> None:
         (at(3), "n2", "update", "possible"),  # after its all-clear: not counted
     ]
     assert metrics.downgraded(changes, "likely") == (1, 2)
+    # Of those, the ones that fell right after a verifier's false alarm nearby.
+    located = [(*c, "a") for c in changes]
+    assert metrics.downgraded_after_false_alarm(located, [(at(1), "a")], near, "likely") == 1
+    assert metrics.downgraded_after_false_alarm(located, [(at(0), "a")], near, "likely") == 0
+    assert metrics.downgraded_after_false_alarm(located, [(at(1), "z")], near, "likely") == 0
     # A swept event: shown from its first alert (10) to 30 and again 50-60 of its 60 min.
     e = EVENTS[0]
     assert metrics.kept([ep("raid", "a", 10, 30), ep("raid", "a", 50, 70)], e, near) == 0.6

@@ -7,7 +7,9 @@ scoring.incident.advance, and stores the stage and reason it returns.
 Rules kept here:
 - One open incident per (area, type). It opens when a report of the cluster
   is active and none is open; it closes when advance returns ended or false
-  alarm, and a later report then opens a new one (a new random id).
+  alarm, and a later report then opens a new one (a new random id). When no
+  pass closed it in between (the node was down), a report that finds every
+  report of the open incident ended closes it first, then opens the new one.
 - A report belongs to the incident open when it is first settled
   (Report.incident_id, set here); an active report whose incident closed
   (a "still there" on it) joins the open one. Alerts and responder notices
@@ -200,6 +202,15 @@ def record(
     false alarm). Returns the transition and the incident (None: none open, none opened)."""
     incident = open_incident(session, area_id, report_type)
     hour = to_hour(now)
+    if incident is not None and _ended_before(incident, rows, live):
+        own = [r for r in rows if r.incident_id == incident.id]
+        _close(
+            session,
+            incident,
+            advance(evidence_of(own, [], follow_ups, False), now, config, share_threshold),
+            hour,
+        )
+        incident = None
     opening = incident is None and bool(live)
     if incident is None:
         if not live:
@@ -221,6 +232,27 @@ def record(
         _store(session, incident, opening)
     _assign(session, joining, incident.id)
     return transition, incident
+
+
+def _ended_before(
+    incident: OpenIncident,
+    rows: Sequence[Report | Entry],
+    live: Sequence[tuple[Report | Entry, Decay]],
+) -> bool:
+    """Whether every report of the open incident had ended before the active ones came: no
+    pass of retention closed it in between (the node was down). It ended then; they open a
+    new incident, as they would have had retention run."""
+    return (
+        bool(live)
+        and all(r.incident_id != incident.id for r, _ in live)
+        and any(r.incident_id == incident.id for r in rows)
+    )
+
+
+def _close(session: Session, incident: OpenIncident, ended: Transition, hour: int) -> None:
+    incident.stage, incident.reason = ended.stage.value, ended.reason.value
+    incident.updated_hour, incident.closed = hour, True
+    _store(session, incident, opening=False)
 
 
 def mark_unable(session: Session, area_id: str, report_type: str, unable: bool) -> None:

@@ -1003,9 +1003,10 @@ class Node:
         self, notice_id: str, answer: verification.Answer, claimer: str | None
     ) -> verification.Outcome | Unavailable:
         """The verifier's answer (claimer None: a moderator, who may answer any request).
-        Confirmed and false alarm confirm or debunk the cluster's undecided reports, as a
-        moderator would; unable stores the incident's stage as "unable" (scoring.incident,
-        node.incident_store), lets the claim go and offers the request again at once."""
+        Confirmed and false alarm confirm or debunk the undecided reports of the notice's
+        incident (not an earlier one at the place), as a moderator would; unable stores the
+        incident's stage as "unable" (scoring.incident, node.incident_store), lets the claim
+        go and offers the request again at once."""
         if claimer is not None and not self.desk.may_answer(notice_id, claimer):
             return verification.Outcome.NOT_YOURS
         now = self.clock()
@@ -1027,7 +1028,12 @@ class Node:
                 return True
             verification.close_request(session, notice_id, answer.value)
             rows, _ = cluster_reports(session, area_id, report_type, to_hour(now))
-            undecided = [r.id for r in rows if r.verdict == Verdict.NONE]
+            mine = notice.incident_id  # what the verifier looked at: this incident's reports
+            undecided = [
+                r.id
+                for r in rows
+                if r.verdict == Verdict.NONE and (mine is None or r.incident_id == mine)
+            ]
             verdict = (
                 Verdict.CONFIRMED if answer == verification.Answer.CONFIRMED else (Verdict.DEBUNKED)
             )

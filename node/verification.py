@@ -4,8 +4,8 @@ A local responder notice of a type in [responders] verify_types whose
 incident needs verification (anonymous evidence only, or one member's word:
 scoring.incident) opens as "needs verification" (node.responders calls
 open_request in the same transaction). A verifier claims it (with an
-ETA), goes, and answers: confirmed (the cluster's undecided reports are
-confirmed, as a moderator's confirm: the alert is shared as verified), false
+ETA), goes, and answers: confirmed (the undecided reports of the notice's
+incident are confirmed, as a moderator's confirm: the alert is shared as verified), false
 alarm (they are debunked) or unable (offered again at once; the incident's
 stage becomes "unable": node.incident_store keeps the verifier_unable flag,
 scoring.incident decides). Unclaimed

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from node.outcome import Accepted, ReportDraft, SourceRef
 from node.responders import room_text
 from node.service import Node, open_node
-from node.store import Incident
+from node.store import Incident, Report
 from node.verification import Answer, Outcome
 from scoring.model import Channel
 from tests.support import set_config
@@ -185,3 +185,29 @@ async def test_a_request_is_withdrawn_when_members_make_the_incident_shareable(
     [incident] = await vnode.public_incidents(area="chula-vista")
     assert incident.stage == "corroborated"
     assert request.notice_id not in [r.notice_id for r in await vnode.verification_requests()]
+
+
+async def test_an_answer_decides_its_own_incident_not_an_earlier_one_of_the_place(
+    vnode: Node, clock
+) -> None:
+    """A verifier looked at this incident: a raid reported at the same place hours before,
+    which ended, is not debunked (nor confirmed) by what the verifier found now."""
+    earlier = await vnode.submit(
+        ReportDraft(type="raid", area="Chula Vista", description="agents at the plaza"),
+        SourceRef(Channel.WEB, b"s-earlier"),
+    )
+    assert isinstance(earlier, Accepted)
+    clock.advance(hours=8)  # its active time (raid: 6 h past its hour) has run out
+    await likely(vnode, clock)  # a new incident at the same place: a verifier is asked
+    [request] = await vnode.verification_requests()
+    with Session(vnode.engine) as session:
+        incidents = session.exec(select(Incident)).all()
+        # no retention pass ran in between: the new report closed the ended one first
+        [(ended, why)] = [(i.stage, i.reason) for i in incidents if i.closed]
+        assert (ended, why, len(incidents)) == ("ended", "expired", 2)
+    done = await vnode.answer_verification(request.notice_id, Answer.FALSE_ALARM, VERIFIER)
+    assert done == Outcome.DONE
+    with Session(vnode.engine) as session:
+        verdicts = {r.id: r.verdict for r in session.exec(select(Report)).all()}
+    assert verdicts.pop(earlier.report.id) == "none"
+    assert set(verdicts.values()) == {"debunked"}

@@ -1,14 +1,15 @@
-"""The JSON API under /api/v1: reports, follow-ups, areas, moderator session, queue, moderation.
+"""The JSON API under /api/v1: reports, incidents, follow-ups, areas, moderator session, queue,
+moderation.
 
 Each handler only translates: the request into a node call, the node's
 answer into a status and a JSON body. Error bodies always have the shape
 {"error": code, "message": text} (plus "errors"/"codes"/"draft" on a 422, and
 "ticket" on a report's 429).
 
-Public reads (GET /reports, /reports/{id}, /alerts) show the last publication
-tick (node.publication) with levels and coarse counts only (web.present). A
-429 always says Retry-After: the whole window; its ticket lets a reporter on a
-shared address (Tor, a NAT) send anyway: POST again with "proof" set to
+Public reads (GET /reports, /reports/{id}, /incidents, /incidents/{id}, /alerts)
+show the last publication tick (node.publication) with levels and coarse counts
+only (web.present). A 429 always says Retry-After: the whole window; its ticket
+lets a reporter on a shared address (Tor, a NAT) send anyway: POST again with "proof" set to
 "TICKET:NONCE" (a proof of work, what /static/form.js does) or "TICKET" once
 the ticket is wait_s old (node.sources).
 """
@@ -31,19 +32,27 @@ from node.outcome import (
     Unavailable,
 )
 from node.service import ModeratorAction
-from scoring.model import FollowUpKind
+from scoring.model import FollowUpKind, Level
 from web import auth
 from web.context import NODE, THROTTLE
 from web.forms import BodyNotUnderstood, choice_field, draft_from_fields, draft_json, read_fields
 from web.messages import minutes, request_lang, translate
 from web.openapi import openapi_document
-from web.present import alert_json, area_json, queue_item_json, report_json
+from web.present import (
+    REPORT_TYPES,
+    alert_json,
+    area_json,
+    incident_json,
+    queue_item_json,
+    report_json,
+)
 from web.source import request_source
 
 PREFIX = "/api/v1"
 MAX_ID_CHARS = 128
 REPORT_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_CHARS}}}")  # what node ids look like
 FOLLOW_UP_KINDS = tuple(kind.value for kind in FollowUpKind)
+LEVELS = tuple(level.value for level in Level)  # the incidents list's "this level or higher"
 MODERATOR_ACTIONS = tuple(action.value for action in ModeratorAction)
 
 
@@ -238,6 +247,54 @@ async def follow_up(request: web.Request) -> web.Response:
     return web.json_response(report_json(result, request_lang(request)))
 
 
+async def list_incidents(request: web.Request) -> web.Response:
+    """The public list of /map as JSON: filtered by area id, type, and "this level or
+    higher"; an unknown type or level is a 422 that says which (an unknown area lists none)."""
+    query = request.query
+    errors: dict[str, list[str]] = {}
+    kind, level = query.get("type"), query.get("level")
+    if kind is not None and kind not in REPORT_TYPES:
+        errors["type"] = ["invalid_type"]
+    if level is not None and level not in LEVELS:
+        errors["level"] = ["web_invalid_level"]
+    if errors:
+        return field_refusal(request, errors)
+    node = request.app[NODE]
+    found = await node.public_incidents(area=query.get("area"), type=kind, level=level)
+    lang, now = request_lang(request), node.clock()
+    return web.json_response({"incidents": [incident_json(i, lang, now) for i in found]})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    incident_id = _report_id(request)
+    node = request.app[NODE]
+    found = None if incident_id is None else await node.get_incident(incident_id)
+    if found is None:
+        return _not_found(request)
+    return web.json_response(incident_json(found, request_lang(request), node.clock()))
+
+
+async def incident_follow_up(request: web.Request) -> web.Response:
+    """ "still there" / "gone" for every report of an incident: the map's follow-up, as JSON
+    (the same intake path and rate limit as Node.incident_follow_up's form)."""
+    incident_id = _report_id(request)
+    if incident_id is None:
+        return _not_found(request)
+    fields = await _fields_or_400(request)
+    if isinstance(fields, web.Response):
+        return fields
+    kind = choice_field(fields, "kind", FOLLOW_UP_KINDS)
+    if kind is None:
+        return field_refusal(request, {"kind": ["web_invalid_kind"]})
+    node = request.app[NODE]
+    result = await node.incident_follow_up(incident_id, FollowUpKind(kind), _source(request))
+    if result is None:
+        return _not_found(request)
+    if isinstance(result, RateLimited | Unavailable):
+        return outcome_response(request, result)
+    return web.json_response(incident_json(result, request_lang(request), node.clock()))
+
+
 async def list_areas(request: web.Request) -> web.Response:
     node = request.app[NODE]
     return web.json_response(
@@ -342,6 +399,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/reports/{{id}}", get_report)
     app.router.add_post(f"{PREFIX}/reports/{{id}}/followup", follow_up)
     app.router.add_post(f"{PREFIX}/reports/{{id}}/moderate", moderate)
+    app.router.add_get(f"{PREFIX}/incidents", list_incidents)
+    app.router.add_get(f"{PREFIX}/incidents/{{id}}", get_incident)
+    app.router.add_post(f"{PREFIX}/incidents/{{id}}/followup", incident_follow_up)
     app.router.add_get(f"{PREFIX}/areas", list_areas)
     app.router.add_get(f"{PREFIX}/alerts", list_alerts)
     app.router.add_get(f"{PREFIX}/openapi.json", openapi)

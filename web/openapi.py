@@ -244,6 +244,73 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["reports"],
         "properties": {"reports": {"type": "array", "items": _ref("PublicReport")}},
     },
+    "PublicIncident": {
+        "type": "object",
+        "description": (
+            "An incident: the reports of one type in one area while it lasted. A level, a "
+            "coarse count and whole hours; never a confidence, a source count or a minute."
+        ),
+        "required": [
+            "id",
+            "type",
+            "type_text",
+            "area",
+            "area_known",
+            "lat",
+            "lon",
+            "highway",
+            "level",
+            "level_text",
+            "verification",
+            "verification_text",
+            "verified",
+            "active",
+            "ended",
+            "reports",
+            "first_hour",
+            "last_hour",
+            "age_text",
+            "opacity",
+        ],
+        "properties": {
+            "id": {"type": "string", "description": "Random: it carries no order of arrival."},
+            "type": {"enum": ["checkpoint", "raid", "vehicle", "patrol"]},
+            "type_text": {"type": "string"},
+            "area": {
+                "type": ["string", "null"],
+                "description": "The gazetteer area; null for a place not on the list.",
+            },
+            "area_known": {"type": "boolean"},
+            "lat": {"type": ["number", "null"], "description": "Coarse centroid (~1 km)."},
+            "lon": {"type": ["number", "null"]},
+            "highway": {"type": ["string", "null"]},
+            "level": {"enum": ["unverified", "possible", "likely", "confirmed"]},
+            "level_text": {"type": "string"},
+            "verification": {
+                "enum": ["pending", "verified", "unable", None],
+                "description": (
+                    "pending: 'likely' on anonymous reports or one member's word, nobody has "
+                    "looked yet; verified: a verifier or moderator confirmed it; unable: a "
+                    "verifier went and could not tell; null: nothing to say (ended, below "
+                    "'likely', or corroborated by vetted members)."
+                ),
+            },
+            "verification_text": {"type": ["string", "null"]},
+            "verified": {"type": "boolean"},
+            "active": {"type": "boolean"},
+            "ended": {"enum": ["gone", "expired", "debunked", "false_alarm", None]},
+            "reports": _COUNT,
+            "first_hour": {"type": "string", "format": "date-time", "description": "UTC, hour."},
+            "last_hour": {"type": "string", "format": "date-time", "description": "UTC, hour."},
+            "age_text": {"type": "string", "description": "How long ago its last hour was."},
+            "opacity": {"type": "number", "description": "Fades with age, 0..1."},
+        },
+    },
+    "IncidentList": {
+        "type": "object",
+        "required": ["incidents"],
+        "properties": {"incidents": {"type": "array", "items": _ref("PublicIncident")}},
+    },
     "FollowUpInput": {
         "type": "object",
         "required": ["kind"],
@@ -434,6 +501,63 @@ _PATHS: dict[str, Any] = {
                 "403": _error("Missing or wrong CSRF token, or a cross-site request."),
                 "404": _error("No such report."),
                 "422": _json(_ref("Refusal"), "Unknown action."),
+            },
+        }
+    },
+    "/api/v1/incidents": {
+        "get": {
+            "summary": (
+                "Incidents shown now, most important first, as of the last publication tick "
+                "(the public list of /map)."
+            ),
+            "operationId": "listIncidents",
+            "parameters": [
+                _LANG,
+                {"name": "area", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "type",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["checkpoint", "raid", "vehicle", "patrol"]},
+                },
+                {
+                    "name": "level",
+                    "in": "query",
+                    "required": False,
+                    "description": "This level or higher.",
+                    "schema": {"enum": ["unverified", "possible", "likely", "confirmed"]},
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("IncidentList"), "The incidents."),
+                "422": _json(_ref("Refusal"), "An unknown type or level."),
+            },
+        }
+    },
+    "/api/v1/incidents/{id}": {
+        "get": {
+            "summary": "One incident (from the publication tick after it opened).",
+            "operationId": "getIncident",
+            "parameters": [_ID, _LANG],
+            "responses": {
+                "200": _json(_ref("PublicIncident"), "The incident."),
+                "404": _error("No such incident."),
+            },
+        }
+    },
+    "/api/v1/incidents/{id}/followup": {
+        "post": {
+            "summary": "Say that it is still there, or gone (for every report of the incident).",
+            "operationId": "incidentFollowUp",
+            "parameters": [_ID, _LANG],
+            "requestBody": _body("FollowUpInput"),
+            "responses": {
+                "200": _json(_ref("PublicIncident"), "The incident, as of the last tick."),
+                **_COMMON,
+                "404": _error("No such incident."),
+                "422": _json(_ref("Refusal"), "Unknown kind."),
+                "429": _limited("Too many from this source; a ticket to go on."),
+                "503": _error("Not stored; try again later.", retry_after=True),
             },
         }
     },

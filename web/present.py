@@ -155,6 +155,25 @@ ENDED_WORDS: dict[str | None, str] = {
 }
 
 
+# What the public is told of an open incident's verification (scoring.incident's stage):
+# 'likely' on anonymous evidence or one member's word is "not verified yet", so a rumour is
+# not read as a fact; a confirm says so; "unable" says a volunteer went and could not tell.
+# Stage -> (the API's word, its message id).
+CHECKS: dict[str, tuple[str, str]] = {
+    "needs_verification": ("pending", "web_check_pending"),
+    "verified": ("verified", "web_check_verified"),
+    "unable": ("unable", "web_check_unable"),
+}
+
+
+def check_of(incident: PublicIncident) -> tuple[str, str] | None:
+    """What is known of the incident's verification, (word, message id); None: nothing to
+    say (ended, below the responders' level, or corroborated by trusted reports)."""
+    if incident.ended or not incident.active:
+        return None
+    return CHECKS.get(incident.stage)
+
+
 def clock_hours(hour: datetime, now: datetime) -> int:
     """Whole clock hours from `hour`'s hour to `now`'s (0: the same hour)."""
     start = hour.replace(minute=0, second=0, microsecond=0)
@@ -180,6 +199,7 @@ def incident_view(incident: PublicIncident, lang: str, now: datetime) -> dict[st
     """An incident's public facts, translated: what the list, its page and the map show."""
     plural, shown = count_words(incident.reports)
     state = "ended" if incident.ended else "active"
+    check = check_of(incident)
     return {
         "id": incident.id,
         "type": incident.type,
@@ -203,5 +223,35 @@ def incident_view(incident: PublicIncident, lang: str, now: datetime) -> dict[st
         "age_text": translate(age_words(incident.last_hour, now), lang),
         "first_age_text": translate(age_words(incident.first_hour, now), lang),
         "fade": max(0, min(4, round(incident.opacity * 4))),
+        "opacity": round(incident.opacity, 2),
+        "check": check[0] if check else None,
+        "check_text": translate(check[1], lang) if check else None,
+    }
+
+
+def incident_json(incident: PublicIncident, lang: str, now: datetime) -> dict[str, object]:
+    """An incident for the JSON API: the public facts (a level, a coarse count, whole hours),
+    translated where a page would say them; never a confidence, a source count or a minute."""
+    check = check_of(incident)
+    return {
+        "id": incident.id,
+        "type": incident.type,
+        "type_text": translate(incident.type, lang),
+        "area": incident.area_name,
+        "area_known": bool(incident.area_id),
+        "lat": incident.lat,
+        "lon": incident.lon,
+        "highway": incident.highway,
+        "level": incident.level,
+        "level_text": translate(incident.level, lang),
+        "verification": check[0] if check else None,
+        "verification_text": translate(check[1], lang) if check else None,
+        "verified": incident.verified,
+        "active": incident.active,
+        "ended": incident.ended,
+        "reports": incident.reports,
+        "first_hour": _iso(incident.first_hour),
+        "last_hour": _iso(incident.last_hour),
+        "age_text": translate(age_words(incident.last_hour, now), lang),
         "opacity": round(incident.opacity, 2),
     }

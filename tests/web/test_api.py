@@ -8,12 +8,15 @@ import aiohttp
 import pytest
 
 from node import i18n
-from node.outcome import Unavailable
-from node.service import Node
+from node.outcome import Accepted, ReportDraft, SourceRef, Unavailable
+from node.service import ModeratorAction, Node
+from scoring.model import Channel
 from tests.support import neighbour_alert
 from web.app import make_app
 
 REPORTS = "/api/v1/reports"
+INCIDENTS = "/api/v1/incidents"
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 def report(**extra: object) -> dict[str, object]:
@@ -298,3 +301,80 @@ async def test_a_browser_asking_for_no_language_we_have_gets_the_chapters(
             assert '<html lang="es">' in await response.text()  # the default chapter config
     async with client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}) as response:
         assert '<html lang="en">' in await response.text()
+
+
+async def test_incidents_as_json_with_their_verification_filters_and_follow_ups(
+    client: aiohttp.ClientSession, node: Node
+) -> None:
+    """The map's public list as JSON: a level, a coarse count, whole hours and what is known
+    of its verification ("not verified yet" for 'likely' on anonymous reports); the same
+    "still there" / "gone" as the incident page; 4xx with a reason for what is wrong."""
+    ids = []
+    for n in (1, 2):  # two anonymous witnesses: 'likely', a verifier is asked
+        outcome = await node.submit(
+            ReportDraft(type="raid", area="Chula Vista"),
+            SourceRef(Channel.WEB, f"10.3.0.{n}".encode()),
+        )
+        assert isinstance(outcome, Accepted)
+        ids.append(outcome.report.id)
+    await node.publish()
+    async with client.get("/api/v1/openapi.json") as resp:
+        schema = (await resp.json())["components"]["schemas"]["PublicIncident"]
+    async with client.get(INCIDENTS) as resp:
+        assert resp.status == 200
+        [incident] = (await resp.json())["incidents"]
+    assert set(incident) == set(schema["required"])  # never a confidence or source count
+    assert (incident["type"], incident["area"], incident["level"]) == (
+        "raid",
+        "Chula Vista",
+        "likely",
+    )
+    assert (incident["verification"], incident["reports"], incident["active"]) == (
+        "pending",
+        "2-3",
+        True,
+    )
+    assert incident["verification_text"] == i18n.translate("web_check_pending", "en")
+    assert incident["first_hour"].endswith(":00:00+00:00")
+    async with client.get("/map") as resp:  # the page says it too
+        assert i18n.translate("web_check_pending", "en") in await resp.text()
+    async with client.get(f"{INCIDENTS}?lang=es") as resp:
+        [spanish] = (await resp.json())["incidents"]
+    assert spanish["verification_text"] == i18n.translate("web_check_pending", "es")
+
+    for query, count in (("type=raid", 1), ("type=vehicle", 0), ("level=confirmed", 0),
+                         ("area=chula-vista", 1), ("area=nowhere", 0)):  # fmt: skip
+        async with client.get(f"{INCIDENTS}?{query}") as resp:
+            assert resp.status == 200 and len((await resp.json())["incidents"]) == count, query
+    async with client.get(f"{INCIDENTS}?type=boat&level=high") as resp:
+        assert resp.status == 422
+        assert (await resp.json())["codes"] == {
+            "type": ["invalid_type"],
+            "level": ["web_invalid_level"],
+        }
+
+    one = f"{INCIDENTS}/{incident['id']}"
+    async with client.get(one) as resp:
+        assert resp.status == 200 and (await resp.json())["id"] == incident["id"]
+    for missing in (f"{INCIDENTS}/nope", f"{INCIDENTS}/{'x' * 200}"):
+        async with client.get(missing) as resp:
+            assert resp.status == 404
+        async with client.post(f"{missing}/followup", json={"kind": "gone"}) as resp:
+            assert resp.status == 404
+    async with client.post(f"{one}/followup", json={"kind": "still_there"}) as resp:
+        assert resp.status == 200 and (await resp.json())["id"] == incident["id"]
+    async with client.post(f"{one}/followup", json={"kind": "maybe"}) as resp:
+        assert resp.status == 422
+        assert (await resp.json())["codes"] == {"kind": ["web_invalid_kind"]}
+    async with client.post(f"{one}/followup", data=b"{", headers=JSON_TYPE) as resp:
+        assert resp.status == 400
+
+    await node.moderate(ids[0], ModeratorAction.CONFIRM)  # as a verifier's confirm
+    await node.publish()
+    async with client.get(one) as resp:
+        confirmed = await resp.json()
+    assert (confirmed["level"], confirmed["verification"], confirmed["verified"]) == (
+        "confirmed",
+        "verified",
+        True,
+    )

@@ -117,6 +117,8 @@ class SystemFigures:
         default_factory=lambda: {c: [0, 0] for c in WITNESS_CLASSES}
     )
     delays_5plus_min: list[float] = field(default_factory=list)
+    # the same by event type: a raid's witnesses see it start, a checkpoint's pass for hours
+    delays_5plus_by_type: dict[str, list[float]] = field(default_factory=dict)
     fakes_hit: int = 0
     fakes: int = 0
     false_minutes: float = 0.0  # minutes false alerts were shown, summed
@@ -143,6 +145,8 @@ class SystemFigures:
         self.detected += other.detected
         self.delays_min += other.delays_min
         self.delays_5plus_min += other.delays_5plus_min
+        for report_type, delays in other.delays_5plus_by_type.items():
+            self.delays_5plus_by_type.setdefault(report_type, []).extend(delays)
         for cls, (d, n) in other.by_class.items():
             self.by_class[cls][0] += d
             self.by_class[cls][1] += n
@@ -212,6 +216,7 @@ def system_figures(
             fig.delays_min.append(delay)
             if event.witnesses >= 5:
                 fig.delays_5plus_min.append(delay)
+                fig.delays_5plus_by_type.setdefault(event.type, []).append(delay)
     for fake in fakes:
         fig.fakes += 1
         fig.fakes_hit += any(hits(ep, fake, near) for ep in episodes)

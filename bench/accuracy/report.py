@@ -97,6 +97,12 @@ def _classes(fig: Figures, system: str) -> str:
     return " ".join(_f(fig.systems[system].class_recall(c)) for c in WITNESS_CLASSES)
 
 
+def _by_type(delays: dict[str, list[float]]) -> str:
+    """Median minutes per event type, most harmful first: "raid 7, checkpoint 35"."""
+    order = ("raid", "checkpoint", "patrol", "vehicle")
+    return ", ".join(f"{t} {_m(delays[t], 0.5)}" for t in order if delays.get(t))
+
+
 def detail_rows(fig: Figures) -> list[str]:
     v = fig.verifications
     answered = [x for x in v if x.answer]
@@ -113,7 +119,8 @@ def detail_rows(fig: Figures) -> list[str]:
         f"  recall by witnesses {'/'.join(WITNESS_CLASSES)}: likely {_classes(fig, 'likely')};"
         f" notice {_classes(fig, 'notice')}; shared {_classes(fig, 'shared')};"
         f" waze {_classes(fig, 'waze_like')}",
-        f"  >=5 witnesses at likely: median {_m(fig.systems['likely'].delays_5plus_min, 0.5)} min;"
+        f"  >=5 witnesses at likely: median {_m(fig.systems['likely'].delays_5plus_min, 0.5)} min"
+        f" ({_by_type(fig.systems['likely'].delays_5plus_by_type)});"
         f" verifications asked {len(v)}, answered {len(answered)} in a median"
         f" {_m(to_answer, 0.5)} min (confirm {by['confirm']},"
         f" false alarm {by['false_alarm']}, unable {by['unable']}); confirm to shared:"
@@ -197,6 +204,8 @@ def results(label: str, figures: dict[str, Figures]) -> dict[str, float]:
     likely = total.systems["likely"]
     put("likely_recall_5plus", _mean_recall(likely.by_class, ("5-10", "20+")))
     put("likely_median_5plus_min", percentile(likely.delays_5plus_min, 0.5))
+    for report_type, delays in sorted(likely.delays_5plus_by_type.items()):
+        put(f"likely_median_5plus_{report_type}_min", percentile(delays, 0.5))
     put("likely_recall_2to3", likely.class_recall("2-3"))
     put("notices_downgraded", total.downgraded_share())
     put(

@@ -40,6 +40,9 @@ log = logging.getLogger("vecinos")
 DATA_ENV = "VECINOS_DATA"
 RUNTIME_ERROR = 1  # the command was understood but could not be done (argparse's usage: 2)
 RETENTION_SECOND = 2  # retention runs this second into its minute: just after a whole hour
+# A clock-aligned run late by up to this (a busy event loop) still runs, once (APScheduler's
+# default is 1 s: the run just after a whole hour, or a publication tick, would be skipped).
+MISFIRE_GRACE_S = 60
 
 
 class CliError(Exception):
@@ -194,6 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             id="retention",
             max_instances=1,
             coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_S,
         )
         scheduler.add_job(
             _responders_job,
@@ -214,6 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             id="publication",
             max_instances=1,
             coalesce=True,
+            misfire_grace_time=MISFIRE_GRACE_S,
         )
         app = make_app(
             node,

@@ -202,7 +202,7 @@ def record(
     false alarm). Returns the transition and the incident (None: none open, none opened)."""
     incident = open_incident(session, area_id, report_type)
     hour = to_hour(now)
-    if incident is not None and _ended_before(incident, rows, live):
+    if incident is not None and _ended_before(incident, live):
         own = [r for r in rows if r.incident_id == incident.id]
         _close(
             session,
@@ -218,11 +218,15 @@ def record(
             return advance(evidence, now, config, share_threshold), None
         incident = OpenIncident(random_key(), area_id, report_type, "", "", hour, hour)
     before = asdict(incident)
-    joining = [r for r in rows if r.incident_id is None]
-    if joining and incident.verifier_unable:  # news no verifier has looked at
+    unassigned = [r for r in rows if r.incident_id is None]
+    if unassigned and incident.verifier_unable:  # news no verifier has looked at
         incident.verifier_unable = False
-    joining += [r for r, _ in live if r.incident_id not in (None, incident.id)]
-    evidence = evidence_of(rows, live, follow_ups, incident.verifier_unable)
+    rejoining = [r for r, _ in live if r.incident_id not in (None, incident.id)]
+    joining = unassigned + rejoining
+    # Its own reports and those joining it: an earlier incident's at the place (ended, and
+    # perhaps left undecided by a verifier who looked at this one) says nothing of it.
+    mine = [r for r in rows if r.incident_id == incident.id] + joining
+    evidence = evidence_of(mine, live, follow_ups, incident.verifier_unable)
     transition = advance(evidence, now, config, share_threshold)
     if (incident.stage, incident.reason) != (transition.stage.value, transition.reason.value):
         incident.stage, incident.reason = transition.stage.value, transition.reason.value
@@ -234,19 +238,11 @@ def record(
     return transition, incident
 
 
-def _ended_before(
-    incident: OpenIncident,
-    rows: Sequence[Report | Entry],
-    live: Sequence[tuple[Report | Entry, Decay]],
-) -> bool:
+def _ended_before(incident: OpenIncident, live: Sequence[tuple[Report | Entry, Decay]]) -> bool:
     """Whether every report of the open incident had ended before the active ones came: no
     pass of retention closed it in between (the node was down). It ended then; they open a
     new incident, as they would have had retention run."""
-    return (
-        bool(live)
-        and all(r.incident_id != incident.id for r, _ in live)
-        and any(r.incident_id == incident.id for r in rows)
-    )
+    return bool(live) and all(r.incident_id != incident.id for r, _ in live)
 
 
 def _close(session: Session, incident: OpenIncident, ended: Transition, hour: int) -> None:

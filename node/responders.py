@@ -22,8 +22,9 @@ Rules kept here:
   reports changes; it is closed by an all-clear when nothing of the cluster
   is active any more (gone, debunked, past its time) or the neighbour
   withdraws or lets its alert expire. It is closed too (not downgraded) when
-  it falls below the responders' level because the reports it named ended
-  (past their time, or "gone") while a weaker later one is still active: what
+  it falls below the responders' level because the report that carried it
+  (the first it names) ended (past its time, or "gone") while a weaker later
+  one is still active: what
   the responders were told about has run its course; the weaker report stays
   on the map, and a new notice opens if it rises and holds. A fall from
   evidence against it (a corroborating report debunked, a flood read as one
@@ -261,28 +262,24 @@ def _carriers_ended(
     config: ScoringConfig,
 ) -> str | None:
     """ "gone" or "expired" when a sent notice fell below the responders' level because the
-    reports that carried it ended (past their active time, or "gone"), not because evidence
-    went against them: its all-clear is then due, whatever weaker report is still active
-    (it stays on the map, and a new notice opens if it rises again and holds). None when
-    the notice stays open: still at the level, or lowered by live reports re-scored down
-    (a corroborating report debunked, a flood read as one source): a downgrade, sent."""
+    report that carried it (the first it names: the most confident at its last change)
+    ended, past its active time or "gone", not because evidence went against it: its
+    all-clear is then due, whatever weaker report is still active (that one stays on the
+    map, and a new notice opens if it rises again and holds). None when the notice stays
+    open: still at the level, or its carrier is still active and was re-scored down (a
+    corroborating report debunked, a flood read as one source), or was itself debunked or
+    set aside: a downgrade, sent."""
     best = max((r.confidence for r, _ in live), default=0.0)
     if not notice.level or tell_responders(best, config):
         return None
-    live_ids = {r.id for r, _ in live}
-    named = set(filter(None, notice.report_ids.split(",")))
-    carriers = [
-        r
-        for r in rows
-        if r.id in named
-        and r.id not in live_ids
-        and r.verdict not in (Verdict.DEBUNKED, Verdict.ARCHIVED)
-    ]
-    if not carriers:
+    carrier_id = notice.report_ids.split(",")[0]
+    if not carrier_id or any(r.id == carrier_id for r, _ in live):
         return None
-    said = follow_ups or {}
-    by_gone = any(f.kind is FollowUpKind.GONE for r in carriers for f in said.get(r.id, ()))
-    return "gone" if by_gone else "expired"
+    carrier = next((r for r in rows if r.id == carrier_id), None)
+    if carrier is None or carrier.verdict in (Verdict.DEBUNKED, Verdict.ARCHIVED):
+        return None
+    said = (follow_ups or {}).get(carrier_id, ())
+    return "gone" if any(f.kind is FollowUpKind.GONE for f in said) else "expired"
 
 
 def record_received(

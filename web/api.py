@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
+from node.intake import TYPE_WORDS
 from node.outcome import (
     Accepted,
     FieldError,
@@ -39,7 +40,6 @@ from web.forms import BodyNotUnderstood, choice_field, draft_from_fields, draft_
 from web.messages import minutes, request_lang, translate
 from web.openapi import openapi_document
 from web.present import (
-    REPORT_TYPES,
     alert_json,
     area_json,
     incident_json,
@@ -253,8 +253,11 @@ async def list_incidents(request: web.Request) -> web.Response:
     query = request.query
     errors: dict[str, list[str]] = {}
     kind, level = query.get("type"), query.get("level")
-    if kind is not None and kind not in REPORT_TYPES:
-        errors["type"] = ["invalid_type"]
+    if kind is not None:  # the words a report may use for it (Spanish too)
+        named = TYPE_WORDS.get(kind.strip().casefold())
+        kind = named.value if named is not None else None
+        if kind is None:
+            errors["type"] = ["invalid_type"]
     if level is not None and level not in LEVELS:
         errors["level"] = ["web_invalid_level"]
     if errors:

@@ -287,12 +287,11 @@ _SCHEMAS: dict[str, Any] = {
             "level": {"enum": ["unverified", "possible", "likely", "confirmed"]},
             "level_text": {"type": "string"},
             "verification": {
-                "enum": ["pending", "verified", "unable", None],
+                "enum": ["pending", "verified", None],
                 "description": (
-                    "pending: 'likely' on anonymous reports or one member's word, nobody has "
-                    "looked yet; verified: a verifier or moderator confirmed it; unable: a "
-                    "verifier went and could not tell; null: nothing to say (ended, below "
-                    "'likely', or corroborated by vetted members)."
+                    "pending: 'likely' on anonymous reports or one member's word, not "
+                    "verified yet; verified: a verifier or moderator confirmed it; null: "
+                    "nothing to say (ended, below 'likely', or corroborated by vetted members)."
                 ),
             },
             "verification_text": {"type": ["string", "null"]},
@@ -518,7 +517,8 @@ _PATHS: dict[str, Any] = {
                     "name": "type",
                     "in": "query",
                     "required": False,
-                    "schema": {"enum": ["checkpoint", "raid", "vehicle", "patrol"]},
+                    "description": "checkpoint, raid, vehicle or patrol (Spanish words too).",
+                    "schema": {"type": "string"},
                 },
                 {
                     "name": "level",

@@ -157,12 +157,13 @@ ENDED_WORDS: dict[str | None, str] = {
 
 # What the public is told of an open incident's verification (scoring.incident's stage):
 # 'likely' on anonymous evidence or one member's word is "not verified yet", so a rumour is
-# not read as a fact; a confirm says so; "unable" says a volunteer went and could not tell.
+# not read as a fact; a confirm says so. A verifier's "unable" is still "not verified yet":
+# the public must not learn that a volunteer was on the spot (a poller would within a tick).
 # Stage -> (the API's word, its message id).
 CHECKS: dict[str, tuple[str, str]] = {
     "needs_verification": ("pending", "web_check_pending"),
+    "unable": ("pending", "web_check_pending"),
     "verified": ("verified", "web_check_verified"),
-    "unable": ("unable", "web_check_unable"),
 }
 
 

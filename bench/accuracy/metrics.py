@@ -237,6 +237,11 @@ def downgraded(changes: Sequence[tuple[datetime, str, str, str]], floor: str) ->
     return len(fell), len(opened)
 
 
+# The re-score a verifier's answer causes runs in the answer's own job; the runner looks
+# at the node each simulated minute: a fall within this of the answer is that answer's.
+ANSWER_LAG = timedelta(minutes=1)
+
+
 def downgraded_after_false_alarm(
     changes: Sequence[tuple[datetime, str, str, str, str]],
     false_alarms: Sequence[tuple[datetime, str]],
@@ -244,7 +249,8 @@ def downgraded_after_false_alarm(
     floor: str,
 ) -> int:
     """Of the notices downgraded() counts, those whose first fall came right after a
-    verifier's "false alarm" near its area (since the notice's previous change): a verifier
+    verifier's "false alarm" near its area (within ANSWER_LAG, and since the notice's
+    previous change): a verifier
     finding nothing where the evidence around it was, not a transient peak. changes are
     (at, key, kind, level, area_id); false_alarms (answered at, area_id)."""
     opened: dict[str, bool] = {}
@@ -259,7 +265,9 @@ def downgraded_after_false_alarm(
             opened[key] = False
         elif opened.get(key) and key not in fell and LEVEL_RANK.get(level, 0) < LEVEL_RANK[floor]:
             around = set(near(area_id))
-            fell[key] = any(since < t <= at and a in around for t, a in false_alarms)
+            fell[key] = any(
+                since < t <= at and at - t <= ANSWER_LAG and a in around for t, a in false_alarms
+            )
     return sum(fell.values())
 
 

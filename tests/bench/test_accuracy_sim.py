@@ -146,6 +146,9 @@ def test_coverage_percentile_and_downgrades() -> None:
     assert metrics.downgraded_after_false_alarm(located, [(at(1), "a")], near, "likely") == 1
     assert metrics.downgraded_after_false_alarm(located, [(at(0), "a")], near, "likely") == 0
     assert metrics.downgraded_after_false_alarm(located, [(at(1), "z")], near, "likely") == 0
+    late = [(at(0), "n3", "new", "likely", "a"), (at(40), "n3", "update", "possible", "a")]
+    assert metrics.downgraded_after_false_alarm(late, [(at(10), "b")], near, "likely") == 0
+    assert metrics.downgraded_after_false_alarm(late, [(at(39.5), "b")], near, "likely") == 1
     # A swept event: shown from its first alert (10) to 30 and again 50-60 of its 60 min.
     e = EVENTS[0]
     assert metrics.kept([ep("raid", "a", 10, 30), ep("raid", "a", 50, 70)], e, near) == 0.6

@@ -209,5 +209,8 @@ async def test_an_answer_decides_its_own_incident_not_an_earlier_one_of_the_plac
     assert done == Outcome.DONE
     with Session(vnode.engine) as session:
         verdicts = {r.id: r.verdict for r in session.exec(select(Report)).all()}
+        stages = sorted((i.stage, i.reason) for i in session.exec(select(Incident)).all())
     assert verdicts.pop(earlier.report.id) == "none"
     assert set(verdicts.values()) == {"debunked"}
+    # the earlier one, left undecided, does not make this one "expired": a false alarm
+    assert stages == [("ended", "expired"), ("false_alarm", "debunked")]

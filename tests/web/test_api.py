@@ -342,8 +342,9 @@ async def test_incidents_as_json_with_their_verification_filters_and_follow_ups(
         [spanish] = (await resp.json())["incidents"]
     assert spanish["verification_text"] == i18n.translate("web_check_pending", "es")
 
-    for query, count in (("type=raid", 1), ("type=vehicle", 0), ("level=confirmed", 0),
-                         ("area=chula-vista", 1), ("area=nowhere", 0)):  # fmt: skip
+    for query, count in (("type=raid", 1), ("type=Redada", 1), ("type=vehicle", 0),
+                         ("level=confirmed", 0), ("area=chula-vista", 1),
+                         ("area=nowhere", 0)):  # fmt: skip
         async with client.get(f"{INCIDENTS}?{query}") as resp:
             assert resp.status == 200 and len((await resp.json())["incidents"]) == count, query
     async with client.get(f"{INCIDENTS}?type=boat&level=high") as resp:

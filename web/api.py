@@ -227,9 +227,13 @@ async def get_report(request: web.Request) -> web.Response:
     return web.json_response(report_json(report, request_lang(request)))
 
 
-async def follow_up(request: web.Request) -> web.Response:
-    report_id = _report_id(request)
-    if report_id is None:
+async def _follow_up_input(
+    request: web.Request,
+) -> tuple[str, FollowUpKind, dict[str, object]] | web.Response:
+    """A follow-up's target id (the path's), kind and fields, or the 404, 400 or 422 that
+    says what is wrong with them."""
+    target = _report_id(request)
+    if target is None:
         return _not_found(request)
     fields = await _fields_or_400(request)
     if isinstance(fields, web.Response):
@@ -237,8 +241,16 @@ async def follow_up(request: web.Request) -> web.Response:
     kind = choice_field(fields, "kind", FOLLOW_UP_KINDS)
     if kind is None:
         return field_refusal(request, {"kind": ["web_invalid_kind"]})
+    return target, FollowUpKind(kind), fields
+
+
+async def follow_up(request: web.Request) -> web.Response:
+    given = await _follow_up_input(request)
+    if isinstance(given, web.Response):
+        return given
+    report_id, kind, fields = given
     result = await request.app[NODE].follow_up(
-        report_id, FollowUpKind(kind), _source(request), proof_field(fields)
+        report_id, kind, _source(request), proof_field(fields)
     )
     if result is None:
         return _not_found(request)
@@ -280,17 +292,12 @@ async def get_incident(request: web.Request) -> web.Response:
 async def incident_follow_up(request: web.Request) -> web.Response:
     """ "still there" / "gone" for every report of an incident: the map's follow-up, as JSON
     (the same intake path and rate limit as Node.incident_follow_up's form)."""
-    incident_id = _report_id(request)
-    if incident_id is None:
-        return _not_found(request)
-    fields = await _fields_or_400(request)
-    if isinstance(fields, web.Response):
-        return fields
-    kind = choice_field(fields, "kind", FOLLOW_UP_KINDS)
-    if kind is None:
-        return field_refusal(request, {"kind": ["web_invalid_kind"]})
+    given = await _follow_up_input(request)
+    if isinstance(given, web.Response):
+        return given
+    incident_id, kind, _ = given
     node = request.app[NODE]
-    result = await node.incident_follow_up(incident_id, FollowUpKind(kind), _source(request))
+    result = await node.incident_follow_up(incident_id, kind, _source(request))
     if result is None:
         return _not_found(request)
     if isinstance(result, RateLimited | Unavailable):

@@ -196,6 +196,13 @@ def count_words(reports: str) -> tuple[int, str]:
     return COUNT_WORDS.get(reports, (1, reports))
 
 
+# incident_view's fields the JSON API gives as they are (web.openapi "PublicIncident").
+JSON_FROM_VIEW = (
+    "id", "type", "type_text", "area", "lat", "lon", "highway", "level", "level_text",
+    "verified", "active", "ended", "reports", "age_text", "opacity",
+)  # fmt: skip
+
+
 def incident_view(incident: PublicIncident, lang: str, now: datetime) -> dict[str, object]:
     """An incident's public facts, translated: what the list, its page and the map show."""
     plural, shown = count_words(incident.reports)
@@ -231,28 +238,14 @@ def incident_view(incident: PublicIncident, lang: str, now: datetime) -> dict[st
 
 
 def incident_json(incident: PublicIncident, lang: str, now: datetime) -> dict[str, object]:
-    """An incident for the JSON API: the public facts (a level, a coarse count, whole hours),
-    translated where a page would say them; never a confidence, a source count or a minute."""
-    check = check_of(incident)
+    """An incident for the JSON API: the page's public facts (incident_view: a level, a
+    coarse count, whole hours), never a confidence, a source count or a minute."""
+    view = incident_view(incident, lang, now)
     return {
-        "id": incident.id,
-        "type": incident.type,
-        "type_text": translate(incident.type, lang),
-        "area": incident.area_name,
+        **{name: view[name] for name in JSON_FROM_VIEW},
         "area_known": bool(incident.area_id),
-        "lat": incident.lat,
-        "lon": incident.lon,
-        "highway": incident.highway,
-        "level": incident.level,
-        "level_text": translate(incident.level, lang),
-        "verification": check[0] if check else None,
-        "verification_text": translate(check[1], lang) if check else None,
-        "verified": incident.verified,
-        "active": incident.active,
-        "ended": incident.ended,
-        "reports": incident.reports,
+        "verification": view["check"],
+        "verification_text": view["check_text"],
         "first_hour": _iso(incident.first_hour),
         "last_hour": _iso(incident.last_hour),
-        "age_text": translate(age_words(incident.last_hour, now), lang),
-        "opacity": round(incident.opacity, 2),
     }

@@ -24,11 +24,10 @@ Rules kept here:
   withdraws or lets its alert expire. It is closed too (not downgraded) when
   it falls below the responders' level because the report that carried it
   (the first it names) ended (past its time, or "gone") while a weaker later
-  one is still active: what
-  the responders were told about has run its course; the weaker report stays
-  on the map, and a new notice opens if it rises and holds. A fall from
-  evidence against it (a corroborating report debunked, a flood read as one
-  source) is a downgrade.
+  one is still active: what the responders were told about has run its
+  course; the weaker report stays on the map, and a new notice opens if it
+  rises and holds. A fall from evidence against it (a corroborating report
+  debunked, a flood read as one source) is a downgrade.
 - Every consumer that got the opening gets every change of level, up AND
   down (a downgrade is an explicit "level_down" update for the room, SMS,
   Signal and Telegram alike), and the all-clear; texts skip count-only updates.
@@ -215,7 +214,7 @@ def refresh_notice(
             notice.expires_hour = max(to_hour(shown.active_until) for _, shown in live)
             session.add(notice)  # held: a row with no level, so the check finds it
             return
-    ended = _carriers_ended(notice, live, rows, follow_ups, config) if live else None
+    ended = _carrier_ended(notice, live, rows, follow_ups, config) if live else None
     if live and ended is None:
         level = level_for(best).value
         count = max(r.independent_sources for r, _ in live)
@@ -254,7 +253,7 @@ def refresh_notice(
     _queue(session, notice, "all_clear", settings, reason=reason)
 
 
-def _carriers_ended(
+def _carrier_ended(
     notice: ResponderNotice,
     live: Sequence[tuple[Report, Any]],
     rows: Sequence[Report],

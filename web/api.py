@@ -9,9 +9,9 @@ answer into a status and a JSON body. Error bodies always have the shape
 Public reads (GET /reports, /reports/{id}, /incidents, /incidents/{id}, /alerts)
 show the last publication tick (node.publication) with levels and coarse counts
 only (web.present). A 429 always says Retry-After: the whole window; its ticket
-lets a reporter on a shared address (Tor, a NAT) send anyway: POST again with "proof" set to
-"TICKET:NONCE" (a proof of work, what /static/form.js does) or "TICKET" once
-the ticket is wait_s old (node.sources).
+lets a reporter on a shared address (Tor, a NAT) send a report anyway: POST
+again with "proof" set to "TICKET:NONCE" (a proof of work, what /static/form.js
+does) or "TICKET" once the ticket is wait_s old (node.sources).
 """
 
 from __future__ import annotations

@@ -250,9 +250,9 @@ def downgraded_after_false_alarm(
 ) -> int:
     """Of the notices downgraded() counts, those whose first fall came right after a
     verifier's "false alarm" near its area (within ANSWER_LAG, and since the notice's
-    previous change): a verifier
-    finding nothing where the evidence around it was, not a transient peak. changes are
-    (at, key, kind, level, area_id); false_alarms (answered at, area_id)."""
+    previous change): a verifier finding nothing where the evidence around it was, not a
+    transient peak. changes are (at, key, kind, level, area_id); false_alarms (answered
+    at, area_id)."""
     opened: dict[str, bool] = {}
     previous: dict[str, datetime] = {}
     fell: dict[str, bool] = {}

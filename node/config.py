@@ -216,6 +216,14 @@ SCORING: dict[str, Tunable] = {
         0.0,
         1.0,
     ),
+    "second_member_similarity": Tunable(
+        "trust tiers: a second member lifts single_member_max_confidence only when their report "
+        "matches the first this much (type x distance x time; 0.5: within about 2.7 km at the "
+        "same time, or the same place about 1.6 h apart; a member two areas away saw something "
+        "else, or elsewhere)",
+        0.0,
+        1.0,
+    ),
     "other_type_dominance": Tunable(
         "a report whose place has this many times as many independent sources naming another "
         "type is probably that event misnamed: held below sharing like anonymous evidence "

@@ -71,6 +71,11 @@ class ScoringConfig:
     # verifier's confirm are shared. 1.0 turns it off (a chapter that shares on one
     # member's word).
     single_member_max_confidence: float = 0.69
+    # A second member's report lifts that ceiling only when it matches the first this much
+    # (type x distance x time kernels): 0.5 is within about 2.7 km at the same time, or the
+    # same place up to 1.5 h apart. A member two areas away (3.5 km: 0.27) saw something
+    # else, or the same thing elsewhere: not a second pair of eyes on this sighting.
+    second_member_similarity: float = 0.5
     # A report whose place has this many times as many independent sources naming another
     # type is probably that event misnamed: held at anonymous_max_confidence (0 turns it off).
     other_type_dominance: float = 3.0

@@ -186,6 +186,7 @@ def _count_sources(reports: list[Evidence]) -> int:
 class _Scored:
     report: Evidence
     contribution: float
+    similarity: float  # match_similarity to the candidate, in (0, 1]
 
 
 def vouched(report: Evidence) -> bool:
@@ -254,7 +255,7 @@ def assess(
         if sim <= 0.0:
             continue
         weight = config.confirmed_neighbour_weight if n.verdict == Verdict.CONFIRMED else 1.0
-        in_range.append(_Scored(n, config.corroboration_llr * weight * sim))
+        in_range.append(_Scored(n, config.corroboration_llr * weight * sim, sim))
 
     # Group by source: index 0 is the candidate, i + 1 is in_range[i].
     reports = [candidate, *(s.report for s in in_range)]
@@ -329,12 +330,18 @@ def assess(
         anonymous_only = True
 
     # One member's word: vouched, but by one independent member only (no moderator's report,
-    # nothing confirmed): held below sharing until a second member or a verifier.
-    backers = [s.report for s in counted if s.report.type == candidate.type and vouched(s.report)]
+    # nothing confirmed): held below sharing until a second member or a verifier. A second
+    # member counts when their report matches this one at least second_member_similarity
+    # (a member two areas away, or hours apart, saw something else, or saw it elsewhere).
+    backing = [s for s in counted if s.report.type == candidate.type and vouched(s.report)]
+    backers = [s.report for s in backing]
     if vouched(candidate):
         backers.append(candidate)
     strong = any(r.channel == Channel.MODERATOR or r.verdict == Verdict.CONFIRMED for r in backers)
-    one_member = not anonymous_only and not strong and len(backers) < 2
+    members = int(vouched(candidate)) + sum(
+        1 for s in backing if s.similarity >= config.second_member_similarity
+    )
+    one_member = not anonymous_only and not strong and members < 2
 
     # History and anomalies.
     saturation = max(1, config.history_saturation)

@@ -572,3 +572,20 @@ def test_templated_neighbours_are_one_source_and_not_the_candidates_corroboratio
     assert conf(*bots, candidate=honest).independent_sources == 2  # the template counts once
     bot = ev("c", fingerprint=fingerprint(BOT.format(9, 4, "unmarked cars")))
     assert conf(*bots, candidate=bot).independent_sources == 1  # its own template: no one
+
+
+def test_a_second_member_counts_only_when_their_report_matches_this_one():
+    """Two members are two pairs of eyes on one sighting only when their reports match: a
+    member two areas away (3.5 km) or hours apart does not lift one member's ceiling."""
+    member = ev("c", channel=Channel.MEMBER)
+    witness = ev("n1")
+    near = ev("m1", channel=Channel.MEMBER)  # the same place and hour
+    assert conf(near, witness, candidate=member).confidence >= 0.7
+    away = Place(SAN_YSIDRO.lat + 0.0315, SAN_YSIDRO.lon)  # about 3.5 km north
+    far = ev("m1", channel=Channel.MEMBER, area="otay", place=away)
+    assert conf(far, witness, candidate=member).confidence == CFG.single_member_max_confidence
+    later = ev("m1", channel=Channel.MEMBER, hour=H0 + hours(2))
+    assert conf(later, witness, candidate=member).confidence == CFG.single_member_max_confidence
+    # the rule's knob: 0 counts every member in range, as before it
+    loose = replace(CFG, second_member_similarity=0.0)
+    assert conf(far, witness, candidate=member, config=loose).confidence >= 0.7
